@@ -1,0 +1,95 @@
+// Package store is the persistence contract of the adapter: managed objects
+// and tenants, behind a narrow interface with one conformance suite
+// (storetest) that every implementation runs.
+//
+// A store never sees plaintext key material: Object.Material is what the
+// backend sealed. Writes are durable when a method returns nil.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned (wrapped with %w) by every implementation.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrConflict means an update carried a stale Revision: someone else
+	// changed the record since it was read.
+	ErrConflict = errors.New("revision conflict")
+	// ErrUnavailable means the store cannot be reached now.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Object is a KMIP managed object as stored.
+type Object struct {
+	TenantID string
+	// ID is the KMIP Unique Identifier, unique within the tenant.
+	ID string
+	// ObjectType and State are the KMIP enumeration values, kept as columns
+	// because Locate and lifecycle checks filter on them.
+	ObjectType uint32
+	State      uint32
+	// Names are the Name attribute values, kept as a column for Locate.
+	Names []string
+	// Attributes is the object's attribute set, encoded by the kmip package
+	// (TTLV); the store treats it as opaque bytes.
+	Attributes []byte
+	// Material is the sealed key material (nil once destroyed).
+	Material []byte
+	// Revision is set by the store: 1 on create, +1 on each update.
+	Revision  uint64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Tenant is a namespace of objects bound to one root of trust.
+type Tenant struct {
+	ID string
+	// Backend is the root-of-trust type that made KeyBlob ("pkcs11", ...).
+	Backend string
+	// KeyBlob is the tenant KEK wrapped by the root key (backend.TenantKey).
+	KeyBlob   []byte
+	Revision  uint64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ListQuery selects a tenant's objects. Zero fields do not filter.
+// Results are ordered newest first (CreatedAt, then ID descending).
+type ListQuery struct {
+	TenantID   string
+	ObjectType uint32 // 0: any
+	State      uint32 // 0: any
+	Name       string // exact match on one of Names
+	Offset     int
+	Limit      int // 0: no limit
+}
+
+// Store persists objects and tenants.
+type Store interface {
+	// CreateObject inserts a new object; ErrExists if the ID is taken in
+	// its tenant. It sets Revision to 1 and the timestamps.
+	CreateObject(ctx context.Context, o *Object) error
+	// GetObject returns ErrNotFound for a missing ID, and for an ID that
+	// exists only in another tenant.
+	GetObject(ctx context.Context, tenantID, id string) (*Object, error)
+	// UpdateObject replaces an object if o.Revision matches the stored one
+	// (ErrConflict otherwise) and increments o.Revision.
+	UpdateObject(ctx context.Context, o *Object) error
+	// DeleteObject removes an object; ErrNotFound if missing.
+	DeleteObject(ctx context.Context, tenantID, id string) error
+	// ListObjects returns the objects matching q.
+	ListObjects(ctx context.Context, q ListQuery) ([]*Object, error)
+
+	// GetTenant returns ErrNotFound for an unknown tenant.
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	// PutTenant creates a tenant (t.Revision == 0; ErrExists if present) or
+	// updates it (t.Revision must match; ErrConflict otherwise).
+	PutTenant(ctx context.Context, t *Tenant) error
+
+	// Close flushes and releases the store. Calling it twice is safe.
+	Close() error
+}
