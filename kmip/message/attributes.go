@@ -1,0 +1,108 @@
+package message
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
+)
+
+// attributeV1 is the 1.x Attribute structure (KMIP 1.4 section 2.1.1); in
+// 2.x the same structure with a Vendor Identification carries vendor
+// attributes (KMIP 2.1 section 2.1.1).
+type attributeV1 struct {
+	VendorIdentification string `ttlv:",omitempty"`
+	AttributeName        string
+	AttributeIndex       int32 `ttlv:",omitempty"`
+	AttributeValue       ttlv.TTLV
+}
+
+// DecodeAttributes reads the attributes a client sent, in either form:
+// a 1.x Template-Attribute (or any structure of Attribute items) or a 2.x
+// Attributes structure whose children are tagged by attribute. A nil raw
+// gives an empty list.
+func DecodeAttributes(raw ttlv.TTLV) (attr.List, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var list attr.List
+	for _, c := range attr.Children(raw) {
+		switch tag := c.Tag(); {
+		case tag == kmip14.TagAttribute:
+			var a attributeV1
+			if err := wire.Decode(c, &a); err != nil {
+				return nil, Errorf(kmip20.ResultReasonInvalidField, "attribute: %v", err)
+			}
+			if a.AttributeName == "" || len(a.AttributeValue) == 0 {
+				return nil, Errorf(kmip20.ResultReasonInvalidField, "attribute without a name or a value")
+			}
+			name := a.AttributeName
+			if a.VendorIdentification != "" {
+				name = a.VendorIdentification + "-" + name
+			}
+			list = append(list, attr.Attribute{Name: name, Index: a.AttributeIndex, Value: a.AttributeValue})
+		case tag == kmip14.TagName && raw.Tag() == kmip14.TagTemplateAttribute:
+			return nil, Errorf(kmip20.ResultReasonFeatureNotSupported, "templates are not supported")
+		default:
+			name, ok := ttlv.DefaultRegistry.Tags().CanonicalName(uint32(tag))
+			if !ok {
+				return nil, Errorf(kmip20.ResultReasonInvalidField, "unknown attribute tag %s", tag)
+			}
+			list = append(list, attr.Attribute{Name: name, Index: indexOf(list, name), Value: attr.Retag(c, kmip14.TagAttributeValue)})
+		}
+	}
+	return list, nil
+}
+
+func indexOf(l attr.List, name string) int32 {
+	return int32(len(l.All(name)))
+}
+
+// EncodeAttributes renders attributes in the form version v expects,
+// tagged container: for 1.x a structure of Attribute items (a
+// Template-Attribute, or the payload itself for GetAttributes), for 2.x
+// an Attributes-style structure whose children carry the attribute tags.
+func EncodeAttributes(v Version, container ttlv.Tag, list attr.List) (ttlv.TTLV, error) {
+	items := make([]ttlv.TTLV, 0, len(list))
+	for _, a := range list {
+		item, err := encodeAttribute(v, a)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return attr.Structure(container, items...), nil
+}
+
+// vendorAttribute is a 2.x vendor attribute (KMIP 2.1 section 2.1.1): the
+// 1.x custom attribute "x-Name" travels as vendor "x", name "Name".
+type vendorAttribute struct {
+	TTLVTag              struct{} `ttlv:"Attribute"`
+	VendorIdentification string
+	AttributeName        string
+	AttributeValue       ttlv.TTLV
+}
+
+func encodeAttribute(v Version, a attr.Attribute) (ttlv.TTLV, error) {
+	if v.AtLeast(V2_0) {
+		if tag, ok := ttlv.DefaultRegistry.Tags().Value(a.Name); ok && !strings.Contains(a.Name, "-") {
+			return attr.Retag(a.Value, ttlv.Tag(tag)), nil
+		}
+		vendor, name, ok := strings.Cut(a.Name, "-")
+		if !ok {
+			return nil, fmt.Errorf("attribute %q has no 2.x form", a.Name)
+		}
+		return Marshal(vendorAttribute{VendorIdentification: vendor, AttributeName: name, AttributeValue: a.Value})
+	}
+	return Marshal(struct {
+		TTLVTag        struct{} `ttlv:"Attribute"`
+		AttributeName  string
+		AttributeIndex int32 `ttlv:",omitempty"`
+		AttributeValue ttlv.TTLV
+	}{AttributeName: a.Name, AttributeIndex: a.Index, AttributeValue: a.Value})
+}

@@ -1,0 +1,19 @@
+package ops
+
+import (
+	"github.com/gemalto/kmip-go/kmip20"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+)
+
+// routeTable is the one list of the operations this server implements.
+// Query reports exactly this list (filtered by the client's version).
+func (s *Service) routeTable() map[message.Operation]Handler {
+	return map[message.Operation]Handler{
+		kmip20.OperationCreate:           s.create,
+		kmip20.OperationGet:              s.get,
+		kmip20.OperationDestroy:          s.destroy,
+		kmip20.OperationQuery:            s.query,
+		kmip20.OperationDiscoverVersions: s.discoverVersions,
+	}
+}

@@ -1,0 +1,117 @@
+package ops
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
+	"github.com/rs/zerolog"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/store"
+)
+
+// Call is one batch item as a handler sees it.
+type Call struct {
+	Version message.Version
+	// Tenant is the caller's tenant: every object it reads or writes.
+	Tenant string
+	// Payload is the Request Payload structure (nil if absent).
+	Payload ttlv.TTLV
+	// Placeholder is the batch's ID Placeholder: the Unique Identifier the
+	// previous item produced. Handlers that produce one set it.
+	Placeholder string
+}
+
+// Handler runs one operation.
+type Handler func(ctx context.Context, call *Call) (any, error)
+
+// Deps are what the operations need.
+type Deps struct {
+	Store   store.Store
+	Backend backend.Backend
+	// BackendType is the configured backend type, recorded with tenants.
+	BackendType string
+	Log         zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service dispatches operations to their handlers.
+type Service struct {
+	store   store.Store
+	backend     backend.Backend
+	backendType string
+	log         zerolog.Logger
+	now         func() time.Time
+	routes      map[message.Operation]Handler
+
+	tenantMu   sync.Mutex
+	tenantKeys map[string]backend.TenantKey
+}
+
+// New builds the operations service.
+func New(d Deps) *Service {
+	s := &Service{
+		store: d.Store, backend: d.Backend, backendType: d.BackendType, log: d.Log, now: d.Now,
+		tenantKeys: map[string]backend.TenantKey{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes = s.routeTable()
+	return s
+}
+
+// Handle runs op. An operation the server does not implement, or one the
+// call's protocol version lacks, gives Operation Not Supported.
+func (s *Service) Handle(ctx context.Context, op message.Operation, call *Call) (any, error) {
+	h, ok := s.routes[op]
+	if !ok || !(message.OperationIn(op, call.Version) || op == kmip20.OperationDiscoverVersions) {
+		return nil, message.Errorf(kmip20.ResultReasonOperationNotSupported, "operation %s is not supported in KMIP %s", op, call.Version)
+	}
+	return h(ctx, call)
+}
+
+// Operations lists the operations a client of version v may call, in
+// enumeration order.
+func (s *Service) Operations(v message.Version) []message.Operation {
+	var out []message.Operation
+	for op := range s.routes {
+		if message.OperationIn(op, v) {
+			out = append(out, op)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// decode unmarshals a request payload, answering Invalid Message for a
+// payload that does not fit the operation.
+func decode(call *Call, v any) error {
+	if len(call.Payload) == 0 {
+		return message.Errorf(kmip20.ResultReasonInvalidMessage, "missing request payload")
+	}
+	if err := message.Unmarshal(call.Payload, v); err != nil {
+		return message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err)
+	}
+	return nil
+}
+
+// random draws n bytes from the root of trust's RNG when it has one.
+func (s *Service) random(ctx context.Context, n int) ([]byte, error) {
+	if r, ok := s.backend.(backend.RandomSource); ok {
+		return r.Random(ctx, n)
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("random: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/rs/zerolog"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
+	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
+)
+
+// Dispatcher runs one operation; *ops.Service is the real one.
+type Dispatcher interface {
+	Handle(ctx context.Context, op message.Operation, call *ops.Call) (any, error)
+}
+
+// Executor turns a request message into a response message.
+type Executor struct {
+	Ops Dispatcher
+	Log zerolog.Logger
+	Now func() time.Time
+}
+
+// Execute answers one request message from a client of tenant. It always
+// returns an encoded response (an Invalid Message one for input that is
+// not a KMIP request); it never panics.
+func (x *Executor) Execute(ctx context.Context, tenant string, msg []byte) []byte {
+	if err := wire.Check(msg); err != nil {
+		return x.failure(message.V1_0, message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err))
+	}
+	req, err := message.DecodeRequest(msg)
+	if err != nil {
+		v, ok := message.PeekVersion(msg)
+		if !ok {
+			v = message.V1_0
+		}
+		return x.failure(message.Negotiate(v), message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err))
+	}
+	resp := x.run(ctx, tenant, req)
+	out, err := message.Marshal(resp)
+	if err != nil {
+		x.Log.Error().Err(err).Msg("encode response")
+		return x.failure(resp.Header.ProtocolVersion, message.Errorf(kmip20.ResultReasonGeneralFailure, "response could not be encoded"))
+	}
+	if max := req.Header.MaximumResponseSize; max > 0 && len(out) > int(max) {
+		return x.tooLarge(resp, int(max))
+	}
+	return out
+}
+
+// Reject answers a frame that could not be read as a message at all (its
+// version is unknown, so the answer is in 1.0, which every client reads).
+func (x *Executor) Reject(err error) []byte {
+	return x.failure(message.V1_0, message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err))
+}
+
+// run executes the batch items in order.
+func (x *Executor) run(ctx context.Context, tenant string, req *message.Request) *message.Response {
+	h := req.Header
+	v := message.Negotiate(h.ProtocolVersion)
+	resp := &message.Response{Header: x.header(v)}
+	if v.AtLeast(message.V1_4) {
+		resp.Header.ClientCorrelationValue = h.ClientCorrelationValue
+	}
+	if int(h.BatchCount) != len(req.Items) || len(req.Items) == 0 {
+		resp.Items = []message.ResponseBatchItem{x.failed(v, 0, nil,
+			message.Errorf(kmip20.ResultReasonInvalidMessage, "batch count %d but %d batch items", h.BatchCount, len(req.Items)))}
+		resp.Header.BatchCount = 1
+		return resp
+	}
+	stopOnError := h.BatchErrorContinuationOption != message.BatchErrorContinue
+	placeholder := ""
+	for _, item := range req.Items {
+		var result message.ResponseBatchItem
+		switch {
+		case h.AsynchronousIndicator:
+			result = x.failed(v, item.Operation, item.UniqueBatchItemID,
+				message.Errorf(kmip20.ResultReasonFeatureNotSupported, "asynchronous operations are not supported"))
+		case !h.ProtocolVersion.IsSupported() && item.Operation != kmip20.OperationDiscoverVersions:
+			result = x.failed(v, item.Operation, item.UniqueBatchItemID,
+				message.Errorf(kmip20.ResultReasonUnsupportedProtocolVersion, "protocol version %s is not supported; use Discover Versions", h.ProtocolVersion))
+		case item.Operation == 0:
+			result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
+		default:
+			call := &ops.Call{Version: v, Tenant: tenant, Payload: item.RequestPayload, Placeholder: placeholder}
+			result = x.item(ctx, item, call)
+			placeholder = call.Placeholder
+		}
+		resp.Items = append(resp.Items, result)
+		if result.ResultStatus != message.StatusSuccess && stopOnError {
+			break
+		}
+	}
+	resp.Header.BatchCount = int32(len(resp.Items))
+	return resp
+}
+
+// item runs one operation, turning a panic into a General Failure.
+func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call *ops.Call) (result message.ResponseBatchItem) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			x.Log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Str("operation", item.Operation.String()).Msg("operation panicked")
+			result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, errors.New("panic"))
+		}
+	}()
+	payload, err := x.Ops.Handle(ctx, item.Operation, call)
+	ev := x.Log.Debug().Str("operation", item.Operation.String()).Str("version", call.Version.String()).
+		Str("tenant", call.Tenant).Dur("took", time.Since(start))
+	if err != nil {
+		result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, err)
+		ev.Str("result", result.ResultReason.String()).Str("message", result.ResultMessage).Msg("request")
+		return result
+	}
+	ev.Str("result", "success").Msg("request")
+	return message.ResponseBatchItem{
+		Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID,
+		ResultStatus: message.StatusSuccess, ResponsePayload: payload,
+	}
+}
+
+// failed builds the response item for an error, logging what the client
+// is not told.
+func (x *Executor) failed(v message.Version, op message.Operation, batchID []byte, err error) message.ResponseBatchItem {
+	r := ops.ResultFor(v, err)
+	if r.ErrorID != "" {
+		x.Log.Error().Err(err).Str("error_id", r.ErrorID).Str("operation", op.String()).Msg("operation failed")
+	}
+	return message.ResponseBatchItem{
+		Operation: op, UniqueBatchItemID: batchID,
+		ResultStatus: message.StatusOperationFailed, ResultReason: r.Reason, ResultMessage: r.Message,
+	}
+}
+
+func (x *Executor) header(v message.Version) message.ResponseHeader {
+	now := time.Now
+	if x.Now != nil {
+		now = x.Now
+	}
+	return message.ResponseHeader{ProtocolVersion: v, TimeStamp: now().UTC().Truncate(time.Second)}
+}
+
+// failure encodes a response with one failed item, for a message that
+// could not be decoded into batch items.
+func (x *Executor) failure(v message.Version, err error) []byte {
+	resp := message.Response{Header: x.header(v), Items: []message.ResponseBatchItem{x.failed(v, 0, nil, err)}}
+	resp.Header.BatchCount = 1
+	out, mErr := message.Marshal(resp)
+	if mErr != nil { // cannot happen with these fixed types; never answer nothing
+		x.Log.Error().Err(mErr).Msg("encode failure response")
+		return nil
+	}
+	return out
+}
+
+// tooLarge replaces every item's payload with a Response Too Large error
+// (KMIP 1.4 section 6.3, Maximum Response Size).
+func (x *Executor) tooLarge(resp *message.Response, max int) []byte {
+	v := resp.Header.ProtocolVersion
+	for i, it := range resp.Items {
+		resp.Items[i] = x.failed(v, it.Operation, it.UniqueBatchItemID,
+			message.Errorf(kmip20.ResultReasonResponseTooLarge, "response exceeds the Maximum Response Size of %d bytes", max))
+	}
+	out, err := message.Marshal(resp)
+	if err != nil {
+		return x.failure(v, err)
+	}
+	return out
+}
+

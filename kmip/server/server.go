@@ -1,0 +1,207 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
+)
+
+// TenantResolver maps a verified client certificate to its tenant. An
+// error refuses the connection.
+type TenantResolver func(cert *x509.Certificate) (string, error)
+
+// SingleTenant puts every verified client in one tenant.
+func SingleTenant(name string) TenantResolver {
+	return func(*x509.Certificate) (string, error) { return name, nil }
+}
+
+// Server is a KMIP listener.
+type Server struct {
+	cfg      config.Server
+	tls      *tls.Config
+	exec     *Executor
+	tenantOf TenantResolver
+	log      zerolog.Logger
+
+	sem      chan struct{}
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	inFlight sync.WaitGroup
+	closing  atomic.Bool
+}
+
+// New builds a server; Serve starts it.
+func New(cfg config.Server, tlsCfg *tls.Config, exec *Executor, tenantOf TenantResolver, log zerolog.Logger) *Server {
+	return &Server{
+		cfg: cfg, tls: tlsCfg, exec: exec, tenantOf: tenantOf, log: log,
+		sem:   make(chan struct{}, cfg.MaxConnections),
+		conns: map[net.Conn]struct{}{},
+	}
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after
+// Shutdown, an error if accepting fails otherwise.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn().Err(err).Dur("retry_in", delay).Msg("accept failed")
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			s.log.Warn().Str("remote", conn.RemoteAddr().String()).Int("limit", s.cfg.MaxConnections).Msg("connection refused: too many open connections")
+			_ = conn.Close()
+			continue
+		}
+		if !s.track(conn, true) {
+			<-s.sem
+			_ = conn.Close()
+			continue
+		}
+		go func() {
+			defer func() { <-s.sem }()
+			defer s.track(conn, false)
+			s.serveConn(conn)
+		}()
+	}
+}
+
+// track adds or removes a connection; it refuses new ones while closing.
+func (s *Server) track(c net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		s.conns[c] = struct{}{}
+		return true
+	}
+	delete(s.conns, c)
+	return true
+}
+
+// Shutdown stops accepting, lets requests in flight finish (until ctx is
+// done), then closes every connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inFlight.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// serveConn runs one client connection: handshake, identity, then one
+// request at a time until the peer closes, idles out or sends garbage.
+func (s *Server) serveConn(raw net.Conn) {
+	log := s.log.With().Str("remote", raw.RemoteAddr().String()).Logger()
+	conn := tls.Server(raw, s.tls)
+	defer conn.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	err := conn.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		log.Info().Err(err).Msg("TLS handshake failed")
+		return
+	}
+	state := conn.ConnectionState()
+	tenant, err := s.tenantOf(state.PeerCertificates[0])
+	if err != nil {
+		log.Warn().Err(err).Str("subject", state.PeerCertificates[0].Subject.String()).Msg("client refused")
+		return
+	}
+	log = log.With().Str("tenant", tenant).Str("client", state.PeerCertificates[0].Subject.CommonName).Logger()
+	log.Debug().Str("tls", tls.VersionName(state.Version)).Str("cipher", tls.CipherSuiteName(state.CipherSuite)).Msg("connection open")
+
+	r := bufio.NewReader(conn)
+	for !s.closing.Load() {
+		// Wait for the next request under the idle deadline, then give the
+		// whole message the read deadline.
+		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if _, err := r.Peek(1); err != nil {
+			if !errors.Is(err, io.EOF) && !s.closing.Load() {
+				log.Debug().Err(err).Msg("connection closed while idle")
+			}
+			return
+		}
+		if !s.handleOne(conn, r, tenant, log) {
+			return
+		}
+	}
+}
+
+// handleOne reads, executes and answers one request. It reports whether
+// the connection can carry another one.
+func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, tenant string, log zerolog.Logger) bool {
+	s.inFlight.Add(1)
+	defer s.inFlight.Done()
+	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	msg, err := wire.ReadFrame(r, s.cfg.MaxMessageSize)
+	keepOpen := true
+	var resp []byte
+	switch {
+	case err == nil:
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
+		resp = s.exec.Execute(ctx, tenant, msg)
+		cancel()
+	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
+		// The frame cannot be skipped safely: answer, then close.
+		log.Info().Err(err).Msg("invalid message")
+		resp = s.exec.Reject(err)
+		keepOpen = false
+	default:
+		log.Debug().Err(err).Msg("read failed")
+		return false
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if _, err := conn.Write(resp); err != nil {
+		log.Debug().Err(err).Msg("write failed")
+		return false
+	}
+	return keepOpen
+}
