@@ -204,11 +204,15 @@ func BigInt(v *big.Int) ttlv.TTLV {
 // Struct marshals a Go struct (with ttlv field tags) as an Attribute Value
 // structure, e.g. a Name or a Digest.
 func Struct(v any) (ttlv.TTLV, error) {
-	b, err := ttlv.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	e := ttlv.NewEncoder(&buf)
+	if err := e.EncodeValue(kmip14.TagAttributeValue, v); err != nil {
 		return nil, fmt.Errorf("attr: encode value: %w", err)
 	}
-	return Retag(b, kmip14.TagAttributeValue), nil
+	if err := e.Flush(); err != nil {
+		return nil, fmt.Errorf("attr: encode value: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // Typed readers. They fail with ErrType when the value's TTLV type differs.

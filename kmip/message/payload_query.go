@@ -32,9 +32,9 @@ type QueryResponse struct {
 // structure empty.
 type ServerInformation struct {
 	TTLVTag       struct{} `ttlv:"ServerInformation"`
-	ServerName    string
-	ServerVersion string
-	ProductName   string
+	ServerName    string   `ttlv:",omitempty"`
+	ServerVersion string   `ttlv:",omitempty"`
+	ProductName   string   `ttlv:",omitempty"`
 }
 
 // operationSince is the version that introduced each operation (KMIP 1.4

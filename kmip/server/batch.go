@@ -115,7 +115,7 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 		Str("tenant", call.Tenant).Dur("took", time.Since(start))
 	if err != nil {
 		result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, err)
-		ev.Str("result", result.ResultReason.String()).Str("message", result.ResultMessage).Msg("request")
+		ev.Str("result", result.ResultReason.String()).Str("result_message", result.ResultMessage).Msg("request")
 		return result
 	}
 	ev.Str("result", "success").Msg("request")
@@ -173,4 +173,3 @@ func (x *Executor) tooLarge(resp *message.Response, max int) []byte {
 	}
 	return out
 }
-

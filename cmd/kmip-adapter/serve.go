@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
+	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
+	"github.com/kmip-adapter/kmip-adapter/kmip/server"
+	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
+)
+
+func serveCmd() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the KMIP listener",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), map[string]string{
+				"server.listen": "listen",
+				"log.level":     "log-level",
+				"log.format":    "log-format",
+			})
+			if err != nil {
+				return err
+			}
+			log := cli.Logger(cfg.Log, cmd.ErrOrStderr())
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return serve(ctx, cfg, log)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	cmd.Flags().String("listen", "", "KMIP listen address, host:port (server.listen)")
+	cmd.Flags().String("log-level", "", "trace, debug, info, warn or error (log.level)")
+	cmd.Flags().String("log-format", "", "json or console (log.format)")
+	return cmd
+}
+
+// serve runs the server until ctx is cancelled, then drains it.
+func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	ops.Version = cli.Version
+	tlsCfg, err := server.TLSConfig(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	be, err := backend.New(ctx, cfg.Backend)
+	if err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
+	defer be.Close()
+	if checker, ok := be.(backend.Checker); ok {
+		var missing []string
+		for _, r := range checker.Check(ctx) {
+			if !r.OK {
+				missing = append(missing, fmt.Sprintf("%s (%s): %s", r.Name, r.Label, r.Detail))
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check`): %s", strings.Join(missing, "; "))
+		}
+	}
+	st, err := bbolt.Open(cfg.Store.Path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+
+	service := ops.New(ops.Deps{Store: st, Backend: be, BackendType: cfg.Backend.Type, Log: log})
+	exec := &server.Executor{Ops: service, Log: log}
+	srv := server.New(cfg.Server, tlsCfg, exec, server.SingleTenant(cfg.Server.Tenant), log)
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: %w", err)
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("version", cli.Version).Str("backend", cfg.Backend.Type).Msg("kmip listener ready")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Dur("timeout", cfg.Server.ShutdownTimeout).Msg("shutting down: draining requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("drain incomplete")
+	}
+	<-errc
+	log.Info().Msg("stopped")
+	return nil
+}
+
