@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
 	"github.com/kmip-adapter/kmip-adapter/store"
@@ -105,4 +104,3 @@ func (m *managed) setState(st object.State) {
 	m.rec.State = uint32(st)
 	m.attrs.Set(attr.State, attr.Enum(uint32(st)))
 }
-

@@ -45,7 +45,7 @@ type Deps struct {
 
 // Service dispatches operations to their handlers.
 type Service struct {
-	store   store.Store
+	store       store.Store
 	backend     backend.Backend
 	backendType string
 	log         zerolog.Logger
