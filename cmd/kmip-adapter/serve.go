@@ -104,4 +104,3 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	log.Info().Msg("stopped")
 	return nil
 }
-

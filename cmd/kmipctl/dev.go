@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmip-adapter/kmip-adapter/backend/pkcs11"
+	"github.com/kmip-adapter/kmip-adapter/certs"
+	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+	"github.com/kmip-adapter/kmip-adapter/config"
+)
+
+// DevTokenLabel is the SoftHSM2 token that `dev init` provisions.
+const DevTokenLabel = "kmip-adapter-dev"
+
+func devCmd() *cobra.Command {
+	dev := &cobra.Command{Use: "dev", Short: "Development environment"}
+	var dir, listen, module string
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Prepare a development environment: SoftHSM2 token with the BYOHSM key set, PKI, config",
+		Long: `init prepares DIR (idempotent: what exists is kept, what is missing is made):
+
+  DIR/softhsm/   a SoftHSM2 token "` + DevTokenLabel + `" holding MKEK, SKEY, IKEY and ten TKEK pairs,
+                 its softhsm2.conf and PIN files (mode 0600)
+  DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key
+  DIR/data/      the embedded store
+  DIR/config.yaml  the server configuration pointing at all of it`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return devInit(cmd.Context(), cmd, dir, listen, module, cmd.Flags().Changed("listen"))
+		},
+	}
+	initCmd.Flags().StringVar(&dir, "dir", ".dev", "directory of the environment")
+	initCmd.Flags().StringVar(&listen, "listen", config.Default().Server.Listen, "KMIP listen address written to the configuration")
+	initCmd.Flags().StringVar(&module, "module", config.Default().Backend.PKCS11.Module, "SoftHSM2 PKCS#11 module")
+	dev.AddCommand(initCmd)
+	return dev
+}
+
+func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string, listenSet bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, _, err := net.SplitHostPort(listen); err != nil {
+		return fmt.Errorf("--listen: %q is not host:port", listen)
+	}
+	if _, err := os.Stat(module); err != nil {
+		return fmt.Errorf("--module: %s not found: install SoftHSM2 (apt-get install softhsm2)", module)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+
+	hsmDir := filepath.Join(dir, "softhsm")
+	conf, err := pkcs11.WriteSoftHSM2Conf(hsmDir)
+	if err != nil {
+		return fmt.Errorf("softhsm2.conf: %w", err)
+	}
+	// The module reads SOFTHSM2_CONF when it is loaded, in this process.
+	if err := os.Setenv("SOFTHSM2_CONF", conf); err != nil {
+		return err
+	}
+	userPIN, err := pinFile(filepath.Join(hsmDir, "user.pin"))
+	if err != nil {
+		return err
+	}
+	soPIN, err := pinFile(filepath.Join(hsmDir, "so.pin"))
+	if err != nil {
+		return err
+	}
+
+	cfg := config.Default()
+	cfg.Server.Listen = listen
+	cfg.TLS.CertFile = filepath.Join(dir, "pki", "server.crt")
+	cfg.TLS.KeyFile = filepath.Join(dir, "pki", "server.key")
+	cfg.TLS.ClientCAFile = filepath.Join(dir, "pki", "ca.crt")
+	p := &cfg.Backend.PKCS11
+	p.Module = module
+	p.TokenLabel = DevTokenLabel
+	p.PIN = config.Secret{File: filepath.Join(hsmDir, "user.pin")}
+	p.SoftHSM2Conf = conf
+	cfg.Store.Path = filepath.Join(dir, "data", "store.db")
+	cfg.Log.Format = "console"
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	if err := pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: *p, SOPIN: soPIN, UserPIN: userPIN}); err != nil {
+		return fmt.Errorf("provision SoftHSM2 token: %w", err)
+	}
+	fmt.Fprintf(out, "token    %s in %s: MKEK, SKEY, IKEY, %d TKEK pairs\n", DevTokenLabel, hsmDir, p.TKEKCount)
+
+	host, _, _ := net.SplitHostPort(listen)
+	var hosts []string
+	if host != "" && host != "localhost" && host != "127.0.0.1" && host != "::1" && host != "0.0.0.0" && host != "::" {
+		hosts = append(hosts, host)
+	}
+	if err := certs.DevPKI(filepath.Join(dir, "pki"), certs.DevPKIOptions{Hosts: hosts}); err != nil {
+		return fmt.Errorf("development PKI: %w", err)
+	}
+	fmt.Fprintf(out, "pki      %s: ca.crt, server.crt/key, client.crt/key\n", filepath.Join(dir, "pki"))
+
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if _, err := os.Stat(cfgPath); errors.Is(err, fs.ErrNotExist) || listenSet {
+		body, err := cli.RenderYAML(cfg, "kmip-adapter development configuration, written by `kmipctl dev init`.\nStart with: kmip-adapter serve --config "+cfgPath)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "config   %s (listen %s)\n", cfgPath, listen)
+	} else {
+		fmt.Fprintf(out, "config   %s kept\n", cfgPath)
+	}
+	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
+	return nil
+}
+
+// pinFile returns the PIN in path, making a random one first if the file
+// does not exist.
+func pinFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if pin := strings.TrimSpace(string(b)); pin != "" {
+			return pin, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	raw := make([]byte, 12)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	pin := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(pin+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return pin, nil
+}

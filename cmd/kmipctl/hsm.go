@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
+	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+)
+
+func hsmCmd() *cobra.Command {
+	hsm := &cobra.Command{Use: "hsm", Short: "Root of trust (HSM partition)"}
+	var configPath string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Log in to the configured partition and check the BYOHSM key set, key by key",
+		Long: `check runs the server's start-up check: it logs in to the configured partition
+and reports whether MKEK, SKEY, IKEY and every TKEK pair exist with usable types
+and attributes, and whether the configured mechanisms work. It exits 1 if
+anything is missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			be, err := backend.New(ctx, cfg.Backend)
+			if err != nil {
+				return err
+			}
+			defer be.Close()
+			checker, ok := be.(backend.Checker)
+			if !ok {
+				return fmt.Errorf("backend %s has no key check", cfg.Backend.Type)
+			}
+			results := checker.Check(ctx)
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "KEY\tLABEL\tSTATUS\tDETAIL")
+			failed := 0
+			for _, r := range results {
+				status := "ok"
+				if !r.OK {
+					status, failed = "MISSING", failed+1
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, r.Label, status, r.Detail)
+			}
+			_ = w.Flush()
+			if failed > 0 {
+				return fmt.Errorf("%d of %d checks failed on token %q", failed, len(results), cfg.Backend.PKCS11.TokenLabel)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "all %d checks passed on token %q\n", len(results), cfg.Backend.PKCS11.TokenLabel)
+			return nil
+		},
+	}
+	check.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	hsm.AddCommand(check)
+	return hsm
+}
