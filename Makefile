@@ -1,0 +1,47 @@
+# kmip-adapter: `make run` starts a development server, `make test` runs the suite.
+
+GO       ?= go
+BIN      := bin
+DEV_DIR  ?= .dev
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/kmip-adapter/kmip-adapter/cmd/internal/cli.Version=$(VERSION)
+SOFTHSM  := /usr/lib/softhsm/libsofthsm2.so
+
+.PHONY: all build run test unit integration lint deps deps-test clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# deps makes sure SoftHSM2 is there: installed with apt-get when running as
+# root, otherwise one line saying what to install.
+deps:
+	@scripts/ensure-packages.sh softhsm2
+
+# deps-test adds the peers the integration tests talk to.
+deps-test:
+	@scripts/ensure-packages.sh softhsm2 python3-pykmip python3-pytest
+
+# run prepares $(DEV_DIR) once (idempotent) and starts the server on it.
+run: deps build
+	$(BIN)/kmipctl dev init --dir $(DEV_DIR)
+	$(BIN)/kmip-adapter serve --config $(DEV_DIR)/config.yaml
+
+# test runs every test: unit tests and the integration tests that start the
+# real binaries against SoftHSM2, PyKMIP and ovh/kmip-go.
+test: deps-test
+	$(GO) test -count=1 -timeout 15m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration: deps-test
+	$(GO) test -count=1 -v ./integration/...
+
+lint:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
