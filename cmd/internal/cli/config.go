@@ -167,10 +167,13 @@ func convert(t reflect.Type, raw any) (reflect.Value, error) {
 	return reflect.Value{}, fmt.Errorf("unsupported setting type %s", t)
 }
 
+// oneLine folds a multi-line error (yaml and viper ones are) into one line.
 func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
 	}
-	return s
+	return strings.Join(parts, " ")
 }
