@@ -110,11 +110,23 @@ func (s *Server) track(c net.Conn, add bool) bool {
 	return true
 }
 
+// begin counts a request in flight unless the server is closing. Taking mu
+// orders it against Shutdown, so that Wait never races with Add.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.inFlight.Add(1)
+	return true
+}
+
 // Shutdown stops accepting, lets requests in flight finish (until ctx is
 // done), then closes every connection.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
 	s.mu.Lock()
+	s.closing.Store(true) // under mu: no request begins after this (see begin)
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
@@ -178,7 +190,9 @@ func (s *Server) serveConn(raw net.Conn) {
 // handleOne reads, executes and answers one request. It reports whether
 // the connection can carry another one.
 func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, tenant string, log zerolog.Logger) bool {
-	s.inFlight.Add(1)
+	if !s.begin() {
+		return false // shutting down: the request was not started; the client retries elsewhere
+	}
 	defer s.inFlight.Done()
 	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 	msg, err := wire.ReadFrame(r, s.cfg.MaxMessageSize)
