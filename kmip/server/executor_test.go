@@ -1,210 +1,34 @@
-package server
+package server_test
 
 import (
-	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
-	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
-	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 )
 
-// goBackend is a software root of trust for protocol tests: tenant KEKs
-// are random AES keys "wrapped" by a process key. The real backends are
-// tested in their own packages and end to end in integration/.
-type goBackend struct{ root cipher.AEAD }
-
-func newGoBackend(t *testing.T) *goBackend {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return &goBackend{root: gcm(t, k)}
-}
-
-func gcm(t testing.TB, key []byte) cipher.AEAD {
-	b, err := aes.NewCipher(key)
-	require.NoError(t, err)
-	a, err := cipher.NewGCM(b)
-	require.NoError(t, err)
-	return a
-}
-
-func seal(a cipher.AEAD, pt, ad []byte) []byte {
-	nonce := make([]byte, a.NonceSize())
-	_, _ = rand.Read(nonce)
-	return a.Seal(nonce, nonce, pt, ad)
-}
-
-func open(a cipher.AEAD, ct, ad []byte) ([]byte, error) {
-	if len(ct) < a.NonceSize() {
-		return nil, backend.ErrIntegrity
-	}
-	pt, err := a.Open(nil, ct[:a.NonceSize()], ct[a.NonceSize():], ad)
-	if err != nil {
-		return nil, backend.ErrIntegrity
-	}
-	return pt, nil
-}
-
-func (g *goBackend) NewTenantKey(_ context.Context, tenant string) (backend.TenantKey, error) {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return backend.TenantKey{TenantID: tenant, Blob: seal(g.root, k, []byte(tenant))}, nil
-}
-
-func (g *goBackend) kek(tk backend.TenantKey) (cipher.AEAD, error) {
-	k, err := open(g.root, tk.Blob, []byte(tk.TenantID))
-	if err != nil {
-		return nil, err
-	}
-	b, _ := aes.NewCipher(k)
-	return cipher.NewGCM(b)
-}
-
-func (g *goBackend) Seal(_ context.Context, r backend.SealRequest) ([]byte, error) {
-	a, err := g.kek(r.Key)
-	if err != nil {
-		return nil, err
-	}
-	return seal(a, r.Plaintext, r.AdditionalData), nil
-}
-
-func (g *goBackend) Open(_ context.Context, r backend.OpenRequest) ([]byte, error) {
-	a, err := g.kek(r.Key)
-	if err != nil {
-		return nil, err
-	}
-	return open(a, r.Ciphertext, r.AdditionalData)
-}
-
-func (g *goBackend) Close() error { return nil }
-
-var _ backend.Backend = (*goBackend)(nil)
-
-func newExecutor(t *testing.T) *Executor {
-	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	svc := ops.New(ops.Deps{Store: st, Backend: newGoBackend(t), BackendType: "test", Log: zerolog.Nop()})
-	return &Executor{Ops: svc, Log: zerolog.New(zerolog.NewTestWriter(t))}
-}
-
-// Request-side wire types, as a client encodes them.
-type reqHeader struct {
-	ProtocolVersion              message.Version
-	MaximumResponseSize          int32  `ttlv:",omitempty"`
-	BatchErrorContinuationOption uint32 `ttlv:",omitempty,enum"`
-	BatchCount                   int32
-}
-
-type reqItem struct {
-	Operation         kmip20.Operation
-	UniqueBatchItemID []byte `ttlv:",omitempty"`
-	RequestPayload    any
-}
-
-type reqMessage struct {
-	TTLVTag       struct{} `ttlv:"RequestMessage"`
-	RequestHeader reqHeader
-	BatchItem     []reqItem
-}
-
-func request(t *testing.T, v message.Version, items ...reqItem) []byte {
-	b, err := ttlv.Marshal(reqMessage{RequestHeader: reqHeader{ProtocolVersion: v, BatchCount: int32(len(items))}, BatchItem: items})
-	require.NoError(t, err)
-	return b
-}
-
-// respItem is a decoded response item with its payload kept raw.
-type respItem struct {
-	Operation         kmip20.Operation
-	UniqueBatchItemID []byte
-	ResultStatus      kmip14.ResultStatus
-	ResultReason      kmip20.ResultReason
-	ResultMessage     string
-	ResponsePayload   ttlv.TTLV
-}
-
-type respMessage struct {
-	ResponseHeader struct {
-		ProtocolVersion message.Version
-		BatchCount      int32
-	}
-	BatchItem []respItem
-}
-
-func execute(t *testing.T, x *Executor, msg []byte) (respMessage, ttlv.TTLV) {
-	out := x.Execute(context.Background(), "tenant-a", msg)
-	require.NotEmpty(t, out)
-	var r respMessage
-	require.NoError(t, ttlv.Unmarshal(out, &r), "response must decode")
-	require.Equal(t, int(r.ResponseHeader.BatchCount), len(r.BatchItem))
-	return r, out
-}
-
-type uid struct{ UniqueIdentifier string }
-
-func createPayload(v message.Version, name string) any {
-	if v.AtLeast(message.V2_0) {
-		type attrs struct {
-			CryptographicAlgorithm kmip14.CryptographicAlgorithm
-			CryptographicLength    int32
-			CryptographicUsageMask kmip14.CryptographicUsageMask
-			Name                   struct {
-				NameValue string
-				NameType  kmip14.NameType
-			}
-		}
-		a := attrs{CryptographicAlgorithm: kmip14.CryptographicAlgorithmAES, CryptographicLength: 256,
-			CryptographicUsageMask: kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskDecrypt}
-		a.Name.NameValue, a.Name.NameType = name, kmip14.NameTypeUninterpretedTextString
-		return struct {
-			ObjectType kmip14.ObjectType
-			Attributes attrs
-		}{kmip14.ObjectTypeSymmetricKey, a}
-	}
-	type attribute struct {
-		AttributeName  string
-		AttributeValue any
-	}
-	return struct {
-		ObjectType        kmip14.ObjectType
-		TemplateAttribute struct{ Attribute []attribute }
-	}{kmip14.ObjectTypeSymmetricKey, struct{ Attribute []attribute }{[]attribute{
-		{"Cryptographic Algorithm", kmip14.CryptographicAlgorithmAES},
-		{"Cryptographic Length", int32(128)},
-		{"Cryptographic Usage Mask", kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskDecrypt},
-		{"x-Product", "VMware vSphere"},
-	}}}
-}
-
 func TestCreateGetDestroyInEveryVersion(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	for _, v := range message.Supported {
 		t.Run(v.String(), func(t *testing.T) {
-			r, _ := execute(t, x, request(t, v, reqItem{Operation: kmip20.OperationCreate, UniqueBatchItemID: []byte("item-001"), RequestPayload: createPayload(v, "key-"+v.String())}))
+			r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, UniqueBatchItemID: []byte("item-001"), RequestPayload: kmiptest.CreateAES(v, 256)}))
 			require.Equal(t, v, r.ResponseHeader.ProtocolVersion, "answer in the request's version")
 			it := r.BatchItem[0]
 			require.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, it.ResultMessage)
 			assert.Equal(t, []byte("item-001"), it.UniqueBatchItemID, "Unique Batch Item ID echoed")
 			assert.Equal(t, kmip20.OperationCreate, it.Operation)
-			var created uid
+			var created kmiptest.UID
 			require.NoError(t, ttlv.Unmarshal(it.ResponsePayload, &created))
 			require.NotEmpty(t, created.UniqueIdentifier)
 
-			r, _ = execute(t, x, request(t, v, reqItem{Operation: kmip20.OperationGet, RequestPayload: uid{created.UniqueIdentifier}}))
+			r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: kmiptest.UID{UniqueIdentifier: created.UniqueIdentifier}}))
 			it = r.BatchItem[0]
 			require.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, it.ResultMessage)
 			var got struct {
@@ -225,10 +49,10 @@ func TestCreateGetDestroyInEveryVersion(t *testing.T) {
 			assert.Equal(t, kmip14.CryptographicAlgorithmAES, kb.CryptographicAlgorithm)
 			assert.Len(t, kb.KeyValue.KeyMaterial, int(kb.CryptographicLength)/8)
 
-			r, _ = execute(t, x, request(t, v, reqItem{Operation: kmip20.OperationDestroy, RequestPayload: uid{created.UniqueIdentifier}}))
+			r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationDestroy, RequestPayload: kmiptest.UID{UniqueIdentifier: created.UniqueIdentifier}}))
 			require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
 
-			r, _ = execute(t, x, request(t, v, reqItem{Operation: kmip20.OperationGet, RequestPayload: uid{created.UniqueIdentifier}}))
+			r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: kmiptest.UID{UniqueIdentifier: created.UniqueIdentifier}}))
 			assert.Equal(t, kmip14.ResultStatusOperationFailed, r.BatchItem[0].ResultStatus)
 			want := kmip20.ResultReasonItemNotFound
 			if v.AtLeast(message.V2_0) {
@@ -240,11 +64,11 @@ func TestCreateGetDestroyInEveryVersion(t *testing.T) {
 }
 
 func TestIDPlaceholderCarriesTheCreatedKeyToTheNextItem(t *testing.T) {
-	x := newExecutor(t)
-	r, _ := execute(t, x, request(t, message.V1_4,
-		reqItem{Operation: kmip20.OperationCreate, RequestPayload: createPayload(message.V1_4, "")},
-		reqItem{Operation: kmip20.OperationGet, RequestPayload: struct{}{}},
-		reqItem{Operation: kmip20.OperationDestroy, RequestPayload: struct{}{}},
+	x := kmiptest.NewExecutor(t)
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4,
+		kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V1_4, 256)},
+		kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: struct{}{}},
+		kmiptest.Item{Operation: kmip20.OperationDestroy, RequestPayload: struct{}{}},
 	))
 	require.Len(t, r.BatchItem, 3)
 	for _, it := range r.BatchItem {
@@ -253,7 +77,7 @@ func TestIDPlaceholderCarriesTheCreatedKeyToTheNextItem(t *testing.T) {
 }
 
 func TestDestroyOfActiveKeyIsRefused(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	type attribute struct {
 		AttributeName  string
 		AttributeValue any
@@ -266,9 +90,9 @@ func TestDestroyOfActiveKeyIsRefused(t *testing.T) {
 		{"Cryptographic Length", int32(256)},
 		{"Activation Date", ttlvDate{}},
 	}}}
-	r, _ := execute(t, x, request(t, message.V1_4,
-		reqItem{Operation: kmip20.OperationCreate, RequestPayload: payload},
-		reqItem{Operation: kmip20.OperationDestroy, RequestPayload: struct{}{}},
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4,
+		kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: payload},
+		kmiptest.Item{Operation: kmip20.OperationDestroy, RequestPayload: struct{}{}},
 	))
 	require.Len(t, r.BatchItem, 2)
 	require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
@@ -285,7 +109,7 @@ func (ttlvDate) MarshalTTLV(e *ttlv.Encoder, tag ttlv.Tag) error {
 }
 
 func TestCreateRefusesBadInput(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	type attribute struct {
 		AttributeName  string
 		AttributeValue any
@@ -311,7 +135,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := execute(t, x, request(t, message.V1_4, reqItem{Operation: kmip20.OperationCreate, RequestPayload: tt.payload}))
+			r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: tt.payload}))
 			assert.Equal(t, kmip14.ResultStatusOperationFailed, r.BatchItem[0].ResultStatus)
 			assert.Equal(t, tt.reason, r.BatchItem[0].ResultReason, r.BatchItem[0].ResultMessage)
 		})
@@ -319,8 +143,8 @@ func TestCreateRefusesBadInput(t *testing.T) {
 }
 
 func TestUnknownOperationIsNotSupported(t *testing.T) {
-	x := newExecutor(t)
-	r, _ := execute(t, x, request(t, message.V1_2, reqItem{Operation: kmip20.OperationCertify, UniqueBatchItemID: []byte{7}, RequestPayload: struct{}{}}))
+	x := kmiptest.NewExecutor(t)
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_2, kmiptest.Item{Operation: kmip20.OperationCertify, UniqueBatchItemID: []byte{7}, RequestPayload: struct{}{}}))
 	it := r.BatchItem[0]
 	assert.Equal(t, kmip20.ResultReasonOperationNotSupported, it.ResultReason)
 	assert.Equal(t, kmip20.OperationCertify, it.Operation)
@@ -328,9 +152,9 @@ func TestUnknownOperationIsNotSupported(t *testing.T) {
 }
 
 func TestInvalidMessages(t *testing.T) {
-	x := newExecutor(t)
-	wrongCount, err := ttlv.Marshal(reqMessage{RequestHeader: reqHeader{ProtocolVersion: message.V1_1, BatchCount: 3},
-		BatchItem: []reqItem{{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}}}})
+	x := kmiptest.NewExecutor(t)
+	wrongCount, err := ttlv.Marshal(kmiptest.Message{RequestHeader: kmiptest.Header{ProtocolVersion: message.V1_1, BatchCount: 3},
+		BatchItem: []kmiptest.Item{{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}}}})
 	require.NoError(t, err)
 	notARequest, err := ttlv.Marshal(struct {
 		TTLVTag struct{} `ttlv:"ResponseMessage"`
@@ -348,7 +172,7 @@ func TestInvalidMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := execute(t, x, tt.msg)
+			r, _ := kmiptest.Execute(t, x, tt.msg)
 			assert.Equal(t, tt.version, r.ResponseHeader.ProtocolVersion)
 			assert.Equal(t, kmip14.ResultStatusOperationFailed, r.BatchItem[0].ResultStatus)
 			assert.Equal(t, kmip20.ResultReasonInvalidMessage, r.BatchItem[0].ResultReason)
@@ -357,31 +181,28 @@ func TestInvalidMessages(t *testing.T) {
 }
 
 func TestBatchStopsAtTheFirstErrorUnlessContinue(t *testing.T) {
-	x := newExecutor(t)
-	items := []reqItem{
-		{Operation: kmip20.OperationGet, RequestPayload: uid{"missing"}},
+	x := kmiptest.NewExecutor(t)
+	items := []kmiptest.Item{
+		{Operation: kmip20.OperationGet, RequestPayload: kmiptest.UID{UniqueIdentifier: "missing"}},
 		{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}},
 	}
-	r, _ := execute(t, x, request(t, message.V1_4, items...))
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4, items...))
 	assert.Len(t, r.BatchItem, 1, "Stop is the default")
 
-	b, err := ttlv.Marshal(reqMessage{RequestHeader: reqHeader{ProtocolVersion: message.V1_4, BatchCount: 2,
-		BatchErrorContinuationOption: message.BatchErrorContinue}, BatchItem: items})
-	require.NoError(t, err)
-	r, _ = execute(t, x, b)
+	b := kmiptest.RequestWith(t, kmiptest.Header{ProtocolVersion: message.V1_4, BatchErrorContinuationOption: message.BatchErrorContinue}, items...)
+	r, _ = kmiptest.Execute(t, x, b)
 	require.Len(t, r.BatchItem, 2)
 	assert.Equal(t, kmip14.ResultStatusOperationFailed, r.BatchItem[0].ResultStatus)
 	assert.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[1].ResultStatus)
 }
 
 func TestMaximumResponseSize(t *testing.T) {
-	x := newExecutor(t)
-	b, err := ttlv.Marshal(reqMessage{RequestHeader: reqHeader{ProtocolVersion: message.V1_4, BatchCount: 1, MaximumResponseSize: 100},
-		BatchItem: []reqItem{{Operation: kmip20.OperationQuery, RequestPayload: struct {
+	x := kmiptest.NewExecutor(t)
+	b := kmiptest.RequestWith(t, kmiptest.Header{ProtocolVersion: message.V1_4, MaximumResponseSize: 100},
+		kmiptest.Item{Operation: kmip20.OperationQuery, RequestPayload: struct {
 			QueryFunction []kmip14.QueryFunction
-		}{[]kmip14.QueryFunction{kmip14.QueryFunctionQueryOperations}}}}})
-	require.NoError(t, err)
-	r, _ := execute(t, x, b)
+		}{[]kmip14.QueryFunction{kmip14.QueryFunctionQueryOperations}}})
+	r, _ := kmiptest.Execute(t, x, b)
 	assert.Equal(t, kmip20.ResultReasonResponseTooLarge, r.BatchItem[0].ResultReason)
 }
 

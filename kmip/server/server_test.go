@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"crypto/tls"
@@ -20,14 +20,16 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/certs"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/kmip/server"
 	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
 )
 
 type testServer struct {
 	addr   string
 	client *tls.Config
-	srv    *Server
+	srv    *server.Server
 	done   chan error
 }
 
@@ -35,7 +37,7 @@ type testServer struct {
 func startServer(t *testing.T, tune func(*config.Server)) *testServer {
 	dir := t.TempDir()
 	require.NoError(t, certs.DevPKI(dir, certs.DevPKIOptions{KeyType: certs.KeyTypeECDSA}))
-	tlsCfg, err := TLSConfig(config.TLS{
+	tlsCfg, err := server.TLSConfig(config.TLS{
 		CertFile: filepath.Join(dir, "server.crt"), KeyFile: filepath.Join(dir, "server.key"),
 		ClientCAFile: filepath.Join(dir, "ca.crt"), MinVersion: "1.2", CipherPreset: "strict",
 	})
@@ -44,7 +46,7 @@ func startServer(t *testing.T, tune func(*config.Server)) *testServer {
 	if tune != nil {
 		tune(&cfg)
 	}
-	srv := New(cfg, tlsCfg, newExecutor(t), SingleTenant("t"), zerolog.New(zerolog.NewTestWriter(t)))
+	srv := server.New(cfg, tlsCfg, kmiptest.NewExecutor(t), server.SingleTenant("t"), zerolog.New(zerolog.NewTestWriter(t)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ts := &testServer{addr: ln.Addr().String(), srv: srv, done: make(chan error, 1)}
@@ -68,19 +70,19 @@ func (ts *testServer) dial(t *testing.T) *tls.Conn {
 	return c
 }
 
-func roundTrip(t *testing.T, c net.Conn, msg []byte) respMessage {
+func roundTrip(t *testing.T, c net.Conn, msg []byte) kmiptest.Response {
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	_, err := c.Write(msg)
 	require.NoError(t, err)
 	out, err := wire.ReadFrame(c, 1<<20)
 	require.NoError(t, err)
-	var r respMessage
+	var r kmiptest.Response
 	require.NoError(t, ttlv.Unmarshal(out, &r))
 	return r
 }
 
 func queryMsg(t *testing.T) []byte {
-	return request(t, message.V1_4, reqItem{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}})
+	return kmiptest.Request(t, message.V1_4, kmiptest.Item{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}})
 }
 
 func TestServerAnswersManyRequestsOnOneConnection(t *testing.T) {

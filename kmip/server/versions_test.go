@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
 
@@ -29,7 +30,7 @@ func tags(t ttlv.TTLV) []ttlv.Tag {
 }
 
 func TestDiscoverVersions(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	type versions struct{ ProtocolVersion []message.Version }
 	tests := []struct {
 		name   string
@@ -44,7 +45,7 @@ func TestDiscoverVersions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := execute(t, x, request(t, tt.header, reqItem{Operation: kmip20.OperationDiscoverVersions, RequestPayload: versions{tt.ask}}))
+			r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, tt.header, kmiptest.Item{Operation: kmip20.OperationDiscoverVersions, RequestPayload: versions{tt.ask}}))
 			it := r.BatchItem[0]
 			require.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, it.ResultMessage)
 			var got versions
@@ -56,14 +57,14 @@ func TestDiscoverVersions(t *testing.T) {
 }
 
 func TestUnsupportedVersionRefusesOtherOperations(t *testing.T) {
-	x := newExecutor(t)
-	r, _ := execute(t, x, request(t, message.Version{Major: 1, Minor: 7}, reqItem{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}}))
+	x := kmiptest.NewExecutor(t)
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.Version{Major: 1, Minor: 7}, kmiptest.Item{Operation: kmip20.OperationQuery, RequestPayload: struct{}{}}))
 	assert.Equal(t, message.V1_4, r.ResponseHeader.ProtocolVersion)
 	assert.Equal(t, kmip20.ResultReasonInvalidMessage, r.BatchItem[0].ResultReason)
 }
 
 func TestQueryPerVersion(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	type query struct{ QueryFunction []kmip14.QueryFunction }
 	type answer struct {
 		Operation            []kmip20.Operation
@@ -73,7 +74,7 @@ func TestQueryPerVersion(t *testing.T) {
 	all := query{[]kmip14.QueryFunction{kmip14.QueryFunctionQueryOperations, kmip14.QueryFunctionQueryObjects, kmip14.QueryFunctionQueryServerInformation}}
 	for _, v := range message.Supported {
 		t.Run(v.String(), func(t *testing.T) {
-			r, raw := execute(t, x, request(t, v, reqItem{Operation: kmip20.OperationQuery, RequestPayload: all}))
+			r, raw := kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationQuery, RequestPayload: all}))
 			it := r.BatchItem[0]
 			require.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, it.ResultMessage)
 			var got answer
@@ -99,11 +100,11 @@ func TestQueryPerVersion(t *testing.T) {
 }
 
 func TestOneXResponsesCarryNoTwoXTags(t *testing.T) {
-	x := newExecutor(t)
+	x := kmiptest.NewExecutor(t)
 	for _, v := range []message.Version{message.V1_0, message.V1_1, message.V1_2, message.V1_3, message.V1_4} {
-		r, raw := execute(t, x, request(t, v,
-			reqItem{Operation: kmip20.OperationCreate, UniqueBatchItemID: []byte{1}, RequestPayload: createPayload(v, "")},
-			reqItem{Operation: kmip20.OperationGet, UniqueBatchItemID: []byte{2}, RequestPayload: struct{}{}},
+		r, raw := kmiptest.Execute(t, x, kmiptest.Request(t, v,
+			kmiptest.Item{Operation: kmip20.OperationCreate, UniqueBatchItemID: []byte{1}, RequestPayload: kmiptest.CreateAES(v, 256)},
+			kmiptest.Item{Operation: kmip20.OperationGet, UniqueBatchItemID: []byte{2}, RequestPayload: struct{}{}},
 		))
 		require.Len(t, r.BatchItem, 2)
 		for _, tag := range tags(raw) {
