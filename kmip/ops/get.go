@@ -2,12 +2,10 @@ package ops
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 
-	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
 )
@@ -49,17 +47,9 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		return nil, message.Errorf(kmip20.ResultReasonKeyFormatTypeNotSupported, "key format %s is not available for a symmetric key", format)
 	}
 
-	aad, err := m.additionalData()
+	material, err := s.material(ctx, call, m)
 	if err != nil {
 		return nil, err
-	}
-	key, err := s.tenantKey(ctx, call.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	material, err := s.backend.Open(ctx, backend.OpenRequest{Key: key, Ciphertext: m.rec.Material, AdditionalData: aad})
-	if err != nil {
-		return nil, fmt.Errorf("open key material of %s: %w", id, err)
 	}
 	alg, length, err := cryptoParams(m.attrs)
 	if err != nil {

@@ -2,10 +2,17 @@ package ops
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/google/uuid"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
@@ -103,4 +110,85 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 func (m *managed) setState(st object.State) {
 	m.rec.State = uint32(st)
 	m.attrs.Set(attr.State, attr.Enum(uint32(st)))
+}
+
+// insert makes a new managed object of the caller's tenant from vetted
+// client attributes and its key material (nil for objects without any):
+// it adds the server's attributes (Unique Identifier, Object Type, State,
+// dates, Digest of the material in the given format), seals the material
+// under the tenant KEK inside the root of trust, and stores the object. The
+// new Unique Identifier becomes the batch's ID Placeholder.
+func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.ObjectType, attrs attr.List, material []byte, digestFormat kmip14.KeyFormatType) (*managed, error) {
+	id := uuid.NewString()
+	now := s.now()
+	state, _ := object.Transition(0, object.EventCreate)
+	if a, ok := attrs.Get(attr.ActivationDate); ok {
+		at, err := a.Date()
+		if err != nil {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+		}
+		if !at.After(now) { // an Activation Date already reached activates at once
+			state, _ = object.Transition(state, object.EventActivate)
+		}
+	}
+	attrs.Set(attr.UniqueIdentifier, attr.Text(id))
+	attrs.Set(attr.ObjectType, attr.Enum(uint32(objectType)))
+	attrs.Set(attr.InitialDate, attr.Date(now))
+	attrs.Set(attr.LastChangeDate, attr.Date(now))
+	if material != nil {
+		sum := sha256.Sum256(material)
+		digest, err := attr.Struct(struct {
+			HashingAlgorithm kmip14.HashingAlgorithm
+			DigestValue      []byte
+			KeyFormatType    kmip14.KeyFormatType
+		}{kmip14.HashingAlgorithmSHA_256, sum[:], digestFormat})
+		if err != nil {
+			return nil, err
+		}
+		attrs.Set(attr.Digest, digest)
+	}
+
+	m := &managed{rec: &store.Object{TenantID: call.Tenant, ID: id, ObjectType: uint32(objectType)}, attrs: attrs}
+	m.setState(state)
+	if err := m.encodeAttrs(); err != nil {
+		return nil, err
+	}
+	if material != nil {
+		aad, err := m.additionalData()
+		if err != nil {
+			return nil, err
+		}
+		key, err := s.tenantKey(ctx, call.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		if m.rec.Material, err = s.backend.Seal(ctx, backend.SealRequest{Key: key, Plaintext: material, AdditionalData: aad}); err != nil {
+			return nil, fmt.Errorf("seal key material: %w", err)
+		}
+	}
+	if err := s.store.CreateObject(ctx, m.rec); err != nil {
+		return nil, fmt.Errorf("store object: %w", err)
+	}
+	call.Placeholder = id
+	return m, nil
+}
+
+// material opens an object's sealed key material inside the root of trust.
+func (s *Service) material(ctx context.Context, call *Call, m *managed) ([]byte, error) {
+	if len(m.rec.Material) == 0 {
+		return nil, message.Errorf(kmip20.ResultReasonKeyValueNotPresent, "object %s has no key material", m.rec.ID)
+	}
+	aad, err := m.additionalData()
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.tenantKey(ctx, call.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	material, err := s.backend.Open(ctx, backend.OpenRequest{Key: key, Ciphertext: m.rec.Material, AdditionalData: aad})
+	if err != nil {
+		return nil, fmt.Errorf("open key material of %s: %w", m.rec.ID, err)
+	}
+	return material, nil
 }

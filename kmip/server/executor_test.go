@@ -48,6 +48,16 @@ func TestCreateGetDestroyInEveryVersion(t *testing.T) {
 			assert.Equal(t, kmip14.KeyFormatTypeRaw, kb.KeyFormatType)
 			assert.Equal(t, kmip14.CryptographicAlgorithmAES, kb.CryptographicAlgorithm)
 			assert.Len(t, kb.KeyValue.KeyMaterial, int(kb.CryptographicLength)/8)
+			assert.NotEqual(t, make([]byte, len(kb.KeyValue.KeyMaterial)), kb.KeyValue.KeyMaterial, "real key material, not zeros")
+
+			r2, _ := kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: kmiptest.UID{UniqueIdentifier: created.UniqueIdentifier}}))
+			var again struct {
+				SymmetricKey struct {
+					KeyBlock struct{ KeyValue struct{ KeyMaterial []byte } }
+				}
+			}
+			kmiptest.Decode(t, r2.BatchItem[0].ResponsePayload, &again)
+			assert.Equal(t, kb.KeyValue.KeyMaterial, again.SymmetricKey.KeyBlock.KeyValue.KeyMaterial, "the same key every time")
 
 			r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationDestroy, RequestPayload: kmiptest.UID{UniqueIdentifier: created.UniqueIdentifier}}))
 			require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
