@@ -16,19 +16,23 @@ import (
 
 // Standard attribute names used by the server (KMIP 1.4 section 3).
 const (
-	UniqueIdentifier       = "Unique Identifier"
-	Name                   = "Name"
-	ObjectType             = "Object Type"
-	CryptographicAlgorithm = "Cryptographic Algorithm"
-	CryptographicLength    = "Cryptographic Length"
-	CryptographicUsageMask = "Cryptographic Usage Mask"
-	State                  = "State"
-	InitialDate            = "Initial Date"
-	ActivationDate         = "Activation Date"
-	DestroyDate            = "Destroy Date"
-	LastChangeDate         = "Last Change Date"
-	Digest                 = "Digest"
-	ObjectGroup            = "Object Group"
+	UniqueIdentifier         = "Unique Identifier"
+	Name                     = "Name"
+	ObjectType               = "Object Type"
+	CryptographicAlgorithm   = "Cryptographic Algorithm"
+	CryptographicLength      = "Cryptographic Length"
+	CryptographicUsageMask   = "Cryptographic Usage Mask"
+	State                    = "State"
+	InitialDate              = "Initial Date"
+	ActivationDate           = "Activation Date"
+	DestroyDate              = "Destroy Date"
+	LastChangeDate           = "Last Change Date"
+	Digest                   = "Digest"
+	ObjectGroup              = "Object Group"
+	DeactivationDate         = "Deactivation Date"
+	CompromiseDate           = "Compromise Date"
+	CompromiseOccurrenceDate = "Compromise Occurrence Date"
+	RevocationReason         = "Revocation Reason"
 )
 
 // ErrType means an attribute value has another TTLV type than asked for.

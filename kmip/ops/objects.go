@@ -34,7 +34,9 @@ func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, er
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
-	return &managed{rec: rec, attrs: attrs}, nil
+	m := &managed{rec: rec, attrs: attrs}
+	s.applyDates(m)
+	return m, nil
 }
 
 // encodeAttrs writes the attribute list back into the record, keeping the

@@ -13,6 +13,8 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationCreate:           s.create,
 		kmip20.OperationGet:              s.get,
 		kmip20.OperationDestroy:          s.destroy,
+		kmip20.OperationActivate:         s.activate,
+		kmip20.OperationRevoke:           s.revoke,
 		kmip20.OperationQuery:            s.query,
 		kmip20.OperationDiscoverVersions: s.discoverVersions,
 	}
