@@ -26,6 +26,7 @@ const (
 const (
 	StatusSuccess         = kmip14.ResultStatusSuccess
 	StatusOperationFailed = kmip14.ResultStatusOperationFailed
+	StatusOperationUndone = kmip14.ResultStatusOperationUndone
 )
 
 // RequestHeader is the header of a request message (KMIP 1.4 section 7.2).

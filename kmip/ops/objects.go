@@ -90,6 +90,7 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 		if err != nil {
 			return nil, err
 		}
+		before := snapshot(m.rec)
 		if err := change(m); err != nil {
 			return nil, err
 		}
@@ -104,6 +105,7 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 		if err != nil {
 			return nil, fmt.Errorf("object %s: %w", id, err)
 		}
+		call.Journal.updated(before)
 		return m, nil
 	}
 }
@@ -171,6 +173,7 @@ func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.Obje
 	if err := s.store.CreateObject(ctx, m.rec); err != nil {
 		return nil, fmt.Errorf("store object: %w", err)
 	}
+	call.Journal.created(call.Tenant, id)
 	call.Placeholder = id
 	return m, nil
 }

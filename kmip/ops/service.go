@@ -27,6 +27,9 @@ type Call struct {
 	// Placeholder is the batch's ID Placeholder: the Unique Identifier the
 	// previous item produced. Handlers that produce one set it.
 	Placeholder string
+	// Journal, when not nil, records the item's changes for a batch that
+	// may have to be undone.
+	Journal *Journal
 }
 
 // Handler runs one operation.

@@ -18,6 +18,9 @@ import (
 // Dispatcher runs one operation; *ops.Service is the real one.
 type Dispatcher interface {
 	Handle(ctx context.Context, op message.Operation, call *ops.Call) (any, error)
+	// Rollback undoes what a journal recorded (Batch Error Continuation
+	// Option Undo).
+	Rollback(ctx context.Context, j *ops.Journal) error
 }
 
 // Executor turns a request message into a response message.
@@ -75,6 +78,10 @@ func (x *Executor) run(ctx context.Context, tenant string, req *message.Request)
 		return resp
 	}
 	stopOnError := h.BatchErrorContinuationOption != message.BatchErrorContinue
+	var journal *ops.Journal
+	if h.BatchErrorContinuationOption == message.BatchErrorUndo {
+		journal = &ops.Journal{}
+	}
 	placeholder := ""
 	for _, item := range req.Items {
 		var result message.ResponseBatchItem
@@ -88,12 +95,15 @@ func (x *Executor) run(ctx context.Context, tenant string, req *message.Request)
 		case item.Operation == 0:
 			result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
 		default:
-			call := &ops.Call{Version: v, Tenant: tenant, Payload: item.RequestPayload, Placeholder: placeholder}
+			call := &ops.Call{Version: v, Tenant: tenant, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
 			result = x.item(ctx, item, call)
 			placeholder = call.Placeholder
 		}
 		resp.Items = append(resp.Items, result)
 		if result.ResultStatus != message.StatusSuccess && stopOnError {
+			if journal != nil {
+				x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
+			}
 			break
 		}
 	}
@@ -122,6 +132,21 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 	return message.ResponseBatchItem{
 		Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID,
 		ResultStatus: message.StatusSuccess, ResponsePayload: payload,
+	}
+}
+
+// undo rolls back the items that succeeded before a failure in an Undo
+// batch and marks them Operation Undone (KMIP 1.4 section 6.13). If the
+// rollback itself fails they keep their success: the client must know
+// those changes stand.
+func (x *Executor) undo(ctx context.Context, j *ops.Journal, done []message.ResponseBatchItem) {
+	if err := x.Ops.Rollback(ctx, j); err != nil {
+		x.Log.Error().Err(err).Msg("batch undo failed; earlier items stand")
+		return
+	}
+	for i := range done {
+		done[i].ResultStatus = message.StatusOperationUndone
+		done[i].ResponsePayload = nil
 	}
 }
 

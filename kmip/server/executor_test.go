@@ -217,3 +217,42 @@ func TestMaximumResponseSize(t *testing.T) {
 }
 
 var timeEpoch = time.Unix(0, 0)
+
+func TestBatchUndoRollsBackEarlierItems(t *testing.T) {
+	x := kmiptest.NewExecutor(t)
+	// An existing key that the batch destroys before failing: the undo must
+	// bring it back with its material.
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V1_4, 256)}))
+	var existing kmiptest.UID
+	kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &existing)
+
+	undo := kmiptest.Header{ProtocolVersion: message.V1_4, BatchErrorContinuationOption: message.BatchErrorUndo}
+	r, _ = kmiptest.Execute(t, x, kmiptest.RequestWith(t, undo,
+		kmiptest.Item{Operation: kmip20.OperationCreate, UniqueBatchItemID: []byte{1}, RequestPayload: kmiptest.CreateAES(message.V1_4, 128)},
+		kmiptest.Item{Operation: kmip20.OperationDestroy, UniqueBatchItemID: []byte{2}, RequestPayload: kmiptest.UID{UniqueIdentifier: existing.UniqueIdentifier}},
+		kmiptest.Item{Operation: kmip20.OperationGet, UniqueBatchItemID: []byte{3}, RequestPayload: kmiptest.UID{UniqueIdentifier: "no-such-key"}},
+		kmiptest.Item{Operation: kmip20.OperationQuery, UniqueBatchItemID: []byte{4}, RequestPayload: struct{}{}},
+	))
+	require.Len(t, r.BatchItem, 3, "processing stops at the failure")
+	assert.Equal(t, kmip14.ResultStatusOperationUndone, r.BatchItem[0].ResultStatus)
+	assert.Equal(t, kmip14.ResultStatusOperationUndone, r.BatchItem[1].ResultStatus)
+	assert.Equal(t, kmip14.ResultStatusOperationFailed, r.BatchItem[2].ResultStatus)
+	assert.Equal(t, []byte{3}, r.BatchItem[2].UniqueBatchItemID)
+
+	r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: existing}))
+	assert.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, "the undone Destroy left the key and its material: %s", r.BatchItem[0].ResultMessage)
+}
+
+func TestBatchUndoOfCreateRemovesTheObject(t *testing.T) {
+	x := kmiptest.NewExecutor(t)
+	undo := kmiptest.Header{ProtocolVersion: message.V2_0, BatchErrorContinuationOption: message.BatchErrorUndo}
+	r, _ := kmiptest.Execute(t, x, kmiptest.RequestWith(t, undo,
+		kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V2_0, 256)},
+		kmiptest.Item{Operation: kmip20.OperationActivate, RequestPayload: struct{}{}},
+		kmiptest.Item{Operation: kmip20.OperationActivate, RequestPayload: struct{}{}}, // fails: already Active
+	))
+	require.Len(t, r.BatchItem, 3)
+	assert.Equal(t, kmip20.ResultReasonWrongKeyLifecycleState, r.BatchItem[2].ResultReason)
+	require.Equal(t, kmip14.ResultStatusOperationUndone, r.BatchItem[0].ResultStatus)
+	assert.Empty(t, r.BatchItem[0].ResponsePayload, "an undone item carries no payload")
+}
