@@ -48,6 +48,11 @@ type Server struct {
 	// Tenant is the tenant every authenticated client belongs to until the
 	// client registry (tenants and clients) is configured.
 	Tenant string `mapstructure:"tenant"`
+	// VSphereClients are the client certificates that get the vsphere
+	// profile (a created key is Active at once, since vCenter never calls
+	// Activate): "sha256:HEX" fingerprints of the certificate, or
+	// "cn:NAME" subject common names.
+	VSphereClients []string `mapstructure:"vsphere_clients"`
 }
 
 // TLS configures the mutual TLS of the KMIP listener.
@@ -227,6 +232,15 @@ func (s *Server) validate() error {
 	}
 	if s.Tenant == "" {
 		return errors.New("server.tenant: must not be empty")
+	}
+	for _, c := range s.VSphereClients {
+		kind, value, _ := strings.Cut(c, ":")
+		switch {
+		case kind == "sha256" && len(value) == 64 && strings.Trim(strings.ToLower(value), "0123456789abcdef") == "":
+		case kind == "cn" && value != "":
+		default:
+			return fmt.Errorf("server.vsphere_clients: %q is not sha256:<64 hex digits> or cn:<name>", c)
+		}
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 
 	service := ops.New(ops.Deps{Store: st, Backend: be, BackendType: cfg.Backend.Type, Log: log})
 	exec := &server.Executor{Ops: service, Log: log}
-	srv := server.New(cfg.Server, tlsCfg, exec, server.SingleTenant(cfg.Server.Tenant), log)
+	srv := server.New(cfg.Server, tlsCfg, exec, server.ConfiguredIdentity(cfg.Server), log)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/certs"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/server"
 )
 
 // DevTokenLabel is the SoftHSM2 token that `dev init` provisions.
@@ -114,7 +117,12 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string
 	if err := certs.DevPKI(filepath.Join(dir, "pki"), certs.DevPKIOptions{Hosts: hosts}); err != nil {
 		return fmt.Errorf("development PKI: %w", err)
 	}
-	fmt.Fprintf(out, "pki      %s: ca.crt, server.crt/key, client.crt/key\n", filepath.Join(dir, "pki"))
+	fp, err := vcenterClient(filepath.Join(dir, "pki"))
+	if err != nil {
+		return fmt.Errorf("vCenter client certificate: %w", err)
+	}
+	cfg.Server.VSphereClients = []string{fp}
+	fmt.Fprintf(out, "pki      %s: ca.crt, server.crt/key, client.crt/key, vcenter.crt/key (vsphere profile)\n", filepath.Join(dir, "pki"))
 
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return err
@@ -134,6 +142,38 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string
 	}
 	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
 	return nil
+}
+
+// vcenterClient makes pki/vcenter.crt and vcenter.key once: a client with
+// the vsphere profile, so that the vCenter flow (keys Active on Create)
+// can be tried at once. It returns the certificate's fingerprint.
+func vcenterClient(pki string) (string, error) {
+	certPath, keyPath := filepath.Join(pki, "vcenter.crt"), filepath.Join(pki, "vcenter.key")
+	if _, err := tls.LoadX509KeyPair(certPath, keyPath); err != nil {
+		ca, err := certs.LoadCA(filepath.Join(pki, certs.CACertFile), filepath.Join(pki, certs.CAKeyFile))
+		if err != nil {
+			return "", err
+		}
+		certPEM, keyPEM, err := ca.IssueClient("vcenter", certs.KeyTypeRSA)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
+			return "", err
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return "", err
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return "", err
+	}
+	return server.Fingerprint(cert), nil
 }
 
 // pinFile returns the PIN in path, making a random one first if the file

@@ -47,4 +47,3 @@ func encode2(name string, value ttlv.TTLV) ttlv.TTLV {
 	}
 	return retag(value, tag)
 }
-

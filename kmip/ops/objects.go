@@ -134,6 +134,9 @@ func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.Obje
 		if !at.After(now) { // an Activation Date already reached activates at once
 			state, _ = object.Transition(state, object.EventActivate)
 		}
+	} else if call.Policy.ActivateOnCreate {
+		state, _ = object.Transition(state, object.EventActivate)
+		attrs.Set(attr.ActivationDate, attr.Date(now))
 	}
 	attrs.Set(attr.UniqueIdentifier, attr.Text(id))
 	attrs.Set(attr.ObjectType, attr.Enum(uint32(objectType)))

@@ -17,11 +17,33 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
+// Client is who sends a request, as the listener identified it from the
+// client certificate.
+type Client struct {
+	// Tenant is the client's tenant: every object it reads or writes.
+	Tenant string
+	// Name identifies the client in logs (the certificate's subject).
+	Name string
+	// Policy is what the client's profile changes in the operations.
+	Policy Policy
+}
+
+// Policy holds the behaviour a client profile changes.
+type Policy struct {
+	// ActivateOnCreate makes Create and Register answer with an Active
+	// object: vCenter never calls Activate and treats a Pre-Active key as
+	// unusable, while the specification wants a new key Pre-Active. It is
+	// the vsphere profile, off for every other client.
+	ActivateOnCreate bool
+}
+
 // Call is one batch item as a handler sees it.
 type Call struct {
 	Version message.Version
 	// Tenant is the caller's tenant: every object it reads or writes.
 	Tenant string
+	// Policy is the caller's profile.
+	Policy Policy
 	// Payload is the Request Payload structure (nil if absent).
 	Payload ttlv.TTLV
 	// Placeholder is the batch's ID Placeholder: the Unique Identifier the

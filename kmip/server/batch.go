@@ -30,10 +30,16 @@ type Executor struct {
 	Now func() time.Time
 }
 
-// Execute answers one request message from a client of tenant. It always
-// returns an encoded response (an Invalid Message one for input that is
-// not a KMIP request); it never panics.
+// Execute answers one request message from a client of tenant with no
+// profile; see ExecuteFor.
 func (x *Executor) Execute(ctx context.Context, tenant string, msg []byte) []byte {
+	return x.ExecuteFor(ctx, ops.Client{Tenant: tenant}, msg)
+}
+
+// ExecuteFor answers one request message from client. It always returns an
+// encoded response (an Invalid Message one for input that is not a KMIP
+// request); it never panics.
+func (x *Executor) ExecuteFor(ctx context.Context, client ops.Client, msg []byte) []byte {
 	if err := wire.Check(msg); err != nil {
 		return x.failure(message.V1_0, message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err))
 	}
@@ -45,7 +51,7 @@ func (x *Executor) Execute(ctx context.Context, tenant string, msg []byte) []byt
 		}
 		return x.failure(message.Negotiate(v), message.Errorf(kmip20.ResultReasonInvalidMessage, "%v", err))
 	}
-	resp := x.run(ctx, tenant, req)
+	resp := x.run(ctx, client, req)
 	out, err := message.Marshal(resp)
 	if err != nil {
 		x.Log.Error().Err(err).Msg("encode response")
@@ -64,7 +70,7 @@ func (x *Executor) Reject(err error) []byte {
 }
 
 // run executes the batch items in order.
-func (x *Executor) run(ctx context.Context, tenant string, req *message.Request) *message.Response {
+func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Request) *message.Response {
 	h := req.Header
 	v := message.Negotiate(h.ProtocolVersion)
 	resp := &message.Response{Header: x.header(v)}
@@ -95,7 +101,7 @@ func (x *Executor) run(ctx context.Context, tenant string, req *message.Request)
 		case item.Operation == 0:
 			result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
 		default:
-			call := &ops.Call{Version: v, Tenant: tenant, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
+			call := &ops.Call{Version: v, Tenant: client.Tenant, Policy: client.Policy, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
 			result = x.item(ctx, item, call)
 			placeholder = call.Placeholder
 		}

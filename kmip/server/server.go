@@ -3,11 +3,14 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,16 +18,43 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
 )
 
-// TenantResolver maps a verified client certificate to its tenant. An
-// error refuses the connection.
-type TenantResolver func(cert *x509.Certificate) (string, error)
+// Identifier maps a verified client certificate to the client it is: its
+// tenant and profile. An error refuses the connection.
+type Identifier func(cert *x509.Certificate) (ops.Client, error)
 
-// SingleTenant puts every verified client in one tenant.
-func SingleTenant(name string) TenantResolver {
-	return func(*x509.Certificate) (string, error) { return name, nil }
+// SingleTenant puts every verified client in one tenant, without profile.
+func SingleTenant(name string) Identifier {
+	return func(cert *x509.Certificate) (ops.Client, error) {
+		return ops.Client{Tenant: name, Name: cert.Subject.String()}, nil
+	}
+}
+
+// Fingerprint is how certificates are named in the configuration:
+// "sha256:" and the lower-case hex SHA-256 of the DER certificate.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ConfiguredIdentity puts every verified client in cfg.Tenant and gives the
+// vsphere profile to the certificates cfg.VSphereClients names, by
+// fingerprint ("sha256:HEX") or by subject common name ("cn:NAME").
+func ConfiguredIdentity(cfg config.Server) Identifier {
+	vsphere := map[string]bool{}
+	for _, c := range cfg.VSphereClients {
+		vsphere[strings.ToLower(c)] = true
+	}
+	return func(cert *x509.Certificate) (ops.Client, error) {
+		c := ops.Client{Tenant: cfg.Tenant, Name: cert.Subject.String()}
+		if vsphere[Fingerprint(cert)] || vsphere["cn:"+strings.ToLower(cert.Subject.CommonName)] {
+			c.Policy.ActivateOnCreate = true
+		}
+		return c, nil
+	}
 }
 
 // Server is a KMIP listener.
@@ -32,7 +62,7 @@ type Server struct {
 	cfg      config.Server
 	tls      *tls.Config
 	exec     *Executor
-	tenantOf TenantResolver
+	identify Identifier
 	log      zerolog.Logger
 
 	sem      chan struct{}
@@ -44,9 +74,9 @@ type Server struct {
 }
 
 // New builds a server; Serve starts it.
-func New(cfg config.Server, tlsCfg *tls.Config, exec *Executor, tenantOf TenantResolver, log zerolog.Logger) *Server {
+func New(cfg config.Server, tlsCfg *tls.Config, exec *Executor, identify Identifier, log zerolog.Logger) *Server {
 	return &Server{
-		cfg: cfg, tls: tlsCfg, exec: exec, tenantOf: tenantOf, log: log,
+		cfg: cfg, tls: tlsCfg, exec: exec, identify: identify, log: log,
 		sem:   make(chan struct{}, cfg.MaxConnections),
 		conns: map[net.Conn]struct{}{},
 	}
@@ -162,12 +192,12 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	state := conn.ConnectionState()
-	tenant, err := s.tenantOf(state.PeerCertificates[0])
+	client, err := s.identify(state.PeerCertificates[0])
 	if err != nil {
 		log.Warn().Err(err).Str("subject", state.PeerCertificates[0].Subject.String()).Msg("client refused")
 		return
 	}
-	log = log.With().Str("tenant", tenant).Str("client", state.PeerCertificates[0].Subject.CommonName).Logger()
+	log = log.With().Str("tenant", client.Tenant).Str("client", client.Name).Bool("activate_on_create", client.Policy.ActivateOnCreate).Logger()
 	log.Debug().Str("tls", tls.VersionName(state.Version)).Str("cipher", tls.CipherSuiteName(state.CipherSuite)).Msg("connection open")
 
 	r := bufio.NewReader(conn)
@@ -181,7 +211,7 @@ func (s *Server) serveConn(raw net.Conn) {
 			}
 			return
 		}
-		if !s.handleOne(conn, r, tenant, log) {
+		if !s.handleOne(conn, r, client, log) {
 			return
 		}
 	}
@@ -189,7 +219,7 @@ func (s *Server) serveConn(raw net.Conn) {
 
 // handleOne reads, executes and answers one request. It reports whether
 // the connection can carry another one.
-func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, tenant string, log zerolog.Logger) bool {
+func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, log zerolog.Logger) bool {
 	if !s.begin() {
 		return false // shutting down: the request was not started; the client retries elsewhere
 	}
@@ -201,7 +231,7 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, tenant string, log z
 	switch {
 	case err == nil:
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
-		resp = s.exec.Execute(ctx, tenant, msg)
+		resp = s.exec.ExecuteFor(ctx, client, msg)
 		cancel()
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
 		// The frame cannot be skipped safely: answer, then close.

@@ -128,6 +128,9 @@ func convert(t reflect.Type, raw any) (reflect.Value, error) {
 	if rv.Type() == t {
 		return rv, nil
 	}
+	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String {
+		return stringList(raw)
+	}
 	s := fmt.Sprint(raw)
 	switch {
 	case t == durationType:
@@ -165,6 +168,33 @@ func convert(t reflect.Type, raw any) (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("%q is not true or false", s)
 	}
 	return reflect.Value{}, fmt.Errorf("unsupported setting type %s", t)
+}
+
+// stringList reads a list setting: a YAML sequence, or a comma-separated
+// string (from an environment variable or a flag).
+func stringList(raw any) (reflect.Value, error) {
+	var out []string
+	switch v := raw.(type) {
+	case []string:
+		out = v
+	case []any:
+		for _, e := range v {
+			switch e.(type) {
+			case map[string]any, []any:
+				return reflect.Value{}, errors.New("must be a list of strings")
+			}
+			out = append(out, fmt.Sprint(e))
+		}
+	case string:
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		}
+	default:
+		return reflect.Value{}, errors.New("must be a list of strings")
+	}
+	return reflect.ValueOf(out), nil
 }
 
 // oneLine folds a multi-line error (yaml and viper ones are) into one line.

@@ -53,6 +53,11 @@ func TestLoadConfigLayers(t *testing.T) {
 	assert.Equal(t, "PIN", cfg.Backend.PKCS11.PIN.Env)
 	assert.Equal(t, config.Default().Server.IdleTimeout, cfg.Server.IdleTimeout, "default kept")
 
+	t.Setenv("KMIP_ADAPTER_SERVER_VSPHERE_CLIENTS", "cn:vc1, cn:vc2")
+	cfg, err = LoadConfig(path, flags, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cn:vc1", "cn:vc2"}, cfg.Server.VSphereClients, "a list from the environment is comma-separated")
+
 	require.NoError(t, flags.Parse([]string{"--listen", "127.0.0.1:9000"}))
 	cfg, err = LoadConfig(path, flags, map[string]string{"server.listen": "listen"})
 	require.NoError(t, err)
@@ -75,6 +80,7 @@ func TestLoadConfigRefusesWithOneLineNamingTheKey(t *testing.T) {
 		{"duplicate section", validYAML + "tls:\n  min_version: \"1.3\"\n", [2]string{}, `"tls" already defined`},
 		{"both pin sources", strings.Replace(validYAML, "env: PIN", "env: PIN\n      file: /x/pin", 1), [2]string{}, "backend.pkcs11.pin"},
 		{"mutual TLS cannot be turned off", strings.Replace(validYAML, "client_ca_file: /x/ca.crt", "", 1), [2]string{}, "tls.client_ca_file"},
+		{"bad vSphere client", strings.Replace(validYAML, "tls:", "server:\n  vsphere_clients: [vcenter]\ntls:", 1), [2]string{}, "server.vsphere_clients"},
 		{"unknown backend", strings.Replace(validYAML, "backend:", "backend:\n  type: vault", 1), [2]string{}, "backend.type"},
 	}
 	for _, tt := range tests {
@@ -98,6 +104,7 @@ func TestRenderYAMLReadsBackTheSame(t *testing.T) {
 	cfg.Backend.PKCS11.Mechanisms.KeyWrapPad = 0x80000171
 	cfg.Store.Path = "/s.db"
 	cfg.Server.IdleTimeout = 90 * time.Second
+	cfg.Server.VSphereClients = []string{"cn:vcenter", "sha256:" + strings.Repeat("ab", 32)}
 	body, err := RenderYAML(cfg, "header")
 	require.NoError(t, err)
 	got, err := LoadConfig(writeConfig(t, string(body)), pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
