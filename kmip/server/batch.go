@@ -142,9 +142,10 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 }
 
 // undo rolls back the items that succeeded before a failure in an Undo
-// batch and marks them Operation Undone (KMIP 1.4 section 6.13). If the
-// rollback itself fails they keep their success: the client must know
-// those changes stand.
+// batch and marks them Operation Undone, keeping their payloads as the
+// OASIS vectors (BL-M-2-21) show (KMIP 1.4 section 6.13). If the rollback
+// itself fails they keep their success: the client must know those
+// changes stand.
 func (x *Executor) undo(ctx context.Context, j *ops.Journal, done []message.ResponseBatchItem) {
 	if err := x.Ops.Rollback(ctx, j); err != nil {
 		x.Log.Error().Err(err).Msg("batch undo failed; earlier items stand")
@@ -152,7 +153,6 @@ func (x *Executor) undo(ctx context.Context, j *ops.Journal, done []message.Resp
 	}
 	for i := range done {
 		done[i].ResultStatus = message.StatusOperationUndone
-		done[i].ResponsePayload = nil
 	}
 }
 

@@ -254,5 +254,8 @@ func TestBatchUndoOfCreateRemovesTheObject(t *testing.T) {
 	require.Len(t, r.BatchItem, 3)
 	assert.Equal(t, kmip20.ResultReasonWrongKeyLifecycleState, r.BatchItem[2].ResultReason)
 	require.Equal(t, kmip14.ResultStatusOperationUndone, r.BatchItem[0].ResultStatus)
-	assert.Empty(t, r.BatchItem[0].ResponsePayload, "an undone item carries no payload")
+	var created kmiptest.UID
+	kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &created)
+	r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, message.V2_0, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: created}))
+	assert.Equal(t, kmip20.ResultReasonItemNotFound, r.BatchItem[0].ResultReason, "the undone Create left no object")
 }
