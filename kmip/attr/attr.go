@@ -33,6 +33,7 @@ const (
 	CompromiseDate           = "Compromise Date"
 	CompromiseOccurrenceDate = "Compromise Occurrence Date"
 	RevocationReason         = "Revocation Reason"
+	Link                     = "Link"
 )
 
 // ErrType means an attribute value has another TTLV type than asked for.

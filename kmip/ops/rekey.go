@@ -1,0 +1,140 @@
+package ops
+
+import (
+	"context"
+	"time"
+
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/kmip/object"
+)
+
+// rekeyNotCopied are the attributes a replacement key does not inherit:
+// the server sets them anew, or they describe the old key's life.
+var rekeyNotCopied = map[string]bool{
+	attr.UniqueIdentifier: true, attr.State: true, attr.InitialDate: true, attr.LastChangeDate: true,
+	attr.Digest: true, attr.ActivationDate: true, attr.DeactivationDate: true, attr.DestroyDate: true,
+	attr.CompromiseDate: true, attr.CompromiseOccurrenceDate: true, attr.RevocationReason: true,
+	attr.Link: true, attr.Name: true,
+}
+
+// rekey implements Re-key (KMIP 1.4 section 4.4) for symmetric keys: a new
+// key of the same algorithm and length, with the old key's attributes
+// (overridden by any the client sends) and its Names, which move from the
+// old key to the new one; the two are linked (Replacement / Replaced
+// Object Link). With an Offset the new key activates, and the old one
+// deactivates, that long from now.
+func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
+	var req message.ReKeyRequest
+	if err := decode(call, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.UniqueIdentifier.Resolve(call.Placeholder)
+	if err != nil {
+		return nil, err
+	}
+	var offset *time.Duration
+	if len(req.Offset) > 0 {
+		if req.Offset.Type() != ttlv.TypeInterval {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Offset must be an Interval")
+		}
+		d := req.Offset.ValueInterval()
+		offset = &d
+	}
+	raw := req.TemplateAttribute
+	if call.Version.AtLeast(message.V2_0) || len(raw) == 0 {
+		raw = req.Attributes
+	}
+	override, err := message.DecodeAttributes(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClientAttributes(override); err != nil {
+		return nil, err
+	}
+
+	old, err := s.load(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	if old.rec.ObjectType != uint32(kmip14.ObjectTypeSymmetricKey) {
+		return nil, message.Errorf(kmip20.ResultReasonIllegalOperation, "Re-key replaces symmetric keys; %s is a %s", id, kmip14.ObjectType(old.rec.ObjectType))
+	}
+	if _, err := object.Transition(object.State(old.rec.State), object.EventUse); err != nil {
+		return nil, err
+	}
+
+	var attrs attr.List
+	for _, a := range old.attrs {
+		if !rekeyNotCopied[a.Name] {
+			attrs = append(attrs, a)
+		}
+	}
+	for _, a := range old.attrs.All(attr.Name) {
+		attrs = append(attrs, a)
+	}
+	for _, a := range override {
+		attrs.Delete(a.Name)
+	}
+	attrs = append(attrs, override...)
+	now := s.now()
+	if offset != nil {
+		attrs.Set(attr.ActivationDate, attr.Date(now.Add(*offset)))
+	}
+	length, err := checkSymmetric(attrs)
+	if err != nil {
+		return nil, err
+	}
+	material, err := s.random(ctx, int(length/8))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(material)
+
+	placeholder := call.Placeholder
+	replacement, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, kmip14.KeyFormatTypeRaw)
+	if err != nil {
+		return nil, err
+	}
+	newID := replacement.rec.ID
+	if _, err := s.update(ctx, call, newID, func(m *managed) error {
+		m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacedObjectLink, id))
+		return nil
+	}); err != nil {
+		return nil, s.abandon(ctx, call, newID, placeholder, err)
+	}
+	if _, err := s.update(ctx, call, id, func(m *managed) error {
+		m.attrs.Delete(attr.Name)
+		m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, newID))
+		if offset != nil {
+			m.attrs.Set(attr.DeactivationDate, attr.Date(now.Add(*offset)))
+		}
+		return nil
+	}); err != nil {
+		return nil, s.abandon(ctx, call, newID, placeholder, err)
+	}
+	call.Placeholder = newID
+	return &message.ReKeyResponse{UniqueIdentifier: newID}, nil
+}
+
+// abandon removes a replacement key whose linking failed, so that a failed
+// Re-key leaves nothing behind, and returns the original error.
+func (s *Service) abandon(ctx context.Context, call *Call, id, placeholder string, cause error) error {
+	if err := s.store.DeleteObject(ctx, call.Tenant, id); err != nil {
+		s.log.Error().Err(err).Str("object", id).Msg("re-key: could not remove the unlinked replacement key")
+	}
+	call.Placeholder = placeholder
+	return cause
+}
+
+func mustLink(t kmip14.LinkType, id string) ttlv.TTLV {
+	v, err := attr.Struct(message.Link{LinkType: uint32(t), LinkedObjectIdentifier: id})
+	if err != nil {
+		panic(err) // fixed types: cannot fail
+	}
+	return v
+}
