@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,6 +185,13 @@ func (s *Server) serveConn(raw net.Conn) {
 	log := s.log.With().Str("remote", raw.RemoteAddr().String()).Logger()
 	conn := tls.Server(raw, s.tls)
 	defer conn.Close()
+	defer func() {
+		// The executor recovers per item; this guards the rest of the
+		// connection's code, so one client can never stop the server.
+		if r := recover(); r != nil {
+			log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("connection panicked; closed")
+		}
+	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	err := conn.HandshakeContext(ctx)
