@@ -6,6 +6,7 @@ require (
 	github.com/gemalto/kmip-go v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/miekg/pkcs11 v1.1.2
+	github.com/ovh/kmip-go v0.9.2
 	github.com/rs/zerolog v1.35.1
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.1.0
