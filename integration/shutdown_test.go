@@ -27,13 +27,11 @@ func TestGracefulStop(t *testing.T) {
 	require.NoError(t, devInit(ctl, dir))
 
 	const shutdownTimeout = 3 * time.Second
-	// slack covers the process exit and a loaded machine.
-	const slack = 3 * time.Second
 
 	tests := []struct {
 		name string
-		// stall leaves a request half sent, so that the drain can only end
-		// by reaching the shutdown timeout.
+		// stall leaves a request half sent: it is not in flight, so it
+		// must not hold up the drain.
 		stall bool
 	}{
 		{name: "idle client connected"},
@@ -69,10 +67,9 @@ func TestGracefulStop(t *testing.T) {
 			require.NoError(t, err)
 			t.Logf("exit %d after SIGTERM in %s", code, took.Round(time.Millisecond))
 			assert.Equal(t, 0, code, "exit code after SIGTERM; output:\n%s", s.log.String())
-			assert.Less(t, took, shutdownTimeout+slack, "SIGTERM to exit")
-			if !tt.stall {
-				assert.Less(t, took, shutdownTimeout, "nothing in flight: no need to wait for the shutdown timeout")
-			}
+			// A half-sent request is not in flight: neither case waits for
+			// the shutdown timeout.
+			assert.Less(t, took, shutdownTimeout, "nothing in flight: no need to wait for the shutdown timeout")
 			assert.True(t, s.logged(stoppedMessage), "no %q log line; output:\n%s", stoppedMessage, s.log.String())
 
 			// The connections are closed: the idle client's next request fails.

@@ -22,9 +22,9 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if req.ObjectType != kmip14.ObjectTypeSymmetricKey {
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Create makes symmetric keys; object type %s is not supported", req.ObjectType)
 	}
-	raw := req.TemplateAttribute
-	if call.Version.AtLeast(message.V2_0) || len(raw) == 0 {
-		raw = req.Attributes
+	raw := req.Attributes // 2.x; some 2.x clients (ovh/kmip-go) still send the 1.x form
+	if len(raw) == 0 {
+		raw = req.TemplateAttribute
 	}
 	attrs, err := message.DecodeAttributes(raw)
 	if err != nil {

@@ -45,9 +45,9 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 		d := req.Offset.ValueInterval()
 		offset = &d
 	}
-	raw := req.TemplateAttribute
-	if call.Version.AtLeast(message.V2_0) || len(raw) == 0 {
-		raw = req.Attributes
+	raw := req.Attributes // 2.x; some 2.x clients (ovh/kmip-go) still send the 1.x form
+	if len(raw) == 0 {
+		raw = req.TemplateAttribute
 	}
 	override, err := message.DecodeAttributes(raw)
 	if err != nil {

@@ -77,6 +77,12 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 	if v.AtLeast(message.V1_4) {
 		resp.Header.ClientCorrelationValue = h.ClientCorrelationValue
 	}
+	if h.ProtocolVersion == (message.Version{}) {
+		resp.Items = []message.ResponseBatchItem{x.failed(v, 0, nil,
+			message.Errorf(kmip20.ResultReasonInvalidMessage, "request header missing, or without a Protocol Version"))}
+		resp.Header.BatchCount = 1
+		return resp
+	}
 	if int(h.BatchCount) != len(req.Items) || len(req.Items) == 0 {
 		resp.Items = []message.ResponseBatchItem{x.failed(v, 0, nil,
 			message.Errorf(kmip20.ResultReasonInvalidMessage, "batch count %d but %d batch items", h.BatchCount, len(req.Items)))}

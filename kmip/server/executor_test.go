@@ -259,3 +259,17 @@ func TestBatchUndoOfCreateRemovesTheObject(t *testing.T) {
 	r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, message.V2_0, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: created}))
 	assert.Equal(t, kmip20.ResultReasonItemNotFound, r.BatchItem[0].ResultReason, "the undone Create left no object")
 }
+
+func TestTwoXCreateAcceptsTheOneXTemplateAttribute(t *testing.T) {
+	// ovh/kmip-go v0.9.2 sends Create this way at 2.0 and 2.1.
+	x := kmiptest.NewExecutor(t)
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V2_1, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V1_4, 256)}))
+	assert.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
+}
+
+func TestEmptyRequestMessageNamesTheMissingHeader(t *testing.T) {
+	x := kmiptest.NewExecutor(t)
+	r, _ := kmiptest.Execute(t, x, []byte{0x42, 0x00, 0x78, 0x01, 0, 0, 0, 0})
+	assert.Equal(t, kmip20.ResultReasonInvalidMessage, r.BatchItem[0].ResultReason)
+	assert.Contains(t, r.BatchItem[0].ResultMessage, "header")
+}

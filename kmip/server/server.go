@@ -162,6 +162,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
+	// Wake every connection blocked reading (idle, or stalled mid-request):
+	// a read deadline in the past makes its read fail at once, while a
+	// request being executed finishes and writes its answer.
+	for c := range s.conns {
+		_ = c.SetReadDeadline(time.Now())
+	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.inFlight.Wait(); close(done) }()
@@ -214,6 +220,9 @@ func (s *Server) serveConn(raw net.Conn) {
 		// Wait for the next request under the idle deadline, then give the
 		// whole message the read deadline.
 		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if s.closing.Load() { // Shutdown may have set its deadline just before ours
+			return
+		}
 		if _, err := r.Peek(1); err != nil {
 			if !errors.Is(err, io.EOF) && !s.closing.Load() {
 				log.Debug().Err(err).Msg("connection closed while idle")
@@ -227,14 +236,19 @@ func (s *Server) serveConn(raw net.Conn) {
 }
 
 // handleOne reads, executes and answers one request. It reports whether
-// the connection can carry another one.
+// the connection can carry another one. Only a request that has been read
+// whole counts as in flight: a client that stalls halfway through sending
+// one cannot hold up a shutdown.
 func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, log zerolog.Logger) bool {
+	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	if s.closing.Load() {
+		return false
+	}
+	msg, err := wire.ReadFrame(r, s.cfg.MaxMessageSize)
 	if !s.begin() {
 		return false // shutting down: the request was not started; the client retries elsewhere
 	}
 	defer s.inFlight.Done()
-	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-	msg, err := wire.ReadFrame(r, s.cfg.MaxMessageSize)
 	keepOpen := true
 	var resp []byte
 	switch {

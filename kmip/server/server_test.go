@@ -210,3 +210,15 @@ func TestShutdownDrainsAndStops(t *testing.T) {
 	_, err := net.DialTimeout("tcp", ts.addr, time.Second)
 	assert.Error(t, err, "no longer listening")
 }
+
+func TestShutdownDoesNotWaitForAStalledRequest(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dial(t)
+	roundTrip(t, c, queryMsg(t))
+	_, err := c.Write(queryMsg(t)[:4]) // half a header, then nothing
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	require.NoError(t, ts.srv.Shutdown(t.Context()), "nothing was in flight")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
