@@ -39,6 +39,14 @@ type Object struct {
 	Attributes []byte
 	// Material is the sealed key material (nil once destroyed).
 	Material []byte
+	// Archived is true for an object in archival storage (KMIP Archive);
+	// ListQuery.Storage selects on it.
+	Archived bool
+	// Index is the object's searchable values, filled by the kmip package
+	// from its attributes: the store indexes every (Key, Value) pair in the
+	// same write as the record, as opaque bytes, for ListQuery.Match. Order
+	// does not matter and a repeated pair counts once.
+	Index []IndexEntry
 	// Revision is set by the store: 1 on create, +1 on each update.
 	Revision  uint64
 	CreatedAt time.Time
@@ -57,15 +65,59 @@ type Tenant struct {
 	UpdatedAt time.Time
 }
 
-// ListQuery selects a tenant's objects. Zero fields do not filter.
-// Results are ordered newest first (CreatedAt, then ID descending).
+// IndexEntry is one searchable value of an object: a key (for the kmip
+// package, an attribute name) and a value (the attribute value's TTLV
+// bytes). Stores compare both byte for byte and know nothing of their
+// meaning.
+type IndexEntry struct {
+	Key   string
+	Value []byte
+}
+
+// Storage selects objects by their Archived column.
+type Storage int
+
+// Storage values; the zero value does not filter.
+const (
+	StorageAny      Storage = iota
+	StorageOnline           // Archived is false
+	StorageArchived         // Archived is true
+)
+
+// ListQuery selects a tenant's objects: every filter that is set must
+// hold (AND). Zero fields do not filter. Results are ordered newest first
+// (CreatedAt, then ID descending). A store answers ID, ObjectType, State,
+// States, Name and Match from indexes, walking the most selective one and
+// checking the others per candidate, so that a query stays fast however
+// many objects the tenant has; the other filters are checked on those
+// candidates.
 type ListQuery struct {
 	TenantID   string
 	ObjectType uint32 // 0: any
 	State      uint32 // 0: any
 	Name       string // exact match on one of Names
-	Offset     int
-	Limit      int // 0: no limit
+	// ID selects the object with this ID (if it passes the other filters).
+	ID string
+	// States, when not empty, is the set of states the object may be in.
+	States []uint32
+	// NotStates is a set of states the object may not be in.
+	NotStates []uint32
+	// Match lists index entries that the object must all have (exact key
+	// and value among its Index).
+	Match   []IndexEntry
+	Storage Storage
+	// Filter, when set, decides on each object that passes every other
+	// filter, newest first, before Offset and Limit are applied: it holds
+	// the conditions that no index answers. It runs inside the store's read
+	// transaction on a copy of the record, so it must be quick and must
+	// not call the store.
+	Filter func(*Object) bool
+	// IDsOnly makes ListObjects return objects that carry only TenantID
+	// and ID, so that a store may answer from its indexes without reading
+	// the records (other fields may be zero or set).
+	IDsOnly bool
+	Offset  int
+	Limit   int // 0: no limit
 }
 
 // Store persists objects and tenants.
@@ -83,6 +135,9 @@ type Store interface {
 	DeleteObject(ctx context.Context, tenantID, id string) error
 	// ListObjects returns the objects matching q.
 	ListObjects(ctx context.Context, q ListQuery) ([]*Object, error)
+	// CountObjects returns how many objects match q, whatever its Offset
+	// and Limit (the number ListObjects returns with neither).
+	CountObjects(ctx context.Context, q ListQuery) (int, error)
 
 	// GetTenant returns ErrNotFound for an unknown tenant.
 	GetTenant(ctx context.Context, id string) (*Tenant, error)

@@ -67,16 +67,71 @@ func indexOf(l attr.List, name string) int32 {
 // tagged container: for 1.x a structure of Attribute items (a
 // Template-Attribute, or the payload itself for GetAttributes), for 2.x
 // an Attributes-style structure whose children carry the attribute tags.
+// Attributes that version v lacks (a 2.x-only attribute for a 1.x client,
+// Fresh for a 1.0 one, a vendor attribute 1.x cannot name) are left out;
+// see EncodeAttribute.
 func EncodeAttributes(v Version, container ttlv.Tag, list attr.List) (ttlv.TTLV, error) {
 	items := make([]ttlv.TTLV, 0, len(list))
 	for _, a := range list {
-		item, err := encodeAttribute(v, a)
+		item, ok, err := EncodeAttribute(v, a)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, item)
+		if ok {
+			items = append(items, item)
+		}
 	}
 	return attr.Structure(container, items...), nil
+}
+
+// EncodeAttribute renders one attribute for version v: a 1.x Attribute
+// structure (its index only when not 0), a 2.x item tagged by the
+// attribute's tag, or a 2.x vendor Attribute for a custom one. ok is false
+// when version v does not have the attribute (attr.Rule.In), which callers
+// leave out of their answer; the value itself is shaped for v (KMIP 1.0's
+// Digest has no Key Format Type).
+func EncodeAttribute(v Version, a attr.Attribute) (item ttlv.TTLV, ok bool, err error) {
+	r, known := attr.Lookup(a.Name)
+	if !known || !r.In(attr.Version(v)) {
+		return nil, false, nil
+	}
+	a.Name = r.Name
+	a.Value = valueFor(v, r, a.Value)
+	if v.AtLeast(V2_0) && !r.Custom {
+		return attr.Retag(a.Value, r.Tag), true, nil
+	}
+	item, err = encodeAttribute(v, a)
+	if err != nil {
+		return nil, false, err
+	}
+	return item, true, nil
+}
+
+// memberSince lists structure members that appeared after their
+// attribute: a client of an older version gets the value without them.
+var memberSince = map[string]map[ttlv.Tag]Version{
+	attr.Digest: {kmip14.TagKeyFormatType: V1_1},
+}
+
+// valueFor drops from a structure value the members version v lacks.
+func valueFor(v Version, r attr.Rule, value ttlv.TTLV) ttlv.TTLV {
+	since, ok := memberSince[r.Name]
+	if !ok || len(value) < 8 || value.Type() != ttlv.TypeStructure {
+		return value
+	}
+	var keep []ttlv.TTLV
+	dropped := false
+	for _, c := range attr.Children(value) {
+		if s, listed := since[c.Tag()]; listed && !v.AtLeast(s) {
+			dropped = true
+			continue
+		}
+		keep = append(keep, c)
+	}
+	if !dropped {
+		return value
+	}
+	return attr.Structure(value.Tag(), keep...)
 }
 
 // vendorAttribute is a 2.x vendor attribute (KMIP 2.1 section 2.1.1): the

@@ -5,7 +5,8 @@ import (
 	"github.com/gemalto/kmip-go/ttlv"
 )
 
-// GetRequest is the Get payload (KMIP 1.4 section 4.11).
+// GetRequest is the Get payload (KMIP 1.4 section 4.11, 2.1 section
+// 6.1.22).
 type GetRequest struct {
 	UniqueIdentifier         UniqueID
 	KeyFormatType            kmip14.KeyFormatType
@@ -14,37 +15,16 @@ type GetRequest struct {
 	KeyWrappingSpecification ttlv.TTLV
 }
 
-// GetResponse answers Get with exactly one of the object fields set.
+// GetResponse answers Get with exactly one of the object fields set. A
+// Template (1.x only) is the raw Template structure of Attribute items.
 type GetResponse struct {
 	ObjectType       ObjectType
 	UniqueIdentifier string
+	Certificate      *Certificate  `ttlv:",omitempty"`
 	SymmetricKey     *SymmetricKey `ttlv:",omitempty"`
-}
-
-// SymmetricKey is the Symmetric Key object (KMIP 1.4 section 2.2.2).
-type SymmetricKey struct {
-	KeyBlock KeyBlock
-}
-
-// KeyBlock is the Key Block (KMIP 1.4 section 2.1.3). KMIP 1.x Get must
-// not put attributes inside the Key Value, so KeyValue holds the key
-// material only.
-type KeyBlock struct {
-	KeyFormatType          kmip14.KeyFormatType
-	KeyCompressionType     kmip14.KeyCompressionType `ttlv:",omitempty"`
-	KeyValue               KeyValue
-	CryptographicAlgorithm kmip14.CryptographicAlgorithm `ttlv:",omitempty"`
-	CryptographicLength    int32                         `ttlv:",omitempty"`
-}
-
-// KeyValue holds Key Material: a byte string for Raw and Opaque formats,
-// a structure for the Transparent formats.
-type KeyValue struct {
-	KeyMaterial any
-}
-
-// TransparentSymmetricKey is the Transparent Symmetric Key material
-// (KMIP 1.4 section 2.1.7.1).
-type TransparentSymmetricKey struct {
-	Key []byte
+	PublicKey        *PublicKey    `ttlv:",omitempty"`
+	PrivateKey       *PrivateKey   `ttlv:",omitempty"`
+	Template         ttlv.TTLV     `ttlv:",omitempty"`
+	SecretData       *SecretData   `ttlv:",omitempty"`
+	OpaqueObject     *OpaqueObject `ttlv:",omitempty"`
 }

@@ -1,18 +1,38 @@
 package ops
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
 
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
 )
 
-// get implements Get (KMIP 1.4 section 4.11): the key material is opened
-// inside the root of trust and returned in the requested Key Format Type
-// (Raw by default, or Transparent Symmetric Key).
+// get implements Get (KMIP 1.4 section 4.11, 2.1 section 6.1.22): the
+// object's content is opened inside the root of trust and returned. A key
+// comes in the requested Key Format Type, by default the one it was
+// registered in (Raw for keys the server made):
+//
+//   - Symmetric Key: Raw, Transparent Symmetric Key (Opaque only as
+//     registered);
+//   - Secret Data: as registered (Raw or Opaque);
+//   - RSA private key: PKCS#1, PKCS#8, Transparent RSA Private Key;
+//   - EC private key: PKCS#8, EC Private Key, Transparent EC Private Key;
+//   - RSA public key: PKCS#1, X.509 (SubjectPublicKeyInfo), Transparent
+//     RSA Public Key;
+//   - EC public key: X.509, Transparent EC Public Key;
+//   - DSA keys: as registered (Transparent DSA).
+//
+// A Certificate comes as its X.509 value, an Opaque Object as registered,
+// a Template (1.x) as its list of attributes. Anything else is Key Format
+// Type Not Supported. The Key Value holds the Key Material only: no
+// attributes, in any version. Wrapping is not supported yet.
 func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 	var req message.GetRequest
 	if err := decode(call, &req); err != nil {
@@ -22,11 +42,13 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(req.KeyWrappingSpecification) > 0 || req.KeyWrapType != 0 {
+	switch {
+	case len(req.KeyWrappingSpecification) > 0:
 		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "key wrapping on Get is not supported")
-	}
-	if req.KeyCompressionType != 0 {
-		return nil, message.Errorf(kmip20.ResultReasonKeyCompressionTypeNotSupported, "key compression is not supported")
+	case req.KeyWrapType != 0 && req.KeyWrapType != kmip14.KeyWrapTypeNotWrapped && req.KeyWrapType != kmip14.KeyWrapTypeAsRegistered:
+		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Key Wrap Type %s is not supported", req.KeyWrapType)
+	case req.KeyCompressionType != 0 && req.KeyCompressionType != kmip14.KeyCompressionTypeECPublicKeyTypeUncompressed:
+		return nil, message.Errorf(kmip20.ResultReasonKeyCompressionTypeNotSupported, "key compression %s is not supported", req.KeyCompressionType)
 	}
 	m, err := s.load(ctx, call, id)
 	if err != nil {
@@ -36,37 +58,117 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 	if _, err := object.Transition(object.State(m.rec.State), object.EventUse); err != nil {
 		return nil, err
 	}
-	if m.rec.ObjectType != uint32(kmip14.ObjectTypeSymmetricKey) {
-		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Get of object type %s is not supported", kmip14.ObjectType(m.rec.ObjectType))
+	// Sensitive and Extractable (KMIP 1.4 sections 3.39, 3.40): a sensitive
+	// object leaves the server only wrapped, which Get does not do yet; a
+	// non-extractable one never leaves it.
+	if !flag(m.attrs, "Extractable", true) {
+		return nil, message.Errorf(kmip20.ResultReasonNotExtractable, "object %s is not extractable", id)
 	}
-	format := req.KeyFormatType
-	if format == 0 {
-		format = kmip14.KeyFormatTypeRaw
+	if flag(m.attrs, "Sensitive", false) {
+		return nil, message.Errorf(kmip20.ResultReasonSensitive, "object %s is sensitive: it is only returned wrapped, and wrapping is not supported yet", id)
 	}
-	if format != kmip14.KeyFormatTypeRaw && format != kmip14.KeyFormatTypeTransparentSymmetricKey {
-		return nil, message.Errorf(kmip20.ResultReasonKeyFormatTypeNotSupported, "key format %s is not available for a symmetric key", format)
+	t := kmip14.ObjectType(m.rec.ObjectType)
+	if !message.ObjectTypeIn(t, call.Version) {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidObjectType, "object %s is a %s, which KMIP %s does not have", id, t, call.Version)
 	}
+	plain, err := s.material(ctx, call, m)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	st, err := unsealMaterial(t, plain)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", id, err)
+	}
+	st.payload = bytes.Clone(st.payload) // the response must not alias what is cleared
 
-	material, err := s.material(ctx, call, m)
+	resp := &message.GetResponse{ObjectType: t, UniqueIdentifier: id}
+	only := func(f kmip14.KeyFormatType) error {
+		if req.KeyFormatType != 0 && req.KeyFormatType != f {
+			return message.Errorf(kmip20.ResultReasonKeyFormatTypeNotSupported, "a %s is not available in key format %s", t, req.KeyFormatType)
+		}
+		return nil
+	}
+	switch t {
+	case kmip14.ObjectTypeCertificate:
+		if err := only(kmip14.KeyFormatTypeX_509); err != nil {
+			return nil, err
+		}
+		resp.Certificate = &message.Certificate{CertificateType: kmip14.CertificateType(st.subtype), CertificateValue: st.payload}
+	case kmip14.ObjectTypeOpaqueObject:
+		if err := only(kmip14.KeyFormatTypeOpaque); err != nil {
+			return nil, err
+		}
+		resp.OpaqueObject = &message.OpaqueObject{OpaqueDataType: kmip14.OpaqueDataType(st.subtype), OpaqueDataValue: st.payload}
+	case kmip14.ObjectTypeTemplate:
+		if err := only(0); err != nil {
+			return nil, err
+		}
+		list, err := attr.Unmarshal(st.payload)
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", id, err)
+		}
+		if resp.Template, err = message.EncodeAttributes(call.Version, kmip14.TagTemplate, list); err != nil {
+			return nil, err
+		}
+	case kmip14.ObjectTypeSymmetricKey, kmip14.ObjectTypeSecretData, kmip14.ObjectTypePublicKey, kmip14.ObjectTypePrivateKey:
+		kb, err := keyBlock(t, st, req.KeyFormatType, m.attrs)
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case kmip14.ObjectTypeSymmetricKey:
+			resp.SymmetricKey = &message.SymmetricKey{KeyBlock: kb}
+		case kmip14.ObjectTypeSecretData:
+			resp.SecretData = &message.SecretData{SecretDataType: kmip14.SecretDataType(st.subtype), KeyBlock: kb}
+		case kmip14.ObjectTypePublicKey:
+			resp.PublicKey = &message.PublicKey{KeyBlock: kb}
+		case kmip14.ObjectTypePrivateKey:
+			resp.PrivateKey = &message.PrivateKey{KeyBlock: kb}
+		}
+	default:
+		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Get of a %s is not supported", t)
+	}
+	return resp, nil
+}
+
+// keyBlock renders stored key material in the requested format (0: the
+// format it is stored in) with the object's Cryptographic Algorithm and
+// Length.
+func keyBlock(t kmip14.ObjectType, st storedMaterial, want kmip14.KeyFormatType, attrs attr.List) (message.KeyBlock, error) {
+	if want == 0 {
+		want = st.format
+	}
+	item := materialItem(st.format, st.payload)
+	if want != st.format {
+		if t == kmip14.ObjectTypeSecretData {
+			return message.KeyBlock{}, message.Errorf(kmip20.ResultReasonKeyFormatTypeNotSupported, "this Secret Data is available in key format %s only", st.format)
+		}
+		key, err := parseKey(t, st.format, item)
+		if err != nil {
+			return message.KeyBlock{}, fmt.Errorf("stored %s material in format %s: %v", t, st.format, err)
+		}
+		if item, err = convertKey(key, want); err != nil {
+			return message.KeyBlock{}, err
+		}
+	}
+	alg, length, err := cryptoParams(attrs)
 	if err != nil {
-		return nil, err
+		return message.KeyBlock{}, err
 	}
-	alg, length, err := cryptoParams(m.attrs)
-	if err != nil {
-		return nil, err
-	}
-	var keyMaterial any = material
-	if format == kmip14.KeyFormatTypeTransparentSymmetricKey {
-		keyMaterial = message.TransparentSymmetricKey{Key: material}
-	}
-	return &message.GetResponse{
-		ObjectType:       kmip14.ObjectTypeSymmetricKey,
-		UniqueIdentifier: id,
-		SymmetricKey: &message.SymmetricKey{KeyBlock: message.KeyBlock{
-			KeyFormatType:          format,
-			KeyValue:               message.KeyValue{KeyMaterial: keyMaterial},
-			CryptographicAlgorithm: kmip14.CryptographicAlgorithm(alg),
-			CryptographicLength:    length,
-		}},
+	return message.KeyBlock{
+		KeyFormatType:          want,
+		KeyValue:               message.NewKeyValue(item),
+		CryptographicAlgorithm: kmip14.CryptographicAlgorithm(alg),
+		CryptographicLength:    length,
 	}, nil
+}
+
+// flag reads a Boolean attribute, def when it is absent.
+func flag(attrs attr.List, name string, def bool) bool {
+	a, ok := attrs.Get(name)
+	if !ok || a.Value.Type() != ttlv.TypeBoolean {
+		return def
+	}
+	return a.Value.ValueBoolean()
 }

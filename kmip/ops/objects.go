@@ -40,19 +40,23 @@ func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, er
 }
 
 // encodeAttrs writes the attribute list back into the record, keeping the
-// indexed columns in step with it.
+// indexed columns in step with it: Names (the Name values) and Index (the
+// values of the searchable attributes, see indexEntries in locate.go). The
+// slices are new ones, so a snapshot of the record keeps its own.
 func (m *managed) encodeAttrs() error {
 	b, err := m.attrs.Marshal()
 	if err != nil {
 		return err
 	}
 	m.rec.Attributes = b
-	m.rec.Names = m.rec.Names[:0]
+	var names []string
 	for _, a := range m.attrs.All(attr.Name) {
 		if n, err := a.NameValue(); err == nil {
-			m.rec.Names = append(m.rec.Names, n.NameValue)
+			names = append(names, n.NameValue)
 		}
 	}
+	m.rec.Names = names
+	m.rec.Index = indexEntries(m.attrs)
 	return nil
 }
 

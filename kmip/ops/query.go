@@ -17,8 +17,17 @@ const (
 // Version is the server's release, set by the binary at start.
 var Version = "dev"
 
-// objectTypes are the object types the server manages.
-var objectTypes = []message.ObjectType{kmip14.ObjectTypeSymmetricKey}
+// objectTypes are the object types the server manages (Register takes
+// them, Get returns them), in enumeration order.
+var objectTypes = []message.ObjectType{
+	kmip14.ObjectTypeCertificate,
+	kmip14.ObjectTypeSymmetricKey,
+	kmip14.ObjectTypePublicKey,
+	kmip14.ObjectTypePrivateKey,
+	kmip14.ObjectTypeTemplate, // KMIP 1.x only: Query filters it by version
+	kmip14.ObjectTypeSecretData,
+	kmip14.ObjectTypeOpaqueObject,
+}
 
 // query implements Query (KMIP 1.4 section 4.25): operations, object types
 // and server information, each limited to what the client's version has.

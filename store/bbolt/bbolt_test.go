@@ -1,7 +1,9 @@
 package bbolt
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/kmip-adapter/kmip-adapter/store"
 	"github.com/kmip-adapter/kmip-adapter/store/storetest"
@@ -94,6 +97,7 @@ func TestCodec(t *testing.T) {
 	o := &store.Object{
 		TenantID: "t", ID: "i", ObjectType: 0x80000001, State: 0xffffffff,
 		Names: []string{"a", "", "ü"}, Attributes: []byte{0}, Material: []byte{1, 2},
+		Archived: true, Index: []store.IndexEntry{{Key: "Name", Value: []byte{0x42, 0}}, {Key: "x-Empty"}},
 		Revision: 1 << 40, CreatedAt: time.Unix(0, 1).UTC(), UpdatedAt: time.Unix(-5, 0).UTC(),
 	}
 	b := encodeObject(o)
@@ -108,8 +112,18 @@ func TestCodec(t *testing.T) {
 	}
 	_, err = decodeObject("t", "i", append(b, 0))
 	assert.ErrorIs(t, err, errCorrupt)
-	b[0] = 2
+	b[0] = 1
 	_, err = decodeObject("t", "i", b)
+	assert.ErrorIs(t, err, errCorrupt, "version 1 records are not read")
+	b[0] = 3
+	_, err = decodeObject("t", "i", b)
+	assert.ErrorIs(t, err, errCorrupt)
+	b[0] = objectRecordVersion
+
+	// Unknown flags are refused rather than dropped.
+	plain := encodeObject(&store.Object{})
+	plain[len(plain)-2] = 2
+	_, err = decodeObject("t", "i", plain)
 	assert.ErrorIs(t, err, errCorrupt)
 
 	tenant := &store.Tenant{ID: "t", Backend: "hpcs", KeyBlob: []byte{9}, Revision: 3, CreatedAt: time.Unix(1, 2).UTC(), UpdatedAt: time.Unix(3, 4).UTC()}
@@ -128,4 +142,54 @@ func TestPrefixEnd(t *testing.T) {
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, prefixEnd(tc.in), "%x", tc.in)
 	}
+}
+
+func TestSchema1IsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmip.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 1))
+	}))
+	require.NoError(t, s.Close())
+	_, err = Open(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "schema version 1")
+}
+
+func TestEntryPrefixes(t *testing.T) {
+	// Inline entries and digests never start one another, whatever the
+	// lengths: no entry's keys fall under another entry's prefix.
+	long := string(bytes.Repeat([]byte{'v'}, maxInlineEntry))
+	entries := []store.IndexEntry{
+		{Key: "a"}, {Key: "a", Value: []byte{0}}, {Key: "ab"}, {Key: "", Value: []byte("ab")},
+		{Key: "k", Value: []byte(long[:maxInlineEntry-1])}, {Key: "k", Value: []byte(long)}, {Key: "k", Value: []byte(long + "x")},
+	}
+	for i, a := range entries {
+		for j, b := range entries {
+			if i != j {
+				assert.False(t, bytes.HasPrefix(entryPrefix(b), entryPrefix(a)), "%d is a prefix of %d", i, j)
+			}
+		}
+	}
+	assert.Equal(t, entryPrefix(entries[6]), entryPrefix(store.IndexEntry{Key: "k", Value: []byte(long + "x")}), "digests are stable")
+}
+
+func TestCorruptIndexEntryIsAnError(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "kmip.db"))
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.CreateObject(ctx, &store.Object{TenantID: "t1", ID: "k1", Names: []string{"n"}}))
+	// An index entry whose record is gone.
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		tb, _, err := openTenant(tx, "t1")
+		require.NoError(t, err)
+		return tb.records.Delete([]byte("k1"))
+	}))
+	_, err = s.ListObjects(ctx, store.ListQuery{TenantID: "t1", Name: "n"})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	ids, err := s.ListObjects(ctx, store.ListQuery{TenantID: "t1", Name: "n", IDsOnly: true})
+	require.NoError(t, err, "an IDs-only walk reads no record")
+	assert.Len(t, ids, 1)
 }

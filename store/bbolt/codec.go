@@ -15,13 +15,17 @@ import (
 // version; a decoder refuses versions it does not know, so a later format
 // can be introduced next to this one and records migrated lazily.
 //
-// Object record, version 1 (TenantID and ID are the bucket and key, not
+// Object record, version 2 (TenantID and ID are the bucket and key, not
 // repeated):
 //
-//	version=1 | objectType uvarint | state uvarint | revision uvarint |
+//	version=2 | objectType uvarint | state uvarint | revision uvarint |
 //	createdAt varint (Unix ns) | updatedAt varint (Unix ns) |
 //	len(names) uvarint, then each name as bytes | attributes bytes |
-//	material bytes
+//	material bytes | flags uvarint (bit 0: archived) |
+//	len(index) uvarint, then each entry as key bytes, value bytes
+//
+// (Version 1, without flags and index, was written by pre-release builds
+// with schema 1, which Open refuses.)
 //
 // Tenant record, version 1:
 //
@@ -30,17 +34,25 @@ import (
 //
 // where "bytes" is a uvarint length followed by the bytes. Empty and nil
 // byte slices are the same on disk and decode as nil.
-const recordVersion = 1
+const (
+	objectRecordVersion = 2
+	tenantRecordVersion = 1
+)
+
+const flagArchived = 1
 
 var errCorrupt = errors.New("corrupt record")
 
 func encodeObject(o *store.Object) []byte {
-	n := 32 + len(o.Attributes) + len(o.Material)
+	n := 40 + len(o.Attributes) + len(o.Material)
 	for _, name := range o.Names {
 		n += len(name) + binary.MaxVarintLen32
 	}
+	for _, e := range o.Index {
+		n += len(e.Key) + len(e.Value) + 2*binary.MaxVarintLen32
+	}
 	b := make([]byte, 0, n)
-	b = append(b, recordVersion)
+	b = append(b, objectRecordVersion)
 	b = binary.AppendUvarint(b, uint64(o.ObjectType))
 	b = binary.AppendUvarint(b, uint64(o.State))
 	b = binary.AppendUvarint(b, o.Revision)
@@ -52,6 +64,16 @@ func encodeObject(o *store.Object) []byte {
 	}
 	b = appendBytes(b, o.Attributes)
 	b = appendBytes(b, o.Material)
+	var flags uint64
+	if o.Archived {
+		flags |= flagArchived
+	}
+	b = binary.AppendUvarint(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(o.Index)))
+	for _, e := range o.Index {
+		b = appendBytes(b, []byte(e.Key))
+		b = appendBytes(b, e.Value)
+	}
 	return b
 }
 
@@ -59,7 +81,7 @@ func encodeObject(o *store.Object) []byte {
 // bbolt owns only for the length of a transaction.
 func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != recordVersion && d.err == nil {
+	if v := d.byte(); v != objectRecordVersion && d.err == nil {
 		return nil, fmt.Errorf("object record version %d: %w", v, errCorrupt)
 	}
 	o := &store.Object{TenantID: tenantID, ID: id}
@@ -81,6 +103,22 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 	}
 	o.Attributes = d.bytesCopy()
 	o.Material = d.bytesCopy()
+	flags := d.uvarint()
+	if flags&^flagArchived != 0 {
+		d.fail()
+	}
+	o.Archived = flags&flagArchived != 0
+	if n := d.uvarint(); n > 0 {
+		// Each entry takes at least two bytes.
+		if n > uint64(len(d.b))/2 {
+			return nil, fmt.Errorf("object record: %w", errCorrupt)
+		}
+		o.Index = make([]store.IndexEntry, n)
+		for i := range o.Index {
+			o.Index[i].Key = string(d.bytes())
+			o.Index[i].Value = d.bytesCopy()
+		}
+	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("object record: %w", err)
 	}
@@ -89,7 +127,7 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 
 func encodeTenant(t *store.Tenant) []byte {
 	b := make([]byte, 0, 40+len(t.Backend)+len(t.KeyBlob))
-	b = append(b, recordVersion)
+	b = append(b, tenantRecordVersion)
 	b = binary.AppendUvarint(b, t.Revision)
 	b = binary.AppendVarint(b, t.CreatedAt.UnixNano())
 	b = binary.AppendVarint(b, t.UpdatedAt.UnixNano())
@@ -100,7 +138,7 @@ func encodeTenant(t *store.Tenant) []byte {
 
 func decodeTenant(id string, b []byte) (*store.Tenant, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != recordVersion && d.err == nil {
+	if v := d.byte(); v != tenantRecordVersion && d.err == nil {
 		return nil, fmt.Errorf("tenant record version %d: %w", v, errCorrupt)
 	}
 	t := &store.Tenant{ID: id}

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite of store.Store: the tests that
 // define what a store means (round trips, tenant isolation, revision
-// conflicts, List filters, order and paging, tenants, cancellation, Close,
-// concurrent writers). Every implementation runs it from its own tests:
+// conflicts, List filters (index entries, states, storage, ID, Filter),
+// order and paging, counts, tenants, cancellation, Close, concurrent
+// writers and readers). Every implementation runs it from its own tests:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {

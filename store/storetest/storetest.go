@@ -56,7 +56,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateMovesIndexes", testUpdateMovesIndexes},
 		{"Delete", testDelete},
 		{"List", testList},
+		{"ListMatch", testListMatch},
+		{"MatchValues", testMatchValues},
+		{"ListFilter", testListFilter},
+		{"IDsOnly", testIDsOnly},
+		{"Count", testCount},
 		{"ListPaging", testListPaging},
+		{"Selectivity", testSelectivity},
 		{"Tenants", testTenants},
 		{"CanceledContext", testCanceledContext},
 		{"CloseTwice", testCloseTwice},
@@ -89,6 +95,13 @@ func testObjectRoundTrip(t *testing.T, s store.Store) {
 			Names:      []string{"disk key", "clé ü 鍵"},
 			Attributes: []byte{0x42, 0x00, 0x08, 0x01, 0x00, 0xff, 0x00},
 			Material:   material,
+			Archived:   true,
+			Index: []store.IndexEntry{
+				{Key: "Object Group", Value: []byte("group")},
+				{Key: "x-Blob", Value: []byte{0, 1, 0, 0xff}},
+				{Key: "x-Empty"},
+				{Key: "x-Long", Value: material[:1000]},
+			},
 			// The store sets these: whatever the caller passes is ignored.
 			Revision:  7,
 			CreatedAt: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -118,6 +131,9 @@ func testObjectRoundTrip(t *testing.T, s store.Store) {
 			}
 			flip(in.Attributes)
 			flip(in.Material)
+			for _, e := range in.Index {
+				flip(e.Value)
+			}
 
 			got, err := s.GetObject(ctx, want.TenantID, want.ID)
 			require.NoError(t, err)
@@ -126,6 +142,9 @@ func testObjectRoundTrip(t *testing.T, s store.Store) {
 			// ...nor hand out memory that it reads from.
 			flip(got.Attributes)
 			flip(got.Material)
+			for _, e := range got.Index {
+				flip(e.Value)
+			}
 			got, err = s.GetObject(ctx, want.TenantID, want.ID)
 			require.NoError(t, err)
 			assertObject(t, want, got)
@@ -277,12 +296,33 @@ func testUpdateConflict(t *testing.T, s store.Store) {
 // (indexes kept in step with the record).
 func testUpdateMovesIndexes(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	o := &store.Object{TenantID: "tenant-a", ID: "k1", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"old", "kept"}}
+	o := &store.Object{
+		TenantID: "tenant-a", ID: "k1", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"old", "kept"},
+		Index: []store.IndexEntry{entry("group", "old"), entry("group", "kept")},
+	}
 	require.NoError(t, s.CreateObject(ctx, o))
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Storage: store.StorageOnline}, "k1")
 
 	o.State = stateActive
 	o.Names = []string{"kept", "new"}
+	o.Index = []store.IndexEntry{entry("group", "kept"), entry("group", "new")}
+	o.Archived = true
 	require.NoError(t, s.UpdateObject(ctx, o))
+
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "old")}})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "kept")}}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "new")}}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", States: []uint32{statePreActive}})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", States: []uint32{stateActive}}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Storage: store.StorageOnline})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Storage: store.StorageArchived}, "k1")
+
+	// Dropping every entry drops the object from every entry's index.
+	o.Index = nil
+	o.Archived = false
+	require.NoError(t, s.UpdateObject(ctx, o))
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "kept")}})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Storage: store.StorageOnline}, "k1")
 
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "old"})
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "kept"}, "k1")
@@ -294,7 +334,7 @@ func testUpdateMovesIndexes(t *testing.T, s store.Store) {
 
 func testDelete(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	o := &store.Object{TenantID: "tenant-a", ID: "k1", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"n"}}
+	o := &store.Object{TenantID: "tenant-a", ID: "k1", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"n"}, Index: []store.IndexEntry{entry("group", "g")}}
 	require.NoError(t, s.CreateObject(ctx, o))
 	require.NoError(t, s.CreateObject(ctx, &store.Object{TenantID: "tenant-a", ID: "k2", ObjectType: typeSymmetricKey}))
 
@@ -307,6 +347,9 @@ func testDelete(t *testing.T, s store.Store) {
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a"}, "k2")
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "n"})
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", ObjectType: typeSymmetricKey}, "k2")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "g")}})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", State: stateActive})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", ID: "k1"})
 
 	// The ID is free again.
 	again := &store.Object{TenantID: "tenant-a", ID: "k1", ObjectType: typeSecretData}
@@ -320,17 +363,19 @@ func testDelete(t *testing.T, s store.Store) {
 func listFixture(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := context.Background()
+	g1, g2 := entry("group", "g1"), entry("group", "g2")
+	aes, rsa := entry("alg", "AES"), entry("alg", "RSA")
 	fixture := []store.Object{
-		{TenantID: "tenant-a", ID: "k05", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"alpha"}},
-		{TenantID: "tenant-a", ID: "k03", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"alpha", "beta"}},
-		{TenantID: "tenant-a", ID: "k09", ObjectType: typeSecretData, State: stateActive, Names: []string{"beta"}},
-		{TenantID: "tenant-a", ID: "k01", ObjectType: typeSymmetricKey, State: stateActive},
-		{TenantID: "tenant-b", ID: "k06", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"alpha"}},
-		{TenantID: "tenant-a", ID: "k07", ObjectType: typeSecretData, State: statePreActive, Names: []string{"alpha"}},
-		{TenantID: "tenant-a", ID: "k02", ObjectType: typeOpaque, State: stateActive, Names: []string{"gamma"}},
-		{TenantID: "tenant-b", ID: "k05", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"alpha"}},
-		{TenantID: "tenant-a", ID: "k08", ObjectType: typeSymmetricKey, State: stateDeactivated, Names: []string{"alpha"}},
-		{TenantID: "tenant-a", ID: "k04", ObjectType: typeSecretData, State: stateActive, Names: []string{"alpha"}},
+		{TenantID: "tenant-a", ID: "k05", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"alpha"}, Index: ix(g1, aes)},
+		{TenantID: "tenant-a", ID: "k03", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"alpha", "beta"}, Index: ix(g1, g2, aes)},
+		{TenantID: "tenant-a", ID: "k09", ObjectType: typeSecretData, State: stateActive, Names: []string{"beta"}, Index: ix(g2)},
+		{TenantID: "tenant-a", ID: "k01", ObjectType: typeSymmetricKey, State: stateActive, Index: ix(aes), Archived: true},
+		{TenantID: "tenant-b", ID: "k06", ObjectType: typeSymmetricKey, State: stateActive, Names: []string{"alpha"}, Index: ix(g1, aes)},
+		{TenantID: "tenant-a", ID: "k07", ObjectType: typeSecretData, State: statePreActive, Names: []string{"alpha"}, Index: ix(g1, rsa)},
+		{TenantID: "tenant-a", ID: "k02", ObjectType: typeOpaque, State: stateActive, Names: []string{"gamma"}, Index: ix(g1)},
+		{TenantID: "tenant-b", ID: "k05", ObjectType: typeSymmetricKey, State: statePreActive, Names: []string{"alpha"}, Index: ix(g1)},
+		{TenantID: "tenant-a", ID: "k08", ObjectType: typeSymmetricKey, State: stateDeactivated, Names: []string{"alpha"}, Index: ix(g1, aes), Archived: true},
+		{TenantID: "tenant-a", ID: "k04", ObjectType: typeSecretData, State: stateActive, Names: []string{"alpha"}, Index: ix(g1, aes, aes)},
 	}
 	for i := range fixture {
 		if i > 0 {
@@ -388,6 +433,12 @@ func testListPaging(t *testing.T, s store.Store) {
 		{"name", store.ListQuery{TenantID: "tenant-a", Name: "alpha"}},
 		{"type", store.ListQuery{TenantID: "tenant-a", ObjectType: typeSymmetricKey}},
 		{"state", store.ListQuery{TenantID: "tenant-a", State: stateActive}},
+		{"match", store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "g1")}}},
+		{"match and type", store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("alg", "AES")}, ObjectType: typeSymmetricKey}},
+		{"states", store.ListQuery{TenantID: "tenant-a", States: []uint32{stateActive, statePreActive}}},
+		{"online", store.ListQuery{TenantID: "tenant-a", Storage: store.StorageOnline}},
+		{"filter", store.ListQuery{TenantID: "tenant-a", Filter: func(o *store.Object) bool { return len(o.Names) == 1 }}},
+		{"ids only", store.ListQuery{TenantID: "tenant-a", IDsOnly: true, Match: []store.IndexEntry{entry("group", "g1")}}},
 	}
 	for _, qc := range queries {
 		q := qc.q
@@ -505,6 +556,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 		}},
 		{"DeleteObject", func() error { return s.DeleteObject(ctx, "tenant-a", "k1") }},
 		{"ListObjects", func() error { _, err := s.ListObjects(ctx, store.ListQuery{TenantID: "tenant-a"}); return err }},
+		{"CountObjects", func() error { _, err := s.CountObjects(ctx, store.ListQuery{TenantID: "tenant-a"}); return err }},
 		{"GetTenant", func() error { _, err := s.GetTenant(ctx, "tenant-a"); return err }},
 		{"PutTenant", func() error { return s.PutTenant(ctx, &store.Tenant{ID: "tenant-a"}) }},
 	}
@@ -531,9 +583,10 @@ func testCloseTwice(t *testing.T, s store.Store) {
 	require.Error(t, err, "a closed store must refuse work")
 }
 
-// testConcurrency runs creators and read-modify-write updaters at the same
-// time. Each updater retries on ErrConflict; no successful update may be
-// lost, which the names appended by every update prove.
+// testConcurrency runs creators, read-modify-write updaters and readers at
+// the same time. Each updater retries on ErrConflict; no successful update
+// may be lost, which the names appended by every update prove. Readers
+// must never see an index entry without its record (or the reverse).
 func testConcurrency(t *testing.T, s store.Store) {
 	const (
 		workers     = 16
@@ -544,10 +597,33 @@ func testConcurrency(t *testing.T, s store.Store) {
 	require.NoError(t, s.CreateObject(ctx, &store.Object{TenantID: "tenant-a", ID: "shared", ObjectType: typeSymmetricKey}))
 
 	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				objs, err := s.ListObjects(ctx, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "updated")}})
+				if !assert.NoError(t, err) {
+					return
+				}
+				for _, o := range objs {
+					assert.Contains(t, o.Index, entry("group", "updated"), "record of %s without the entry it was found by", o.ID)
+				}
+			}
+		})
+	}
 	for g := range workers {
 		wg.Go(func() {
 			for i := range perWorker {
-				o := &store.Object{TenantID: "tenant-a", ID: fmt.Sprintf("c%02d-%d", g, i), ObjectType: typeSecretData, Names: []string{"created"}}
+				o := &store.Object{
+					TenantID: "tenant-a", ID: fmt.Sprintf("c%02d-%d", g, i), ObjectType: typeSecretData, Names: []string{"created"},
+					Index: []store.IndexEntry{entry("group", "created")},
+				}
 				if !assert.NoError(t, s.CreateObject(ctx, o)) {
 					return
 				}
@@ -566,6 +642,7 @@ func testConcurrency(t *testing.T, s store.Store) {
 						return
 					}
 					o.Names = append(o.Names, mark)
+					o.Index = []store.IndexEntry{entry("group", "updated"), entry("mark", mark)}
 					err = s.UpdateObject(ctx, o)
 					if errors.Is(err, store.ErrConflict) {
 						continue
@@ -579,6 +656,8 @@ func testConcurrency(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
+	close(done)
+	readers.Wait()
 
 	var wantNames, wantIDs []string
 	for g := range workers {
@@ -592,6 +671,16 @@ func testConcurrency(t *testing.T, s store.Store) {
 	assert.Equal(t, uint64(1+workers*perWorker), got.Revision)
 	assert.ElementsMatch(t, wantNames, got.Names)
 	assert.ElementsMatch(t, wantIDs, listIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "created"}))
+	assert.ElementsMatch(t, wantIDs, listIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "created")}}))
+	// Only the last update's mark is indexed.
+	for _, mark := range wantNames {
+		q := store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("mark", mark)}}
+		if slices.ContainsFunc(got.Index, func(e store.IndexEntry) bool { return e.Key == "mark" && string(e.Value) == mark }) {
+			assertIDs(t, s, q, "shared")
+		} else {
+			assertIDs(t, s, q)
+		}
+	}
 }
 
 // Helpers.
@@ -601,8 +690,18 @@ func clone(o *store.Object) *store.Object {
 	c.Names = slices.Clone(o.Names)
 	c.Attributes = slices.Clone(o.Attributes)
 	c.Material = slices.Clone(o.Material)
+	c.Index = make([]store.IndexEntry, len(o.Index))
+	for i, e := range o.Index {
+		c.Index[i] = store.IndexEntry{Key: e.Key, Value: slices.Clone(e.Value)}
+	}
 	return &c
 }
+
+func entry(key, value string) store.IndexEntry {
+	return store.IndexEntry{Key: key, Value: []byte(value)}
+}
+
+func ix(entries ...store.IndexEntry) []store.IndexEntry { return entries }
 
 func flip(b []byte) {
 	for i := range b {
@@ -622,9 +721,26 @@ func assertObject(t *testing.T, want, got *store.Object) {
 	assertSlice(t, want.Names, got.Names, "Names")
 	assertSlice(t, want.Attributes, got.Attributes, "Attributes")
 	assertSlice(t, want.Material, got.Material, "Material")
+	assert.Equal(t, want.Archived, got.Archived, "Archived")
+	assertEntries(t, want.Index, got.Index)
 	assert.Equal(t, want.Revision, got.Revision, "Revision")
 	assert.WithinDuration(t, want.CreatedAt, got.CreatedAt, precision, "CreatedAt")
 	assert.WithinDuration(t, want.UpdatedAt, got.UpdatedAt, precision, "UpdatedAt")
+}
+
+// assertEntries compares index entries as a set of (key, value) pairs with
+// empty and nil values the same.
+func assertEntries(t *testing.T, want, got []store.IndexEntry) {
+	t.Helper()
+	norm := func(es []store.IndexEntry) []string {
+		out := make([]string, 0, len(es))
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%q=%x", e.Key, e.Value))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	assert.Equal(t, norm(want), norm(got), "Index")
 }
 
 func assertTenant(t *testing.T, want, got *store.Tenant) {
