@@ -84,5 +84,6 @@ func snapshot(o *store.Object) *store.Object {
 	c.Names = append([]string(nil), o.Names...)
 	c.Attributes = append([]byte(nil), o.Attributes...)
 	c.Material = append([]byte(nil), o.Material...)
+	c.Index = append(c.Index[:0:0], o.Index...)
 	return &c
 }

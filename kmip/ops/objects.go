@@ -25,7 +25,23 @@ type managed struct {
 
 // load reads an object of the caller's tenant. Another tenant's object is
 // as missing as one that never existed.
+//
+// An archived object answers Object Archived: it must be recovered before
+// any use (KMIP 1.4 section 4.22). Only Recover reaches it, through
+// loadArchived.
 func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, error) {
+	m, err := s.loadArchived(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.rec.Archived {
+		return nil, message.Errorf(kmip20.ResultReasonObjectArchived, "object %s is archived; Recover it first", id)
+	}
+	return m, nil
+}
+
+// loadArchived is load for on-line and archived objects alike.
+func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*managed, error) {
 	rec, err := s.store.GetObject(ctx, call.Tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
@@ -88,9 +104,15 @@ func cryptoParams(l attr.List) (alg uint32, length int32, err error) {
 // update applies change to the object and stores it, re-reading and
 // re-applying when another writer got there first.
 func (s *Service) update(ctx context.Context, call *Call, id string, change func(m *managed) error) (*managed, error) {
+	return s.modify(ctx, call, id, s.load, change)
+}
+
+// modify is update with the loader to use (load, or loadArchived for
+// Recover).
+func (s *Service) modify(ctx context.Context, call *Call, id string, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
 	const attempts = 5
 	for i := 0; ; i++ {
-		m, err := s.load(ctx, call, id)
+		m, err := load(ctx, call, id)
 		if err != nil {
 			return nil, err
 		}

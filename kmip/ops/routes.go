@@ -25,6 +25,8 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationRevoke:           s.revoke,
 		kmip20.OperationCheck:            s.check,
 		kmip20.OperationReKey:            s.rekey,
+		kmip20.OperationArchive:          s.archive,
+		kmip20.OperationRecover:          s.recoverObject,
 		kmip20.OperationInterop:          s.interop,
 		kmip20.OperationQuery:            s.query,
 		kmip20.OperationDiscoverVersions: s.discoverVersions,
