@@ -85,11 +85,11 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if offset != nil {
 		attrs.Set(attr.ActivationDate, attr.Date(now.Add(*offset)))
 	}
-	length, err := checkSymmetric(attrs)
+	spec, err := checkSymmetric(attrs)
 	if err != nil {
 		return nil, err
 	}
-	material, err := s.random(ctx, int(length/8))
+	material, err := s.newMaterial(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
