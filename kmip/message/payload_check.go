@@ -23,3 +23,12 @@ type InteropRequest struct {
 
 // InteropResponse answers Interop; it is empty.
 type InteropResponse struct{}
+
+// LogRequest is the Log payload (KMIP 2.0 section 6.1.28): a message the
+// client wants in the server's log.
+type LogRequest struct {
+	LogMessage string
+}
+
+// LogResponse answers Log; it is empty.
+type LogResponse struct{}

@@ -72,6 +72,7 @@ var operationSince = map[Operation]Version{
 	kmip20.OperationHash:             V1_2,
 	kmip20.OperationSetAttribute:     V2_0,
 	kmip20.OperationInterop:          V2_0,
+	kmip20.OperationLog:              V2_0,
 }
 
 // OperationIn reports whether operation op exists in version v.

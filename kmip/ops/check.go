@@ -54,3 +54,19 @@ func (s *Service) interop(_ context.Context, call *Call) (any, error) {
 	}
 	return &message.InteropResponse{}, nil
 }
+
+// logMessage implements Log (KMIP 2.0 section 6.1.28): the client's text
+// goes to the server log, attributed to its tenant, quoted and bounded so
+// that a client cannot forge or flood log lines.
+func (s *Service) logMessage(_ context.Context, call *Call) (any, error) {
+	var req message.LogRequest
+	if err := decode(call, &req); err != nil {
+		return nil, err
+	}
+	text := req.LogMessage
+	if len(text) > 1024 {
+		text = text[:1024] + "..."
+	}
+	s.log.Info().Str("tenant", call.Tenant).Str("client_log", text).Msg("client log message")
+	return &message.LogResponse{}, nil
+}

@@ -41,3 +41,9 @@ func TestInteropIsAcceptedIn2xOnly(t *testing.T) {
 	assert.Zero(t, step(t, x, message.V2_1, kmip20.OperationInterop, begin))
 	assert.Equal(t, kmip20.ResultReasonOperationNotSupported, step(t, x, message.V1_4, kmip20.OperationInterop, begin))
 }
+
+func TestLogIsAccepted(t *testing.T) {
+	x := kmiptest.NewExecutor(t)
+	assert.Zero(t, step(t, x, message.V2_1, kmip20.OperationLog, struct{ LogMessage string }{"Registered a symmetric key."}))
+	assert.Equal(t, kmip20.ResultReasonOperationNotSupported, step(t, x, message.V1_4, kmip20.OperationLog, struct{ LogMessage string }{"x"}))
+}

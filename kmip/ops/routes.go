@@ -28,6 +28,7 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationArchive:          s.archive,
 		kmip20.OperationRecover:          s.recoverObject,
 		kmip20.OperationInterop:          s.interop,
+		kmip20.OperationLog:              s.logMessage,
 		kmip20.OperationQuery:            s.query,
 		kmip20.OperationDiscoverVersions: s.discoverVersions,
 	}
