@@ -12,7 +12,7 @@ import (
 )
 
 // GetAttributesRequest is the Get Attributes payload (KMIP 1.4 section
-// 4.12, 2.1 section 6.1.24): 1.x clients name attributes, 2.x clients
+// 4.12, 2.1 section 6.1): 1.x clients name attributes, 2.x clients
 // send Attribute References; none means every attribute.
 type GetAttributesRequest struct {
 	UniqueIdentifier   UniqueID
@@ -29,7 +29,7 @@ type GetAttributesResponse struct {
 }
 
 // GetAttributeListRequest is the Get Attribute List payload (KMIP 1.4
-// section 4.13, 2.1 section 6.1.23).
+// section 4.13, 2.1 section 6.1).
 type GetAttributeListRequest struct {
 	UniqueIdentifier UniqueID
 }
@@ -43,7 +43,7 @@ type GetAttributeListResponse struct {
 }
 
 // AddAttributeRequest is the Add Attribute payload (KMIP 1.4 section 4.14,
-// 2.1 section 6.1.3): a 1.x Attribute, or a 2.x New Attribute.
+// 2.1 section 6.1): a 1.x Attribute, or a 2.x New Attribute.
 type AddAttributeRequest struct {
 	UniqueIdentifier UniqueID
 	Attribute        ttlv.TTLV
@@ -51,7 +51,7 @@ type AddAttributeRequest struct {
 }
 
 // ModifyAttributeRequest is the Modify Attribute payload (KMIP 1.4 section
-// 4.15, 2.1 section 6.1.34): a 1.x Attribute (name, index, new value), or
+// 4.15, 2.1 section 6.1): a 1.x Attribute (name, index, new value), or
 // a 2.x New Attribute with the Current Attribute it replaces.
 type ModifyAttributeRequest struct {
 	UniqueIdentifier UniqueID
@@ -61,7 +61,7 @@ type ModifyAttributeRequest struct {
 }
 
 // DeleteAttributeRequest is the Delete Attribute payload (KMIP 1.4
-// section 4.16, 2.1 section 6.1.16): a 1.x name and index, or a 2.x
+// section 4.16, 2.1 section 6.1): a 1.x name and index, or a 2.x
 // Current Attribute (one instance) or Attribute Reference.
 type DeleteAttributeRequest struct {
 	UniqueIdentifier   UniqueID
@@ -152,7 +152,7 @@ type vendorReference struct {
 }
 
 // DecodeAttributeReference reads a 2.x Attribute Reference (KMIP 2.1
-// section 7.3): an Enumeration holding a standard attribute's tag, or a
+// section 7): an Enumeration holding a standard attribute's tag, or a
 // structure naming a vendor attribute. It returns the attribute's name.
 func DecodeAttributeReference(item ttlv.TTLV) (string, error) {
 	item = Trim(item)

@@ -10,7 +10,7 @@ import (
 )
 
 // addAttribute implements Add Attribute (KMIP 1.4 section 4.14, 2.1
-// section 6.1.3): a new instance of an attribute clients may write (1.x:
+// section 6.1): a new instance of an attribute clients may write (1.x:
 // the Attribute, without an index; 2.x: the New Attribute). A
 // single-instance attribute that is already set is refused (Attribute
 // Single Valued), as is a Name in use (Non Unique Name Attribute). 1.x

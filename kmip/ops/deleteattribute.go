@@ -10,7 +10,7 @@ import (
 )
 
 // deleteAttribute implements Delete Attribute (KMIP 1.4 section 4.16, 2.1
-// section 6.1.16) for attributes clients may delete. 1.x names the
+// section 6.1) for attributes clients may delete. 1.x names the
 // instance by Attribute Name and Attribute Index (0 when absent) and is
 // answered the deleted instance; 2.x deletes the instance equal to the
 // Current Attribute, or every instance of the Attribute Reference, and is

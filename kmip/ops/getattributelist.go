@@ -8,7 +8,7 @@ import (
 )
 
 // getAttributeList implements Get Attribute List (KMIP 1.4 section 4.13,
-// 2.1 section 6.1.23): the names of the object's attributes (2.x:
+// 2.1 section 6.1): the names of the object's attributes (2.x:
 // Attribute References), each once, custom ones first, then in the order
 // Get Attributes uses; attributes the client's version lacks are left out.
 func (s *Service) getAttributeList(ctx context.Context, call *Call) (any, error) {

@@ -12,7 +12,7 @@ import (
 )
 
 // getAttributes implements Get Attributes (KMIP 1.4 section 4.12, 2.1
-// section 6.1.24): the requested attributes (1.x by name, 2.x by Attribute
+// section 6.1): the requested attributes (1.x by name, 2.x by Attribute
 // Reference), every instance of each, in the order asked; all of them
 // when none is named. Attributes the object lacks, and names the client's
 // version does not know, are left out; so is any attribute that version

@@ -10,7 +10,7 @@ import (
 )
 
 // modifyAttribute implements Modify Attribute (KMIP 1.4 section 4.15, 2.1
-// section 6.1.34): a new value for an existing instance of an attribute
+// section 6.1): a new value for an existing instance of an attribute
 // clients may write. 1.x names the instance by its Attribute Index (0 when
 // absent) and is answered the modified instance; 2.x names it by its
 // Current Attribute, which may be left out when the object has one

@@ -9,7 +9,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
 
-// setAttribute implements Set Attribute (KMIP 2.1 section 6.1.52; 2.x
+// setAttribute implements Set Attribute (KMIP 2.1 section 6.1; 2.x
 // only): the New Attribute becomes the object's one instance of that
 // attribute, created when absent, replaced when there is one; an object
 // with several instances is refused (Multi Valued Attribute), as is an
