@@ -55,7 +55,15 @@ func TestGetAttributeList(t *testing.T) {
 			if v.AtLeast(message.V1_4) {
 				want = append(want, attr.Description)
 			}
-			want = append(want, attr.Digest, attr.InitialDate, attr.LastChangeDate, attr.Name, attr.State)
+			want = append(want, attr.Digest)
+			if v.AtLeast(message.V1_1) {
+				want = append(want, attr.Fresh) // Fresh is a 1.1 attribute
+			}
+			want = append(want, attr.InitialDate, attr.LastChangeDate, attr.Name)
+			if v.AtLeast(message.V1_2) {
+				want = append(want, attr.OriginalCreationDate) // a 1.2 attribute
+			}
+			want = append(want, attr.State)
 			assert.Equal(t, want, got)
 		})
 	}

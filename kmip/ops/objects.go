@@ -168,6 +168,12 @@ func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.Obje
 	attrs.Set(attr.ObjectType, attr.Enum(uint32(objectType)))
 	attrs.Set(attr.InitialDate, attr.Date(now))
 	attrs.Set(attr.LastChangeDate, attr.Date(now))
+	if _, given := attrs.Get(attr.OriginalCreationDate); !given {
+		attrs.Set(attr.OriginalCreationDate, attr.Date(now))
+	}
+	if _, given := attrs.Get(attr.Fresh); !given && material != nil {
+		attrs.Set(attr.Fresh, attr.Bool(true)) // until its material first leaves the server
+	}
 	if material != nil {
 		sum := sha256.Sum256(material)
 		digest, err := attr.Struct(struct {
