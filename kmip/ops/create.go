@@ -45,7 +45,11 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	defer clear(material)
-	m, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, kmip14.KeyFormatTypeRaw)
+	digest, err := rawDigest(material, kmip14.KeyFormatTypeRaw)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, digest)
 	if err != nil {
 		return nil, err
 	}

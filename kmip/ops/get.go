@@ -129,6 +129,16 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 	default:
 		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Get of a %s is not supported", t)
 	}
+	// Fresh (KMIP 1.4 section 3.34) says the object has never been served
+	// to a client: this Get ends that.
+	if flag(m.attrs, attr.Fresh, false) {
+		if _, err := s.update(ctx, call, id, func(m *managed) error {
+			m.attrs.Set(attr.Fresh, attr.Bool(false))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
 	"github.com/google/uuid"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
@@ -145,10 +146,10 @@ func (m *managed) setState(st object.State) {
 // insert makes a new managed object of the caller's tenant from vetted
 // client attributes and its key material (nil for objects without any):
 // it adds the server's attributes (Unique Identifier, Object Type, State,
-// dates, Digest of the material in the given format), seals the material
+// dates, the given Digest when not nil), seals the material
 // under the tenant KEK inside the root of trust, and stores the object. The
 // new Unique Identifier becomes the batch's ID Placeholder.
-func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.ObjectType, attrs attr.List, material []byte, digestFormat kmip14.KeyFormatType) (*managed, error) {
+func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.ObjectType, attrs attr.List, material []byte, digest ttlv.TTLV) (*managed, error) {
 	id := uuid.NewString()
 	now := s.now()
 	state, _ := object.Transition(0, object.EventCreate)
@@ -174,16 +175,7 @@ func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.Obje
 	if _, given := attrs.Get(attr.Fresh); !given && material != nil {
 		attrs.Set(attr.Fresh, attr.Bool(true)) // until its material first leaves the server
 	}
-	if material != nil {
-		sum := sha256.Sum256(material)
-		digest, err := attr.Struct(struct {
-			HashingAlgorithm kmip14.HashingAlgorithm
-			DigestValue      []byte
-			KeyFormatType    kmip14.KeyFormatType
-		}{kmip14.HashingAlgorithmSHA_256, sum[:], digestFormat})
-		if err != nil {
-			return nil, err
-		}
+	if digest != nil {
 		attrs.Set(attr.Digest, digest)
 	}
 
@@ -231,4 +223,15 @@ func (s *Service) material(ctx context.Context, call *Call, m *managed) ([]byte,
 		return nil, fmt.Errorf("open key material of %s: %w", m.rec.ID, err)
 	}
 	return material, nil
+}
+
+// rawDigest is the Digest attribute (KMIP 1.4 section 3.17) of key material
+// in the given Key Format Type: SHA-256 of the material.
+func rawDigest(material []byte, format kmip14.KeyFormatType) (ttlv.TTLV, error) {
+	sum := sha256.Sum256(material)
+	return attr.Struct(struct {
+		HashingAlgorithm kmip14.HashingAlgorithm
+		DigestValue      []byte
+		KeyFormatType    kmip14.KeyFormatType
+	}{kmip14.HashingAlgorithmSHA_256, sum[:], format})
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -38,6 +37,9 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	t := req.ObjectType
+	if t == 0 {
+		return nil, message.Errorf(kmip20.ResultReasonMissingData, "Register needs an Object Type")
+	}
 	if !message.ObjectTypeIn(t, call.Version) {
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object type %s does not exist in KMIP %s", t, call.Version)
 	}
@@ -89,28 +91,14 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	sealed := content.seal()
 	defer clear(sealed)
 	defer clear(content.payload)
-	m, err := s.insert(ctx, call, t, attrs, sealed, content.format)
-	if err != nil {
-		return nil, err
+	var digest ttlv.TTLV // none for a Template, which has no material
+	if !content.noDigest {
+		if digest, err = content.digest(); err != nil {
+			return nil, err
+		}
 	}
-	// insert digests what it seals; the Digest is that of the material
-	// alone (none for a Template, which has no material).
-	_, err = s.update(ctx, call, m.rec.ID, func(m *managed) error {
-		if content.noDigest {
-			m.attrs.Delete(attr.Digest)
-			return nil
-		}
-		d, err := content.digest()
-		if err != nil {
-			return err
-		}
-		m.attrs.Set(attr.Digest, d)
-		return nil
-	})
+	m, err := s.insert(ctx, call, t, attrs, sealed, digest)
 	if err != nil {
-		if derr := s.store.DeleteObject(ctx, call.Tenant, m.rec.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
-			s.log.Error().Err(derr).Str("id", m.rec.ID).Msg("register: removing a half-registered object failed")
-		}
 		return nil, err
 	}
 	call.Placeholder = m.rec.ID

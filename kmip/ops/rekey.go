@@ -96,7 +96,11 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	defer clear(material)
 
 	placeholder := call.Placeholder
-	replacement, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, kmip14.KeyFormatTypeRaw)
+	digest, err := rawDigest(material, kmip14.KeyFormatTypeRaw)
+	if err != nil {
+		return nil, err
+	}
+	replacement, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, digest)
 	if err != nil {
 		return nil, err
 	}
