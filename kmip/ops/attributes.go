@@ -5,11 +5,14 @@ import (
 	"context"
 	"sort"
 
+	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
+	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
@@ -248,4 +251,61 @@ func displayOrder(l attr.List, sortCustom bool) attr.List {
 		}
 	})
 	return out
+}
+
+// requestAttributes reads the attributes of a Create, Register or Re-key
+// request: a 2.x client's Attributes, or a 1.x Template-Attribute (which
+// some 2.x clients, ovh/kmip-go among them, still send), whose Names refer
+// to registered Templates (KMIP 1.4 section 2.1.8). The
+// templates' attributes come first, each template's replacing those of
+// the same name in the ones before; the request's own attributes replace
+// them all. A template's own Name is not passed on.
+func (s *Service) requestAttributes(ctx context.Context, call *Call, templateAttribute, attributes ttlv.TTLV) (attr.List, error) {
+	if len(attributes) > 0 || len(templateAttribute) == 0 {
+		return message.DecodeAttributes(attributes)
+	}
+	var (
+		templates []string
+		own       []ttlv.TTLV
+	)
+	for _, c := range attr.Children(templateAttribute) {
+		if c.Tag() != kmip14.TagName {
+			own = append(own, c)
+			continue
+		}
+		var n attr.NameValue
+		if err := wire.Decode(c, &n); err != nil || n.NameValue == "" {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "a template reference must be a Name")
+		}
+		templates = append(templates, n.NameValue)
+	}
+	explicit, err := message.DecodeAttributes(attr.Structure(kmip14.TagTemplateAttribute, own...))
+	if err != nil {
+		return nil, err
+	}
+	if len(templates) == 0 {
+		return explicit, nil
+	}
+	var merged attr.List
+	for _, name := range templates {
+		list, err := s.templateAttributes(ctx, call, name)
+		if err != nil {
+			return nil, err
+		}
+		list.Delete(attr.Name)
+		merged = overlay(merged, list)
+	}
+	return overlay(merged, explicit), nil
+}
+
+// overlay returns base with every attribute that top has replaced by
+// top's instances.
+func overlay(base, top attr.List) attr.List {
+	out := make(attr.List, 0, len(base)+len(top))
+	for _, a := range base {
+		if _, replaced := top.Get(a.Name); !replaced {
+			out = append(out, a)
+		}
+	}
+	return append(out, top...)
 }

@@ -25,11 +25,7 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if req.ObjectType != kmip14.ObjectTypeSymmetricKey {
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Create makes symmetric keys; object type %s is not supported", req.ObjectType)
 	}
-	raw := req.Attributes // 2.x; some 2.x clients (ovh/kmip-go) still send the 1.x form
-	if len(raw) == 0 {
-		raw = req.TemplateAttribute
-	}
-	attrs, err := message.DecodeAttributes(raw)
+	attrs, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
 	if err != nil {
 		return nil, err
 	}

@@ -58,3 +58,34 @@ func TestCreateSymmetricAlgorithms(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateFromTemplate: a 1.x Create that names a registered Template in
+// its Template-Attribute gets the template's attributes (KMIP 1.4 section
+// 2.1.8), its own attributes winning.
+func TestCreateFromTemplate(t *testing.T) {
+	x := kmiptest.NewExecutor(t)
+	v := message.V1_2
+	tmplName := kmiptest.Name{NameValue: "aes-256-template", NameType: kmip14.NameTypeUninterpretedTextString}
+	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationRegister,
+		RequestPayload: kmiptest.Register(v, kmip14.ObjectTypeTemplate, struct{ Attribute []kmiptest.Attr1 }{[]kmiptest.Attr1{
+			{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmAES},
+			{AttributeName: "Cryptographic Length", AttributeValue: int32(256)},
+			{AttributeName: "Object Group", AttributeValue: "from-template"},
+		}}, kmiptest.Attr1{AttributeName: "Name", AttributeValue: tmplName})}))
+	require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
+
+	payload := struct {
+		ObjectType        kmip14.ObjectType
+		TemplateAttribute struct {
+			Name      kmiptest.Name
+			Attribute []kmiptest.Attr1
+		}
+	}{ObjectType: kmip14.ObjectTypeSymmetricKey}
+	payload.TemplateAttribute.Name = tmplName
+	payload.TemplateAttribute.Attribute = []kmiptest.Attr1{{AttributeName: "Cryptographic Length", AttributeValue: int32(128)}}
+	r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: payload}))
+	require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
+	var id kmiptest.UID
+	kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &id)
+	assert.Len(t, keyMaterial(t, x, v, id.UniqueIdentifier), 16, "the request's own length wins over the template's")
+}

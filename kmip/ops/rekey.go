@@ -45,11 +45,7 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 		d := req.Offset.ValueInterval()
 		offset = &d
 	}
-	raw := req.Attributes // 2.x; some 2.x clients (ovh/kmip-go) still send the 1.x form
-	if len(raw) == 0 {
-		raw = req.TemplateAttribute
-	}
-	override, err := message.DecodeAttributes(raw)
+	override, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
 	if err != nil {
 		return nil, err
 	}
