@@ -47,10 +47,18 @@ func DecodeAttributes(raw ttlv.TTLV) (attr.List, error) {
 			}
 			list = append(list, attr.Attribute{Name: name, Index: a.AttributeIndex, Value: a.AttributeValue})
 		case tag == kmip14.TagName && raw.Tag() == kmip14.TagTemplateAttribute:
-			return nil, Errorf(kmip20.ResultReasonFeatureNotSupported, "templates are not supported")
+			// A template reference: ops resolves them before decoding.
+			return nil, Errorf(kmip20.ResultReasonInvalidField, "a template reference must name a registered Template")
 		default:
-			name, ok := ttlv.DefaultRegistry.Tags().CanonicalName(uint32(tag))
-			if !ok {
+			// The rules table knows every standard attribute of 1.0-2.1
+			// with its standard spelling; the codec's registry lacks the
+			// 2.1 additions and misspells one.
+			var name string
+			if r, ok := attr.ByTag(tag); ok {
+				name = r.Name
+			} else if n, ok := ttlv.DefaultRegistry.Tags().CanonicalName(uint32(tag)); ok {
+				name = attr.Canonical(n)
+			} else {
 				return nil, Errorf(kmip20.ResultReasonInvalidField, "unknown attribute tag %s", tag)
 			}
 			list = append(list, attr.Attribute{Name: name, Index: indexOf(list, name), Value: attr.Retag(c, kmip14.TagAttributeValue)})
