@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/kmip-adapter/kmip-adapter/cmd/internal/cli.Version=$(VERSION)
 SOFTHSM  := /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: all build run test unit integration lint deps deps-test clean
+.PHONY: all build run test unit integration conformance lint deps deps-test clean
 
 all: build
 
@@ -38,6 +38,12 @@ unit:
 
 integration: deps-test
 	$(GO) test -count=1 -v ./integration/...
+
+# conformance replays the OASIS KMIP vectors (../shared/kmip-vectors, or
+# KMIP_VECTORS=dir) against a fresh server; UPDATE=1 rewrites
+# integration/testdata/conformance-passing.txt with the files that pass.
+conformance: deps
+	KMIP_CONFORMANCE_UPDATE=$(UPDATE) $(GO) test -count=1 -v -timeout 10m -run '^TestConformance$$' ./integration/
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
