@@ -18,6 +18,10 @@ import (
 // Destroyed (KMIP 2.0 section 11.46), which ovh/kmip-go v0.9.2 lacks.
 const resultReasonObjectDestroyed kmip.ResultReason = 0x36
 
+// resultReasonObjectNotFound is the KMIP 2.0 Result Reason Object Not
+// Found, which ovh/kmip-go v0.9.2 also lacks.
+const resultReasonObjectNotFound kmip.ResultReason = 0x37
+
 // tagAttributes is the KMIP 2.0 Attributes structure (0x420125), which
 // ovh/kmip-go v0.9.2 has no constant for.
 const tagAttributes = 0x420125
@@ -124,12 +128,13 @@ func TestOVHClient(t *testing.T) {
 
 	tests := []struct {
 		version kmip.ProtocolVersion
-		// destroyedReason is the Result Reason of a Get after Destroy.
-		destroyedReason kmip.ResultReason
+		// destroyedReason is the Result Reason of a Get after Destroy,
+		// notFound that of a Get of an identifier that never existed.
+		destroyedReason, notFound kmip.ResultReason
 	}{
-		{kmip.V1_4, kmip.ResultReasonItemNotFound},
-		{kmip.V2_0, resultReasonObjectDestroyed},
-		{kmip.V2_1, resultReasonObjectDestroyed},
+		{kmip.V1_4, kmip.ResultReasonItemNotFound, kmip.ResultReasonItemNotFound},
+		{kmip.V2_0, resultReasonObjectDestroyed, resultReasonObjectNotFound},
+		{kmip.V2_1, resultReasonObjectDestroyed, resultReasonObjectNotFound},
 	}
 	for _, tt := range tests {
 		t.Run("KMIP_"+tt.version.String(), func(t *testing.T) {
@@ -191,7 +196,7 @@ func TestOVHClient(t *testing.T) {
 				bi := ovhResult(t, c, &payloads.GetRequestPayload{UniqueIdentifier: "no-such-object"})
 				assert.Equal(t, kmip.OperationGet, bi.Operation)
 				assert.Equal(t, kmip.ResultStatusOperationFailed, bi.ResultStatus)
-				assert.Equal(t, kmip.ResultReasonItemNotFound, bi.ResultReason, bi.ResultMessage)
+				assert.Equal(t, tt.notFound, bi.ResultReason, bi.ResultMessage)
 			})
 
 			t.Run("BatchItemIDs", func(t *testing.T) {
@@ -205,7 +210,7 @@ func TestOVHClient(t *testing.T) {
 				require.Len(t, res, 2)
 				assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 0}, res[0].UniqueBatchItemID)
 				assert.Equal(t, kmip.OperationGet, res[0].Operation)
-				assert.Equal(t, kmip.ResultReasonItemNotFound, res[0].ResultReason)
+				assert.Equal(t, tt.notFound, res[0].ResultReason)
 				assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 1}, res[1].UniqueBatchItemID)
 				assert.Equal(t, kmip.OperationQuery, res[1].Operation)
 				assert.Equal(t, kmip.ResultStatusSuccess, res[1].ResultStatus)

@@ -4,13 +4,15 @@
 Usage: pykmip_clients.py --port PORT --pki DIR --version 1.2 --name NAME
 
 Every call that ProxyKmipClient offers for symmetric keys and secrets is
-made once, in the order a client uses them: create (with a Name and a
-usage mask), locate by that Name, get_attributes, get_attribute_list,
-check, activate, locate by Name and State, get, revoke, destroy, then get
-and locate again; register of a symmetric key and of a password, get and
-destroy of those; at 2.0, set_attribute, modify_attribute and
-delete_attribute. The calls the server does not implement
-(create_key_pair, encrypt) are made too: they must fail cleanly.
+made, in the order a client uses them: create (with a Name and a usage
+mask), locate by that Name, get_attributes, get_attribute_list, check,
+activate, locate by Name and State, get, rekey (and get, revoke, destroy
+of the new key); at 2.0 set_attribute,
+modify_attribute and delete_attribute (by Current Attribute, then by
+Attribute Reference as PyKMIP builds it); revoke, destroy, then get and
+locate again; register of a symmetric key and of a password, get and
+destroy of each. The calls the server does not implement (create_key_pair,
+encrypt) are made too: they must fail cleanly.
 
 Each step is recorded under its name, as its result or as
 {"error": ..., "reason": ...}, and a failed step does not stop the ones
@@ -165,6 +167,13 @@ def lifecycle(client, args):
     s.run("locate_pre_active", lambda: client.locate(attributes=[
         name_attribute(args.name), state_attribute(enums.State.PRE_ACTIVE)]))
     s.run("get", lambda: key_json(client.get(uid)))
+    rekeyed = s.run("rekey", lambda: client.rekey(uid=uid))
+    s.run("get_rekeyed", lambda: key_json(client.get(rekeyed)))
+    s.run("get_attributes_rekeyed", lambda: attributes(
+        client.get_attributes(rekeyed, ["State", "Name"])[1]))
+    s.run("revoke_rekeyed", lambda: client.revoke(
+        enums.RevocationReasonCode.CESSATION_OF_OPERATION, rekeyed))
+    s.run("destroy_rekeyed", lambda: client.destroy(rekeyed))
     if client.kmip_version >= enums.KMIPVersion.KMIP_2_0:
         s.run("set_attribute", lambda: client.set_attribute(
             uid, attribute_name="Contact Information",

@@ -34,6 +34,7 @@ const (
 	CompromiseOccurrenceDate = "Compromise Occurrence Date"
 	RevocationReason         = "Revocation Reason"
 	Link                     = "Link"
+	ProtectionStorageMask    = "Protection Storage Mask"
 
 	// Further standard names (KMIP 1.4 section 3, 2.1 section 4).
 	CryptographicParameters        = "Cryptographic Parameters"

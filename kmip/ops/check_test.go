@@ -19,15 +19,18 @@ type check struct {
 func TestCheck(t *testing.T) {
 	x := kmiptest.NewExecutor(t)
 	for _, tt := range []struct {
-		v        message.Version
-		mismatch kmip20.ResultReason
-	}{{message.V1_4, kmip20.ResultReasonPermissionDenied}, {message.V2_1, kmip20.ResultReasonIncompatibleCryptographicUsageMask}} {
+		v                  message.Version
+		mismatch, notFound kmip20.ResultReason
+	}{
+		{message.V1_4, kmip20.ResultReasonPermissionDenied, kmip20.ResultReasonItemNotFound},
+		{message.V2_1, kmip20.ResultReasonIncompatibleCryptographicUsageMask, kmip20.ResultReasonObjectNotFound},
+	} {
 		t.Run(tt.v.String(), func(t *testing.T) {
 			id := create(t, x, tt.v) // usage mask Encrypt|Decrypt
 			assert.Zero(t, step(t, x, tt.v, kmip20.OperationCheck, check{UniqueIdentifier: id}))
 			assert.Zero(t, step(t, x, tt.v, kmip20.OperationCheck, check{UniqueIdentifier: id, CryptographicUsageMask: kmip14.CryptographicUsageMaskEncrypt}))
 			assert.Equal(t, tt.mismatch, step(t, x, tt.v, kmip20.OperationCheck, check{UniqueIdentifier: id, CryptographicUsageMask: kmip14.CryptographicUsageMaskSign}))
-			assert.Equal(t, kmip20.ResultReasonItemNotFound, step(t, x, tt.v, kmip20.OperationCheck, check{UniqueIdentifier: "missing"}))
+			assert.Equal(t, tt.notFound, step(t, x, tt.v, kmip20.OperationCheck, check{UniqueIdentifier: "missing"}))
 		})
 	}
 }

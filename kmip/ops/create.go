@@ -45,7 +45,7 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, digest)
+	m, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: material, Digest: digest, Format: kmip14.KeyFormatTypeRaw, Generated: true})
 	if err != nil {
 		return nil, err
 	}

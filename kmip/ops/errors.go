@@ -32,7 +32,7 @@ var known = []struct {
 	reason  message.Reason
 	message string
 }{
-	{store.ErrNotFound, kmip20.ResultReasonItemNotFound, "object not found"},
+	{store.ErrNotFound, kmip20.ResultReasonObjectNotFound, "object not found"},
 	{object.ErrDestroyed, kmip20.ResultReasonObjectDestroyed, "object destroyed"},
 	{object.ErrWrongState, kmip20.ResultReasonWrongKeyLifecycleState, ""},
 	{attr.ErrType, kmip20.ResultReasonInvalidField, ""},

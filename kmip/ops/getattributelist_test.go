@@ -50,23 +50,14 @@ func TestGetAttributeList(t *testing.T) {
 					t.Errorf("unexpected %s", c.Tag())
 				}
 			}
-			want := []string{"x-Barcode", "x-ID", attr.UniqueIdentifier, attr.ObjectType, attr.CryptographicAlgorithm, attr.CryptographicLength,
-				attr.CryptographicUsageMask}
-			if v.AtLeast(message.V1_4) {
-				want = append(want, attr.Description)
-			}
-			want = append(want, attr.Digest)
-			if v.AtLeast(message.V1_1) {
-				want = append(want, attr.Fresh) // Fresh is a 1.1 attribute
-			}
-			want = append(want, attr.InitialDate, attr.LastChangeDate, attr.Name)
-			if v.AtLeast(message.V1_2) {
-				want = append(want, attr.OriginalCreationDate) // a 1.2 attribute
-			}
-			want = append(want, attr.State)
+			want := inVersion(v, "x-Barcode", "x-ID", attr.UniqueIdentifier, attr.ShortUniqueIdentifier, attr.ObjectType,
+				attr.CryptographicAlgorithm, attr.CryptographicLength, attr.AlwaysSensitive, attr.CryptographicUsageMask,
+				attr.Description, attr.Digest, attr.Extractable, attr.Fresh, attr.InitialDate, attr.KeyFormatType,
+				attr.LastChangeDate, attr.LeaseTime, attr.Name, attr.NeverExtractable, attr.OriginalCreationDate,
+				attr.ProtectionStorageMask, attr.RandomNumberGenerator, attr.Sensitive, attr.State)
 			assert.Equal(t, want, got)
 		})
 	}
 	it := kmiptest.Exec1(t, x, message.V2_1, kmip20.OperationGetAttributeList, kmiptest.UID{UniqueIdentifier: "no-such-object"})
-	assert.Equal(t, kmip20.ResultReasonItemNotFound, it.ResultReason)
+	assert.Equal(t, kmip20.ResultReasonObjectNotFound, it.ResultReason)
 }

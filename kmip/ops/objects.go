@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
@@ -143,15 +144,36 @@ func (m *managed) setState(st object.State) {
 	m.attrs.Set(attr.State, attr.Enum(uint32(st)))
 }
 
-// insert makes a new managed object of the caller's tenant from vetted
-// client attributes and its key material (nil for objects without any):
-// it adds the server's attributes (Unique Identifier, Object Type, State,
-// dates, the given Digest when not nil), seals the material
+// newObject describes an object for insert.
+type newObject struct {
+	Type  kmip14.ObjectType
+	Attrs attr.List // vetted client attributes
+	// Material is what gets sealed; nil for objects without any.
+	Material []byte
+	// Digest is the Digest attribute, nil for none.
+	Digest ttlv.TTLV
+	// Format is the Key Format Type the key is kept in (0 for objects that
+	// are not keys or secret data).
+	Format kmip14.KeyFormatType
+	// Generated says the server made the material from the root of
+	// trust's RNG (Create, Re-key), not the client (Register).
+	Generated bool
+}
+
+// leaseTime is the Lease Time the server grants on its keys (KMIP 1.4
+// section 3.15): how long a client may use a key before it checks the key
+// again. Nothing is enforced past it; it is advice to clients.
+const leaseTime = time.Hour
+
+// insert makes a new managed object of the caller's tenant: it adds the
+// server's attributes (Unique Identifier, Object Type, State, dates, Digest,
+// the protection attributes the OASIS profiles show), seals the material
 // under the tenant KEK inside the root of trust, and stores the object. The
 // new Unique Identifier becomes the batch's ID Placeholder.
-func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.ObjectType, attrs attr.List, material []byte, digest ttlv.TTLV) (*managed, error) {
+func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed, error) {
 	id := uuid.NewString()
 	now := s.now()
+	attrs := o.Attrs
 	state, _ := object.Transition(0, object.EventCreate)
 	if a, ok := attrs.Get(attr.ActivationDate); ok {
 		at, err := a.Date()
@@ -165,19 +187,43 @@ func (s *Service) insert(ctx context.Context, call *Call, objectType kmip14.Obje
 		state, _ = object.Transition(state, object.EventActivate)
 		attrs.Set(attr.ActivationDate, attr.Date(now))
 	}
+	shortID := sha256.Sum256([]byte(id))
 	attrs.Set(attr.UniqueIdentifier, attr.Text(id))
-	attrs.Set(attr.ObjectType, attr.Enum(uint32(objectType)))
+	attrs.Set(attr.ShortUniqueIdentifier, attr.Bytes(shortID[:]))
+	attrs.Set(attr.ObjectType, attr.Enum(uint32(o.Type)))
 	attrs.Set(attr.InitialDate, attr.Date(now))
 	attrs.Set(attr.LastChangeDate, attr.Date(now))
-	if _, given := attrs.Get(attr.OriginalCreationDate); !given {
-		attrs.Set(attr.OriginalCreationDate, attr.Date(now))
+	setDefault := func(name string, v ttlv.TTLV) {
+		if _, given := attrs.Get(name); !given {
+			attrs.Set(name, v)
+		}
 	}
-	if _, given := attrs.Get(attr.Fresh); !given && material != nil {
-		attrs.Set(attr.Fresh, attr.Bool(true)) // until its material first leaves the server
+	setDefault(attr.OriginalCreationDate, attr.Date(now))
+	if o.Digest != nil {
+		attrs.Set(attr.Digest, o.Digest)
 	}
-	if digest != nil {
-		attrs.Set(attr.Digest, digest)
+	if o.Format != 0 {
+		attrs.Set(attr.KeyFormatType, attr.Enum(uint32(o.Format)))
+		setDefault(attr.Fresh, attr.Bool(true)) // until its material first leaves the server
+		setDefault(attr.Sensitive, attr.Bool(false))
+		setDefault(attr.Extractable, attr.Bool(true))
+		attrs.Set(attr.AlwaysSensitive, attr.Bool(flag(attrs, attr.Sensitive, false)))
+		attrs.Set(attr.NeverExtractable, attr.Bool(!flag(attrs, attr.Extractable, true)))
+		attrs.Set(attr.LeaseTime, interval(leaseTime))
+		// The material is protected by keys held in the root of trust.
+		setDefault(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))
 	}
+	if o.Generated {
+		rng, err := attr.Struct(struct {
+			RNGAlgorithm kmip14.RNGAlgorithm
+		}{kmip14.RNGAlgorithmDRBG}) // the HSM's DRBG (C_GenerateRandom)
+		if err != nil {
+			return nil, err
+		}
+		attrs.Set(attr.RandomNumberGenerator, rng)
+	}
+	material := o.Material
+	objectType := o.Type
 
 	m := &managed{rec: &store.Object{TenantID: call.Tenant, ID: id, ObjectType: uint32(objectType)}, attrs: attrs}
 	m.setState(state)
@@ -234,4 +280,13 @@ func rawDigest(material []byte, format kmip14.KeyFormatType) (ttlv.TTLV, error) 
 		DigestValue      []byte
 		KeyFormatType    kmip14.KeyFormatType
 	}{kmip14.HashingAlgorithmSHA_256, sum[:], format})
+}
+
+// interval is an Interval attribute value (whole seconds).
+func interval(d time.Duration) ttlv.TTLV {
+	b, err := attr.Struct(d)
+	if err != nil {
+		panic(err) // a fixed type: cannot fail
+	}
+	return b
 }

@@ -96,7 +96,7 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
-	m, err := s.insert(ctx, call, t, attrs, sealed, digest)
+	m, err := s.insert(ctx, call, newObject{Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: content.format})
 	if err != nil {
 		return nil, err
 	}

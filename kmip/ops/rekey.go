@@ -96,7 +96,7 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	replacement, err := s.insert(ctx, call, kmip14.ObjectTypeSymmetricKey, attrs, material, digest)
+	replacement, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: material, Digest: digest, Format: kmip14.KeyFormatTypeRaw, Generated: true})
 	if err != nil {
 		return nil, err
 	}

@@ -257,7 +257,7 @@ func TestBatchUndoOfCreateRemovesTheObject(t *testing.T) {
 	var created kmiptest.UID
 	kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &created)
 	r, _ = kmiptest.Execute(t, x, kmiptest.Request(t, message.V2_0, kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: created}))
-	assert.Equal(t, kmip20.ResultReasonItemNotFound, r.BatchItem[0].ResultReason, "the undone Create left no object")
+	assert.Equal(t, kmip20.ResultReasonObjectNotFound, r.BatchItem[0].ResultReason, "the undone Create left no object")
 }
 
 func TestTwoXCreateAcceptsTheOneXTemplateAttribute(t *testing.T) {
