@@ -389,6 +389,11 @@ func TestTapeLibrary(t *testing.T) {
 		"Locate by Object Type and Application Specific Information\n%s", w.last)
 	assert.Equal(t, []string{id}, w.locate(sent[0]), "Locate by Name\n%s", w.last)
 	assert.Equal(t, []string{id}, w.locate(sent[1]), "Locate by Alternative Name\n%s", w.last)
+	namespace := std(kmip14.TagApplicationSpecificInformation, ttlv.Values{
+		ttlv.NewValue(kmip14.TagApplicationNamespace, "LIBRARY-LTO"),
+	})
+	assert.Subset(t, w.locate(namespace), []string{id, other},
+		"Locate by the Application Namespace alone finds every key of the namespace\n%s", w.last)
 	assert.NotContains(t, w.locate(asi(data+"0")), id, "Locate by other Application Data\n%s", w.last)
 	assert.NotContains(t, w.locate(asi(data+"0")), other, "Locate by other Application Data\n%s", w.last)
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
 )
 
@@ -50,6 +51,14 @@ func (d *Difference) Error() string {
 //     and server information are the vendor's; other items may be added;
 //   - the names of a Get Attribute List response: a set (KMIP gives them
 //     no order); all missing and unexpected names are reported;
+//   - the attributes of a Get Attributes response: a set, each expected
+//     instance compared with the real one of the same name (and index);
+//   - in both, attributes whose presence is the implementation's choice
+//     (serverChosen: the Random Number Generator a server records, the
+//     Lease Time it grants, the protection flags and 2.x identifiers it
+//     keeps) may be present when the vector lacks them; one the vector
+//     holds must be there. The Random Number Generator's value is the
+//     server's;
 //   - in recorded traces (the 1.0 to 1.2 files, whose responses hold the
 //     times of the run that made them), the times the server chose.
 //
@@ -78,6 +87,8 @@ type scope struct {
 	// unordered: the repeated items of this payload form a set (Get
 	// Attribute List).
 	unordered bool
+	// attributes: the payload is a Get Attributes answer.
+	attributes bool
 }
 
 func (s scope) with(segment string) scope {
@@ -154,7 +165,81 @@ func (c *Comparer) batchItem(s scope, want, got *Node) *Difference {
 	}
 	s.query = op == uint32(kmip14.OperationQuery)
 	s.unordered = op == uint32(kmip14.OperationGetAttributeList)
+	s.attributes = op == uint32(kmip14.OperationGetAttributes)
 	return c.children(s, want, got)
+}
+
+// serverChosen are the attributes a server sets or not as it implements
+// them; the vectors were recorded on servers that made different choices
+// (TL-M-3-14 lists no Sensitive, SKFF-M-9-14 does).
+var serverChosen = map[string]bool{
+	"Random Number Generator": true, "Lease Time": true,
+	"Sensitive": true, "Always Sensitive": true, "Extractable": true, "Never Extractable": true,
+	"Short Unique Identifier": true, "Key Format Type": true, "Protection Storage Mask": true,
+}
+
+// attributeKey names an attribute item of a Get Attributes response: the
+// 1.x Attribute's name and index, or the 2.x item's attribute name (and the
+// vendor attribute's name).
+func attributeKey(n *Node) (name string, index int32) {
+	if n.Tag == kmip14.TagAttribute {
+		if v, ok := n.Child(tagAttributeName).valueOrNil().(string); ok {
+			name = v
+		}
+		if vid, ok := n.Child(kmip14.TagVendorIdentification).valueOrNil().(string); ok && vid != "" {
+			name = vid + "-" + name
+		}
+		if i, ok := n.Child(kmip14.TagAttributeIndex).valueOrNil().(int32); ok {
+			index = i
+		}
+		return name, index
+	}
+	return strings.Join(strings.Fields(ttlv.DefaultRegistry.FormatTagCanonical(n.Tag)), " "), 0
+}
+
+// attributeSet compares the attribute items of a Get Attributes answer as
+// a set: every expected instance must be there and equal (with the usual
+// wildcards); an extra one is allowed only if serverChosen.
+func (c *Comparer) attributeSet(s scope, want, got []*Node) *Difference {
+	type key struct {
+		name  string
+		index int32
+		nth   int
+	}
+	keyed := func(items []*Node) (map[key]*Node, []key) {
+		m, order, seen := map[key]*Node{}, []key(nil), map[key]int{}
+		for _, n := range items {
+			name, index := attributeKey(n)
+			k := key{name: name, index: index}
+			k.nth = seen[k]
+			seen[key{name: name, index: index}]++
+			m[k] = n
+			order = append(order, k)
+		}
+		return m, order
+	}
+	gotBy, gotOrder := keyed(got)
+	wantBy, wantOrder := keyed(want)
+	for _, k := range wantOrder {
+		w, g := wantBy[k], gotBy[k]
+		ss := s.with(fmt.Sprintf("%s[%s]", w.Name(), k.name))
+		ss.attribute, ss.attrTag = k.name, attributeTag(k.name)
+		if g == nil {
+			return ss.diff("missing (want %s)", describe(w))
+		}
+		if k.name == "Random Number Generator" {
+			continue
+		}
+		if d := c.item(ss, w, g); d != nil {
+			return d
+		}
+	}
+	for _, k := range gotOrder {
+		if _, expected := wantBy[k]; !expected && !serverChosen[k.name] {
+			return s.with(k.name).diff("unexpected attribute %s", describeShort(gotBy[k]))
+		}
+	}
+	return nil
 }
 
 // structure compares two structures (either may be nil when absent).
@@ -193,6 +278,19 @@ func (c *Comparer) children(s scope, want, got *Node) *Difference {
 	}
 	if s.unordered && want.Tag == kmip14.TagResponsePayload {
 		return c.unorderedPayload(s, want, got)
+	}
+	if s.attributes {
+		switch {
+		case want.Tag == kmip14.TagResponsePayload && want.Child(kmip20.TagAttributes) == nil:
+			// 1.x: Attribute items after the Unique Identifier.
+			s.attributes = false
+			if d := c.children(s, onlyNot(want, kmip14.TagAttribute), onlyNot(got, kmip14.TagAttribute)); d != nil {
+				return d
+			}
+			return c.attributeSet(s, want.ChildrenOf(kmip14.TagAttribute), got.ChildrenOf(kmip14.TagAttribute))
+		case want.Tag == kmip20.TagAttributes:
+			return c.attributeSet(s, want.Children, got.Children)
+		}
 	}
 	if want.Tag == kmip14.TagAttribute {
 		if n := want.Child(tagAttributeName); n != nil {
@@ -449,6 +547,9 @@ func (c *Comparer) unorderedPayload(s scope, want, got *Node) *Difference {
 		for _, g := range gotSets[tag] {
 			if left[key(g)] > 0 {
 				left[key(g)]--
+				if name, ok := g.Value.(string); ok && tag == tagAttributeName && serverChosen[name] {
+					continue // an attribute this server keeps and the vector's did not
+				}
 				unexpected = append(unexpected, describeShort(g))
 			}
 		}
@@ -473,4 +574,15 @@ func describeShort(n *Node) string {
 		return strings.Join(strings.Fields(n.XML()), "")
 	}
 	return show(n)
+}
+
+// onlyNot returns a copy of n without its children tagged tag.
+func onlyNot(n *Node, tag ttlv.Tag) *Node {
+	out := &Node{Tag: n.Tag, Type: n.Type}
+	for _, ch := range n.Children {
+		if ch.Tag != tag {
+			out.Children = append(out.Children, ch)
+		}
+	}
+	return out
 }
