@@ -172,8 +172,17 @@ func DecodeAttributeReference(item ttlv.TTLV) (string, error) {
 		if err := wire.Decode(item, &ref); err != nil {
 			return "", Errorf(kmip20.ResultReasonInvalidField, "Attribute Reference: %v", err)
 		}
-		if ref.VendorIdentification == "" || ref.AttributeName == "" {
-			return "", Errorf(kmip20.ResultReasonInvalidField, "Attribute Reference without a vendor or a name")
+		if ref.AttributeName == "" {
+			return "", Errorf(kmip20.ResultReasonInvalidField, "Attribute Reference without an attribute name")
+		}
+		if ref.VendorIdentification == "" {
+			// PyKMIP names standard attributes this way: an empty vendor and
+			// the attribute's name.
+			r, ok := attr.Lookup(ref.AttributeName)
+			if !ok || r.Custom {
+				return "", Errorf(kmip20.ResultReasonUnsupportedAttribute, "%q is not a standard attribute", ref.AttributeName)
+			}
+			return r.Name, nil
 		}
 		return ref.VendorIdentification + "-" + ref.AttributeName, nil
 	default:

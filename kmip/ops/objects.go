@@ -210,8 +210,9 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 		attrs.Set(attr.AlwaysSensitive, attr.Bool(flag(attrs, attr.Sensitive, false)))
 		attrs.Set(attr.NeverExtractable, attr.Bool(!flag(attrs, attr.Extractable, true)))
 		attrs.Set(attr.LeaseTime, interval(leaseTime))
-		// The material is protected by keys held in the root of trust.
-		setDefault(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))
+		// The object is kept in the server's (software) store; its material
+		// is sealed there by keys that never leave the root of trust.
+		setDefault(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskSoftware)))
 	}
 	if o.Generated {
 		rng, err := attr.Struct(struct {

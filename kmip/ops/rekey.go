@@ -26,8 +26,11 @@ var rekeyNotCopied = map[string]bool{
 // key of the same algorithm and length, with the old key's attributes
 // (overridden by any the client sends) and its Names, which move from the
 // old key to the new one; the two are linked (Replacement / Replaced
-// Object Link). With an Offset the new key activates, and the old one
-// deactivates, that long from now.
+// Object Link). Dates follow the specification's table: without an Offset
+// the new key copies the old key's Activation, Process Start, Protect Stop
+// and Deactivation Dates (so a replacement of an Active key is Active);
+// with one, the new key activates (and starts processing) Offset from now,
+// and stops as long after that as the old key did.
 func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	var req message.ReKeyRequest
 	if err := decode(call, &req); err != nil {
@@ -78,8 +81,15 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	}
 	attrs = append(attrs, override...)
 	now := s.now()
-	if offset != nil {
-		attrs.Set(attr.ActivationDate, attr.Date(now.Add(*offset)))
+	dates := rekeyDates(old.attrs, now, offset)
+	for _, name := range []string{attr.ActivationDate, attr.ProcessStartDate, attr.ProtectStopDate, attr.DeactivationDate} {
+		if _, overridden := override.Get(name); overridden {
+			continue
+		}
+		attrs.Delete(name)
+		if t, ok := dates[name]; ok {
+			attrs.Set(name, attr.Date(t))
+		}
 	}
 	spec, err := checkSymmetric(attrs)
 	if err != nil {
@@ -110,15 +120,46 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if _, err := s.update(ctx, call, id, func(m *managed) error {
 		m.attrs.Delete(attr.Name)
 		m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, newID))
-		if offset != nil {
-			m.attrs.Set(attr.DeactivationDate, attr.Date(now.Add(*offset)))
-		}
 		return nil
 	}); err != nil {
 		return nil, s.abandon(ctx, call, newID, placeholder, err)
 	}
 	call.Placeholder = newID
 	return &message.ReKeyResponse{UniqueIdentifier: newID}, nil
+}
+
+// rekeyDates computes the replacement key's lifecycle dates from the old
+// key's (KMIP 1.4 section 4.4, the Re-key attribute table).
+func rekeyDates(old attr.List, now time.Time, offset *time.Duration) map[string]time.Time {
+	get := func(name string) (time.Time, bool) {
+		a, ok := old.Get(name)
+		if !ok {
+			return time.Time{}, false
+		}
+		t, err := a.Date()
+		return t, err == nil
+	}
+	out := map[string]time.Time{}
+	if offset == nil {
+		for _, name := range []string{attr.ActivationDate, attr.ProcessStartDate, attr.ProtectStopDate, attr.DeactivationDate} {
+			if t, ok := get(name); ok {
+				out[name] = t
+			}
+		}
+		return out
+	}
+	start := now.Add(*offset)
+	out[attr.ActivationDate] = start
+	if _, ok := get(attr.ProcessStartDate); ok {
+		out[attr.ProcessStartDate] = start
+	}
+	oldStart, hasStart := get(attr.ActivationDate)
+	for _, name := range []string{attr.ProtectStopDate, attr.DeactivationDate} {
+		if end, ok := get(name); ok && hasStart {
+			out[name] = start.Add(end.Sub(oldStart))
+		}
+	}
+	return out
 }
 
 // abandon removes a replacement key whose linking failed, so that a failed

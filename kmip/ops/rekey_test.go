@@ -53,16 +53,33 @@ func TestReKeyMakesALinkedReplacement(t *testing.T) {
 	}
 }
 
-func TestReKeyWithOffsetActivatesTheReplacementAndRetiresTheOld(t *testing.T) {
+func TestReKeyDatesFollowTheSpecification(t *testing.T) {
 	x := kmiptest.NewExecutor(t)
-	old := create(t, x, message.V1_4)
-	require.Zero(t, step(t, x, message.V1_4, kmip20.OperationActivate, kmiptest.UID{UniqueIdentifier: old}))
-	r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, message.V1_4, kmiptest.Item{Operation: kmip20.OperationReKey, RequestPayload: rekeyWithOffset{UniqueIdentifier: old, Offset: 0}}))
-	require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
-	var repl kmiptest.UID
-	kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &repl)
-	assert.Equal(t, kmip20.ResultReasonPermissionDenied, step(t, x, message.V1_4, kmip20.OperationDestroy, repl), "the replacement is Active")
-	assert.Zero(t, step(t, x, message.V1_4, kmip20.OperationDestroy, kmiptest.UID{UniqueIdentifier: old}), "the old key is Deactivated")
+	v := message.V1_4
+	rekey := func(payload any) kmiptest.UID {
+		r, _ := kmiptest.Execute(t, x, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationReKey, RequestPayload: payload}))
+		require.Equal(t, kmip14.ResultStatusSuccess, r.BatchItem[0].ResultStatus, r.BatchItem[0].ResultMessage)
+		var repl kmiptest.UID
+		kmiptest.Decode(t, r.BatchItem[0].ResponsePayload, &repl)
+		return repl
+	}
+
+	old := create(t, x, v)
+	require.Zero(t, step(t, x, v, kmip20.OperationActivate, kmiptest.UID{UniqueIdentifier: old}))
+	repl := rekey(kmiptest.UID{UniqueIdentifier: old})
+	assert.Equal(t, kmip20.ResultReasonPermissionDenied, step(t, x, v, kmip20.OperationDestroy, repl),
+		"without Offset the replacement copies the Activation Date: an Active key's replacement is Active")
+
+	old = create(t, x, v)
+	require.Zero(t, step(t, x, v, kmip20.OperationActivate, kmiptest.UID{UniqueIdentifier: old}))
+	repl = rekey(rekeyWithOffset{UniqueIdentifier: old, Offset: 0})
+	assert.Equal(t, kmip20.ResultReasonPermissionDenied, step(t, x, v, kmip20.OperationDestroy, repl), "an Offset of 0 activates the replacement now")
+	assert.Equal(t, kmip20.ResultReasonPermissionDenied, step(t, x, v, kmip20.OperationDestroy, kmiptest.UID{UniqueIdentifier: old}),
+		"the old key is left as it was (Active)")
+
+	old = create(t, x, v)
+	repl = rekey(rekeyWithOffset{UniqueIdentifier: old, Offset: time.Hour})
+	assert.Zero(t, step(t, x, v, kmip20.OperationDestroy, repl), "an Offset in the future leaves the replacement Pre-Active")
 }
 
 func TestReKeyRefusesDestroyedKeys(t *testing.T) {
