@@ -24,7 +24,8 @@ func TestReasonFor(t *testing.T) {
 		want   Reason
 		reason string
 	}{
-		{V2_0, kmip20.ResultReasonWrongKeyLifecycleState, kmip20.ResultReasonWrongKeyLifecycleState, "2.x has it"},
+		{V2_1, kmip20.ResultReasonWrongKeyLifecycleState, kmip20.ResultReasonWrongKeyLifecycleState, "2.1 has it"},
+		{V2_0, kmip20.ResultReasonWrongKeyLifecycleState, kmip20.ResultReasonPermissionDenied, "2.0's test cases answer Permission Denied"},
 		{V1_4, kmip20.ResultReasonWrongKeyLifecycleState, kmip20.ResultReasonPermissionDenied, "1.x gets Permission Denied"},
 		{V1_4, kmip20.ResultReasonObjectDestroyed, kmip20.ResultReasonItemNotFound, ""},
 		{V1_4, kmip20.ResultReasonSensitive, kmip20.ResultReasonSensitive, "1.4 added Sensitive"},

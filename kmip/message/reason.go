@@ -31,11 +31,14 @@ func Errorf(reason Reason, format string, args ...any) *Error {
 // reasonSince says in which version a Result Reason appeared; reasons not
 // listed exist since 1.0, and every value above 0x18 since 2.0.
 var reasonSince = map[Reason]Version{
-	kmip20.ResultReasonAttestationRequired: V1_2,
-	kmip20.ResultReasonAttestationFailed:   V1_2,
-	kmip20.ResultReasonSensitive:           V1_4,
-	kmip20.ResultReasonNotExtractable:      V1_4,
-	kmip20.ResultReasonObjectAlreadyExists: V1_4,
+	// Defined by 2.0, but the 2.0 profiles' test cases still answer
+	// Permission Denied for a wrong lifecycle state; 2.1's use it.
+	kmip20.ResultReasonWrongKeyLifecycleState: V2_1,
+	kmip20.ResultReasonAttestationRequired:    V1_2,
+	kmip20.ResultReasonAttestationFailed:      V1_2,
+	kmip20.ResultReasonSensitive:              V1_4,
+	kmip20.ResultReasonNotExtractable:         V1_4,
+	kmip20.ResultReasonObjectAlreadyExists:    V1_4,
 }
 
 // reasonFallback is what a client of a version without a reason gets

@@ -25,7 +25,8 @@ func TestResultFor(t *testing.T) {
 	}{
 		{"protocol error passes through", message.V1_4, message.Errorf(kmip20.ResultReasonInvalidField, "bad"), kmip20.ResultReasonInvalidField, false, ""},
 		{"missing object", message.V1_4, fmt.Errorf("object x: %w", store.ErrNotFound), kmip20.ResultReasonItemNotFound, false, ""},
-		{"wrong state 2.x", message.V2_0, fmt.Errorf("%w: active", object.ErrWrongState), kmip20.ResultReasonWrongKeyLifecycleState, false, ""},
+		{"wrong state 2.1", message.V2_1, fmt.Errorf("%w: active", object.ErrWrongState), kmip20.ResultReasonWrongKeyLifecycleState, false, ""},
+		{"wrong state 2.0, as its test cases answer", message.V2_0, fmt.Errorf("%w: active", object.ErrWrongState), kmip20.ResultReasonPermissionDenied, false, ""},
 		{"wrong state 1.x", message.V1_2, fmt.Errorf("%w: active", object.ErrWrongState), kmip20.ResultReasonPermissionDenied, false, ""},
 		{"destroyed 2.x", message.V2_1, object.ErrDestroyed, kmip20.ResultReasonObjectDestroyed, false, ""},
 		{"HSM down", message.V1_4, fmt.Errorf("seal: %w: CKR_DEVICE_ERROR", backend.ErrUnavailable), kmip20.ResultReasonGeneralFailure, true, "CKR_DEVICE_ERROR"},

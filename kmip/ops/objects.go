@@ -146,6 +146,8 @@ func (m *managed) setState(st object.State) {
 
 // newObject describes an object for insert.
 type newObject struct {
+	// ID is the Unique Identifier to give the object; empty for a new one.
+	ID    string
 	Type  kmip14.ObjectType
 	Attrs attr.List // vetted client attributes
 	// Material is what gets sealed; nil for objects without any.
@@ -171,7 +173,10 @@ const leaseTime = time.Hour
 // under the tenant KEK inside the root of trust, and stores the object. The
 // new Unique Identifier becomes the batch's ID Placeholder.
 func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed, error) {
-	id := uuid.NewString()
+	id := o.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	now := s.now()
 	attrs := o.Attrs
 	state, _ := object.Transition(0, object.EventCreate)

@@ -11,6 +11,7 @@ import (
 func (s *Service) routeTable() map[message.Operation]Handler {
 	return map[message.Operation]Handler{
 		kmip20.OperationCreate:           s.create,
+		kmip20.OperationCreateKeyPair:    s.createKeyPair,
 		kmip20.OperationGet:              s.get,
 		kmip20.OperationRegister:         s.register,
 		kmip20.OperationLocate:           s.locate,

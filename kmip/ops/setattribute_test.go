@@ -49,7 +49,7 @@ func TestSetAttribute(t *testing.T) {
 			for _, c := range cases {
 				it := kmiptest.Exec1(t, x, v, kmip20.OperationSetAttribute, setPayload(id, c.attr))
 				if c.reason != 0 {
-					assert.Equal(t, c.reason, it.ResultReason, "%s: %s", c.name, it.ResultMessage)
+					assert.Equal(t, message.ReasonFor(v, c.reason), it.ResultReason, "%s: %s", c.name, it.ResultMessage)
 					continue
 				}
 				require.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, "%s: %s", c.name, it.ResultMessage)

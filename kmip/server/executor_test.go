@@ -245,9 +245,9 @@ func TestBatchUndoRollsBackEarlierItems(t *testing.T) {
 
 func TestBatchUndoOfCreateRemovesTheObject(t *testing.T) {
 	x := kmiptest.NewExecutor(t)
-	undo := kmiptest.Header{ProtocolVersion: message.V2_0, BatchErrorContinuationOption: message.BatchErrorUndo}
+	undo := kmiptest.Header{ProtocolVersion: message.V2_1, BatchErrorContinuationOption: message.BatchErrorUndo}
 	r, _ := kmiptest.Execute(t, x, kmiptest.RequestWith(t, undo,
-		kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V2_0, 256)},
+		kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(message.V2_1, 256)},
 		kmiptest.Item{Operation: kmip20.OperationActivate, RequestPayload: struct{}{}},
 		kmiptest.Item{Operation: kmip20.OperationActivate, RequestPayload: struct{}{}}, // fails: already Active
 	))

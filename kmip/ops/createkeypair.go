@@ -1,0 +1,150 @@
+package ops
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"slices"
+
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/google/uuid"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+)
+
+// rsaLengths are the RSA moduli Create Key Pair makes.
+var rsaLengths = []int32{2048, 3072, 4096}
+
+// ecCurves are the curves Create Key Pair makes EC keys on, by length.
+var ecCurves = map[int32]elliptic.Curve{256: elliptic.P256(), 384: elliptic.P384(), 521: elliptic.P521()}
+
+// createKeyPair implements Create Key Pair (KMIP 1.4 section 4.2) for RSA
+// and NIST-curve EC keys: the pair is generated, each half stored sealed
+// like any key (the private key in PKCS#1 or PKCS#8, the public key in
+// PKCS#1 or X.509), and the two linked (Public Key Link / Private Key
+// Link). The private key's identifier becomes the ID Placeholder.
+func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
+	var req message.CreateKeyPairRequest
+	if err := decode(call, &req); err != nil {
+		return nil, err
+	}
+	common, err := s.requestAttributes(ctx, call, req.CommonTemplateAttribute, req.CommonAttributes)
+	if err != nil {
+		return nil, err
+	}
+	privOwn, err := s.requestAttributes(ctx, call, req.PrivateKeyTemplateAttribute, req.PrivateKeyAttributes)
+	if err != nil {
+		return nil, err
+	}
+	pubOwn, err := s.requestAttributes(ctx, call, req.PublicKeyTemplateAttribute, req.PublicKeyAttributes)
+	if err != nil {
+		return nil, err
+	}
+	privAttrs, pubAttrs := overlay(common, privOwn), overlay(common, pubOwn)
+	for _, l := range []attr.List{privAttrs, pubAttrs} {
+		if err := checkClientAttributes(l); err != nil {
+			return nil, err
+		}
+	}
+
+	private, public, err := generatePair(privAttrs)
+	if err != nil {
+		return nil, err
+	}
+	privFormat, privDER := kmip14.KeyFormatTypePKCS_8, []byte(nil)
+	pubFormat, pubDER := kmip14.KeyFormatTypeX_509, []byte(nil)
+	switch k := private.(type) {
+	case *rsa.PrivateKey:
+		privFormat, privDER = kmip14.KeyFormatTypePKCS_1, x509.MarshalPKCS1PrivateKey(k)
+		pubFormat, pubDER = kmip14.KeyFormatTypePKCS_1, x509.MarshalPKCS1PublicKey(&k.PublicKey)
+	default:
+		if privDER, err = x509.MarshalPKCS8PrivateKey(k); err != nil {
+			return nil, fmt.Errorf("encode private key: %w", err)
+		}
+		if pubDER, err = x509.MarshalPKIXPublicKey(public); err != nil {
+			return nil, fmt.Errorf("encode public key: %w", err)
+		}
+	}
+	defer clear(privDER)
+
+	alg, length := keyFacts(private)
+	privID, pubID := uuid.NewString(), uuid.NewString()
+	for _, half := range []struct {
+		attrs attr.List
+		link  kmip14.LinkType
+		to    string
+	}{{privAttrs, kmip14.LinkTypePublicKeyLink, pubID}, {pubAttrs, kmip14.LinkTypePrivateKeyLink, privID}} {
+		half.attrs.Set(attr.CryptographicAlgorithm, attr.Enum(uint32(familyAlgorithm(alg, call.Version))))
+		half.attrs.Set(attr.CryptographicLength, attr.Int(length))
+		half.attrs.Add(attr.Link, mustLink(half.link, half.to))
+	}
+
+	placeholder := call.Placeholder
+	insertHalf := func(id string, t kmip14.ObjectType, attrs attr.List, format kmip14.KeyFormatType, der []byte) error {
+		digest, err := rawDigest(der, format)
+		if err != nil {
+			return err
+		}
+		sealed := storedMaterial{format: format, payload: der}.seal()
+		defer clear(sealed)
+		_, err = s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: format, Generated: true})
+		return err
+	}
+	if err := insertHalf(privID, kmip14.ObjectTypePrivateKey, privAttrs, privFormat, privDER); err != nil {
+		return nil, err
+	}
+	if err := insertHalf(pubID, kmip14.ObjectTypePublicKey, pubAttrs, pubFormat, pubDER); err != nil {
+		return nil, s.abandon(ctx, call, privID, placeholder, err)
+	}
+	call.Placeholder = privID
+	return &message.CreateKeyPairResponse{PrivateKeyUniqueIdentifier: privID, PublicKeyUniqueIdentifier: pubID}, nil
+}
+
+// generatePair makes the key pair the attributes ask for.
+func generatePair(attrs attr.List) (private, public any, err error) {
+	a, ok := attrs.Get(attr.CryptographicAlgorithm)
+	if !ok {
+		return nil, nil, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Algorithm is required")
+	}
+	alg, err := a.Enum()
+	if err != nil {
+		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+	}
+	l, ok := attrs.Get(attr.CryptographicLength)
+	if !ok {
+		return nil, nil, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Length is required")
+	}
+	length, err := l.Int()
+	if err != nil {
+		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+	}
+	switch kmip14.CryptographicAlgorithm(alg) {
+	case kmip14.CryptographicAlgorithmRSA:
+		if !slices.Contains(rsaLengths, length) {
+			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "RSA keys are %v bits, not %d", rsaLengths, length)
+		}
+		k, err := rsa.GenerateKey(rand.Reader, int(length))
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate RSA key: %w", err)
+		}
+		return k, &k.PublicKey, nil
+	case kmip14.CryptographicAlgorithmEC, kmip14.CryptographicAlgorithmECDSA, kmip14.CryptographicAlgorithmECDH:
+		curve, ok := ecCurves[length]
+		if !ok {
+			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "EC keys are on P-256, P-384 or P-521, not a %d-bit curve", length)
+		}
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("generate EC key: %w", err)
+		}
+		return k, &k.PublicKey, nil
+	default:
+		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "Create Key Pair makes RSA and EC keys, not %s", kmip14.CryptographicAlgorithm(alg))
+	}
+}
