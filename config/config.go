@@ -24,6 +24,15 @@ type Config struct {
 	Backend Backend `mapstructure:"backend"`
 	Store   Store   `mapstructure:"store"`
 	Log     Log     `mapstructure:"log"`
+	Metrics Metrics `mapstructure:"metrics"`
+}
+
+// Metrics configures the operations listener: Prometheus metrics on
+// /metrics, liveness on /healthz, readiness on /readyz. Plain HTTP: bind it
+// to a management network or loopback.
+type Metrics struct {
+	// Listen is host:port; empty turns the listener off.
+	Listen string `mapstructure:"listen"`
 }
 
 // Server configures the KMIP listener.
@@ -201,7 +210,7 @@ func Default() Config {
 func (c *Config) Validate() error {
 	checks := []func() error{
 		c.Server.validate, c.TLS.validate, c.Backend.validate,
-		c.Store.validate, c.Log.validate,
+		c.Store.validate, c.Log.validate, c.Metrics.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -315,6 +324,16 @@ func (s *Store) validate() error {
 		}
 	default:
 		return fmt.Errorf("store.type: %q is not a known store (bbolt)", s.Type)
+	}
+	return nil
+}
+
+func (m *Metrics) validate() error {
+	if m.Listen == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+		return fmt.Errorf("metrics.listen: %q is not host:port", m.Listen)
 	}
 	return nil
 }

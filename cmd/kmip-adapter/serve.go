@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -17,6 +20,8 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/config"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
+	"github.com/kmip-adapter/kmip-adapter/metrics"
+	"github.com/kmip-adapter/kmip-adapter/store"
 	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 )
 
@@ -28,9 +33,10 @@ func serveCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), map[string]string{
-				"server.listen": "listen",
-				"log.level":     "log-level",
-				"log.format":    "log-format",
+				"server.listen":  "listen",
+				"metrics.listen": "metrics-listen",
+				"log.level":      "log-level",
+				"log.format":     "log-format",
 			})
 			if err != nil {
 				return err
@@ -43,6 +49,7 @@ func serveCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().String("listen", "", "KMIP listen address, host:port (server.listen)")
+	cmd.Flags().String("metrics-listen", "", "metrics and health listen address, host:port (metrics.listen)")
 	cmd.Flags().String("log-level", "", "trace, debug, info, warn or error (log.level)")
 	cmd.Flags().String("log-format", "", "json or console (log.format)")
 	return cmd
@@ -77,9 +84,16 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	defer st.Close()
 
-	service := ops.New(ops.Deps{Store: st, Backend: be, BackendType: cfg.Backend.Type, Log: log})
+	m := metrics.New(cli.Version)
+	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
+	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
 	exec := &server.Executor{Ops: service, Log: log}
 	srv := server.New(cfg.Server, tlsCfg, exec, server.ConfiguredIdentity(cfg.Server), log)
+	srv.SetObserver(m)
+	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {
+		return err
+	}
+	go reloadOnHangup(ctx, cfg.TLS, srv, log)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -103,4 +117,65 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	<-errc
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// serveMetrics starts the operations listener (metrics, health, readiness)
+// when metrics.listen is set. Ready means the store answers and the root
+// of trust draws random bytes (which needs a working HSM session).
+func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st store.Store, be backend.Backend, log zerolog.Logger) error {
+	if cfg.Metrics.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+	if err != nil {
+		return fmt.Errorf("metrics.listen: %w", err)
+	}
+	checks := []metrics.ReadyCheck{
+		{Name: "store", Check: func(ctx context.Context) error {
+			_, err := st.GetTenant(ctx, cfg.Server.Tenant)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}},
+		{Name: "root_of_trust", Check: func(ctx context.Context) error {
+			r, ok := be.(backend.RandomSource)
+			if !ok {
+				return nil
+			}
+			_, err := r.Random(ctx, 1)
+			return err
+		}},
+	}
+	log.Info().Str("addr", ln.Addr().String()).Msg("metrics listener ready")
+	go func() {
+		if err := metrics.Serve(ctx, ln, m.Handler(checks, 3*time.Second)); err != nil {
+			log.Error().Err(err).Msg("metrics listener stopped")
+		}
+	}()
+	return nil
+}
+
+// reloadOnHangup re-reads the TLS certificate, key and trusted CAs on
+// SIGHUP. New connections use them; open ones keep theirs. A file that
+// does not load is refused with a log line, and the old configuration
+// stays.
+func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, log zerolog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			next, err := server.TLSConfig(c)
+			if err != nil {
+				log.Error().Err(err).Msg("reload refused: keeping the current certificates")
+				continue
+			}
+			srv.SetTLSConfig(next)
+			log.Info().Msg("reloaded certificates and trusted CAs")
+		}
+	}
 }

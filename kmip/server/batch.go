@@ -28,6 +28,17 @@ type Executor struct {
 	Ops Dispatcher
 	Log zerolog.Logger
 	Now func() time.Time
+	// Observer, when set, is told of every answered item.
+	Observer Observer
+}
+
+// logger is the request's logger (with its connection and request ids)
+// when the listener put one in ctx, the executor's otherwise.
+func (x *Executor) logger(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l != zerolog.DefaultContextLogger && l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	return &x.Log
 }
 
 // Execute answers one request message from a client of tenant with no
@@ -133,14 +144,17 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 		}
 	}()
 	payload, err := x.Ops.Handle(ctx, item.Operation, call)
-	ev := x.Log.Debug().Str("operation", item.Operation.String()).Str("version", call.Version.String()).
-		Str("tenant", call.Tenant).Dur("took", time.Since(start))
+	took := time.Since(start)
+	ev := x.logger(ctx).Debug().Str("operation", item.Operation.String()).Str("version", call.Version.String()).
+		Str("tenant", call.Tenant).Dur("took", took)
 	if err != nil {
 		result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, err)
 		ev.Str("result", result.ResultReason.String()).Str("result_message", result.ResultMessage).Msg("request")
+		x.observe(item.Operation.String(), call, result.ResultReason.String(), took)
 		return result
 	}
 	ev.Str("result", "success").Msg("request")
+	x.observe(item.Operation.String(), call, "success", took)
 	return message.ResponseBatchItem{
 		Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID,
 		ResultStatus: message.StatusSuccess, ResponsePayload: payload,
@@ -159,6 +173,12 @@ func (x *Executor) undo(ctx context.Context, j *ops.Journal, done []message.Resp
 	}
 	for i := range done {
 		done[i].ResultStatus = message.StatusOperationUndone
+	}
+}
+
+func (x *Executor) observe(operation string, call *ops.Call, result string, took time.Duration) {
+	if x.Observer != nil {
+		x.Observer.Request(operation, call.Version.String(), call.Tenant, result, took)
 	}
 }
 

@@ -61,8 +61,12 @@ func ConfiguredIdentity(cfg config.Server) Identifier {
 
 // Server is a KMIP listener.
 type Server struct {
-	cfg      config.Server
-	tls      *tls.Config
+	cfg config.Server
+	// tls is the current TLS configuration; SetTLSConfig swaps it for new
+	// connections while open ones keep theirs.
+	tls      atomic.Pointer[tls.Config]
+	observer Observer
+	connSeq  atomic.Uint64
 	exec     *Executor
 	identify Identifier
 	log      zerolog.Logger
@@ -77,12 +81,24 @@ type Server struct {
 
 // New builds a server; Serve starts it.
 func New(cfg config.Server, tlsCfg *tls.Config, exec *Executor, identify Identifier, log zerolog.Logger) *Server {
-	return &Server{
-		cfg: cfg, tls: tlsCfg, exec: exec, identify: identify, log: log,
+	s := &Server{
+		cfg: cfg, exec: exec, identify: identify, log: log, observer: nopObserver{},
 		sem:   make(chan struct{}, cfg.MaxConnections),
 		conns: map[net.Conn]struct{}{},
 	}
+	s.tls.Store(tlsCfg)
+	return s
 }
+
+// SetObserver reports the server's events to o (set it before Serve).
+func (s *Server) SetObserver(o Observer) {
+	s.observer = o
+	s.exec.Observer = o
+}
+
+// SetTLSConfig replaces the TLS configuration (certificate, trusted CAs)
+// for connections accepted from now on; open connections keep theirs.
+func (s *Server) SetTLSConfig(cfg *tls.Config) { s.tls.Store(cfg) }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown, an error if accepting fails otherwise.
@@ -111,6 +127,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		case s.sem <- struct{}{}:
 		default:
 			s.log.Warn().Str("remote", conn.RemoteAddr().String()).Int("limit", s.cfg.MaxConnections).Msg("connection refused: too many open connections")
+			s.observer.HandshakeFailed("refused")
 			_ = conn.Close()
 			continue
 		}
@@ -188,8 +205,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // serveConn runs one client connection: handshake, identity, then one
 // request at a time until the peer closes, idles out or sends garbage.
 func (s *Server) serveConn(raw net.Conn) {
-	log := s.log.With().Str("remote", raw.RemoteAddr().String()).Logger()
-	conn := tls.Server(raw, s.tls)
+	log := s.log.With().Uint64("conn", s.connSeq.Add(1)).Str("remote", raw.RemoteAddr().String()).Logger()
+	conn := tls.Server(raw, s.tls.Load())
 	defer conn.Close()
 	defer func() {
 		// The executor recovers per item; this guards the rest of the
@@ -204,8 +221,11 @@ func (s *Server) serveConn(raw net.Conn) {
 	cancel()
 	if err != nil {
 		log.Info().Err(err).Msg("TLS handshake failed")
+		s.observer.HandshakeFailed(handshakeReason(err))
 		return
 	}
+	s.observer.ConnectionOpened()
+	defer s.observer.ConnectionClosed()
 	state := conn.ConnectionState()
 	client, err := s.identify(state.PeerCertificates[0])
 	if err != nil {
@@ -214,6 +234,8 @@ func (s *Server) serveConn(raw net.Conn) {
 	}
 	log = log.With().Str("tenant", client.Tenant).Str("client", client.Name).Bool("activate_on_create", client.Policy.ActivateOnCreate).Logger()
 	log.Debug().Str("tls", tls.VersionName(state.Version)).Str("cipher", tls.CipherSuiteName(state.CipherSuite)).Msg("connection open")
+	defer log.Debug().Msg("connection closed")
+	var requests uint64
 
 	r := bufio.NewReader(conn)
 	for !s.closing.Load() {
@@ -229,7 +251,8 @@ func (s *Server) serveConn(raw net.Conn) {
 			}
 			return
 		}
-		if !s.handleOne(conn, r, client, log) {
+		requests++
+		if !s.handleOne(conn, r, client, log.With().Uint64("request", requests).Logger()) {
 			return
 		}
 	}
@@ -253,7 +276,7 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, l
 	var resp []byte
 	switch {
 	case err == nil:
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
+		ctx, cancel := context.WithTimeout(log.WithContext(context.Background()), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
 		resp = s.exec.ExecuteFor(ctx, client, msg)
 		cancel()
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
