@@ -1,0 +1,25 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestExampleConfigurations: the shipped examples load, or (hpcs, not yet
+// available) are refused naming the key.
+func TestExampleConfigurations(t *testing.T) {
+	for _, name := range []string{"softhsm2.yaml", "luna.yaml"} {
+		cfg, err := LoadConfig("../../../packaging/examples/"+name, pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
+		require.NoError(t, err, name)
+		assert.Equal(t, "pkcs11", cfg.Backend.Type, name)
+	}
+	cfg, err := LoadConfig("../../../packaging/examples/luna.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "luna", cfg.Backend.PKCS11.Mechanisms.Profile)
+	_, err = LoadConfig("../../../packaging/examples/hpcs.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "backend.type")
+}
