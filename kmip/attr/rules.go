@@ -5,29 +5,23 @@ import (
 	"strings"
 
 	"github.com/gemalto/kmip-go/ttlv"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/version"
 )
 
-// Version is a KMIP protocol version as the rules table needs it;
-// message.Version converts to it (attr.Version(v)). The zero Version means
-// "any version": checks that take one skip the version test.
-type Version struct{ Major, Minor int32 }
-
-// AtLeast reports whether v is o or newer.
-func (v Version) AtLeast(o Version) bool {
-	return v.Major > o.Major || v.Major == o.Major && v.Minor >= o.Minor
-}
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+// Version is a KMIP protocol version (package version). The zero Version
+// means "any version": checks that take one skip the version test.
+type Version = version.Version
 
 // The versions the rules refer to.
 var (
-	V1_0 = Version{1, 0}
-	V1_1 = Version{1, 1}
-	V1_2 = Version{1, 2}
-	V1_3 = Version{1, 3}
-	V1_4 = Version{1, 4}
-	V2_0 = Version{2, 0}
-	V2_1 = Version{2, 1}
+	V1_0 = version.V1_0
+	V1_1 = version.V1_1
+	V1_2 = version.V1_2
+	V1_3 = version.V1_3
+	V1_4 = version.V1_4
+	V2_0 = version.V2_0
+	V2_1 = version.V2_1
 )
 
 // Setter says who may set an attribute first ("Initially set by").

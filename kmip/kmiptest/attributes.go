@@ -8,6 +8,7 @@ import (
 	"github.com/gemalto/kmip-go/ttlv"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
 )
@@ -38,7 +39,7 @@ func NewAESKey(t testing.TB, x *server.Executor, v message.Version, extra ...Att
 // Attribute or Current Attribute. A ttlv.TTLV AttributeValue must be
 // tagged Attribute Value; it is sent byte for byte.
 func Wrapped2(tag ttlv.Tag, a Attr1) ttlv.TTLV {
-	return structure(tag, Attributes2(a).ValueStructure())
+	return attr.Structure(tag, Attributes2(a).ValueStructure())
 }
 
 // Reference2 is a 2.x Attribute Reference to the named attribute: its tag

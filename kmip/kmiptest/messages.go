@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
@@ -157,5 +158,5 @@ func Attributes2(attrs ...Attr1) ttlv.TTLV {
 		val := ttlv.TTLV(v).ValueStructure() // the value item, tagged AttributeValue
 		list = append(list, encode2(a.AttributeName, val))
 	}
-	return structure(kmip20.TagAttributes, list...)
+	return attr.Structure(kmip20.TagAttributes, list...)
 }

@@ -1,31 +1,11 @@
 package kmiptest
 
 import (
-	"encoding/binary"
 	"strings"
 
 	"github.com/gemalto/kmip-go/ttlv"
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 )
-
-func structure(tag ttlv.Tag, children ...ttlv.TTLV) ttlv.TTLV {
-	n := 0
-	for _, c := range children {
-		n += len(c)
-	}
-	out := make(ttlv.TTLV, 8, 8+n)
-	out[0], out[1], out[2], out[3] = byte(tag>>16), byte(tag>>8), byte(tag), byte(ttlv.TypeStructure)
-	binary.BigEndian.PutUint32(out[4:], uint32(n))
-	for _, c := range children {
-		out = append(out, c...)
-	}
-	return out
-}
-
-func retag(t ttlv.TTLV, tag ttlv.Tag) ttlv.TTLV {
-	out := append(ttlv.TTLV(nil), t...)
-	out[0], out[1], out[2] = byte(tag>>16), byte(tag>>8), byte(tag)
-	return out
-}
 
 // encode2 renders one attribute in its 2.x form.
 func encode2(name string, value ttlv.TTLV) ttlv.TTLV {
@@ -45,5 +25,5 @@ func encode2(name string, value ttlv.TTLV) ttlv.TTLV {
 	if err != nil {
 		panic("kmiptest: unknown attribute " + name)
 	}
-	return retag(value, tag)
+	return attr.Retag(value, tag)
 }

@@ -1,60 +1,39 @@
 package message
 
-import "fmt"
+import "github.com/kmip-adapter/kmip-adapter/kmip/version"
 
-// Version is a KMIP protocol version (KMIP 1.4 section 6.1, Protocol Version).
-type Version struct {
-	Major int32 `ttlv:"ProtocolVersionMajor"`
-	Minor int32 `ttlv:"ProtocolVersionMinor"`
-}
+// Version is a KMIP protocol version (package version).
+type Version = version.Version
 
 // The protocol versions this server speaks.
 var (
-	V1_0 = Version{1, 0}
-	V1_1 = Version{1, 1}
-	V1_2 = Version{1, 2}
-	V1_3 = Version{1, 3}
-	V1_4 = Version{1, 4}
-	V2_0 = Version{2, 0}
-	V2_1 = Version{2, 1}
+	V1_0 = version.V1_0
+	V1_1 = version.V1_1
+	V1_2 = version.V1_2
+	V1_3 = version.V1_3
+	V1_4 = version.V1_4
+	V2_0 = version.V2_0
+	V2_1 = version.V2_1
 )
 
-// Supported lists the versions the server speaks, newest first, as
-// DiscoverVersions answers them.
-var Supported = []Version{V2_1, V2_0, V1_4, V1_3, V1_2, V1_1, V1_0}
-
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
-
-// AtLeast reports whether v is o or newer.
-func (v Version) AtLeast(o Version) bool {
-	return v.Major > o.Major || v.Major == o.Major && v.Minor >= o.Minor
-}
-
-// IsSupported reports whether v is one of Supported.
-func (v Version) IsSupported() bool {
-	for _, s := range Supported {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+// Supported lists the versions the server speaks, newest first.
+var Supported = version.Supported
 
 // Negotiate picks the version a response to a request in v is encoded in:
 // v itself when supported, otherwise the newest supported version of the
-// same major, otherwise the oldest version of the next major below or
-// above (a client that speaks 3.0 gets 2.1, one that speaks 0.9 gets 1.0).
+// same major, otherwise the newest one older than v (a client that speaks
+// 3.0 gets 2.1), and 1.0 for anything older than that.
 func Negotiate(v Version) Version {
 	if v.IsSupported() {
 		return v
 	}
 	for _, s := range Supported { // newest first
-		if s.Major == v.Major && !s.AtLeast(Version{v.Major, v.Minor + 1}) {
+		if s.Major == v.Major && !s.AtLeast(Version{Major: v.Major, Minor: v.Minor + 1}) {
 			return s
 		}
 	}
 	for _, s := range Supported {
-		if !s.AtLeast(Version{v.Major, v.Minor + 1}) {
+		if !s.AtLeast(Version{Major: v.Major, Minor: v.Minor + 1}) {
 			return s
 		}
 	}
