@@ -10,7 +10,7 @@ import (
 func TestNegotiate(t *testing.T) {
 	tests := []struct{ in, want Version }{
 		{V1_0, V1_0}, {V1_4, V1_4}, {V2_1, V2_1},
-		{Version{1, 5}, V1_4}, {Version{2, 9}, V2_1}, {Version{3, 0}, V2_1}, {Version{0, 9}, V1_0},
+		{Version{Major: 1, Minor: 5}, V1_4}, {Version{Major: 2, Minor: 9}, V2_1}, {Version{Major: 3, Minor: 0}, V2_1}, {Version{Major: 0, Minor: 9}, V1_0},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Negotiate(tt.in), "Negotiate(%s)", tt.in)
