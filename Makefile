@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/kmip-adapter/kmip-adapter/cmd/internal/cli.Version=$(VERSION)
 SOFTHSM  := /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: all build run test unit integration conformance lint deps deps-test clean
+.PHONY: all build run test unit integration conformance lint deps deps-test clean bench
 
 all: build
 
@@ -21,7 +21,7 @@ deps:
 
 # deps-test adds the peers the integration tests talk to.
 deps-test:
-	@scripts/ensure-packages.sh softhsm2 python3-pykmip python3-pytest
+	@scripts/ensure-packages.sh softhsm2 python3-pykmip python3-pytest postgresql p11-kit p11-kit-modules openssl
 
 # run prepares $(DEV_DIR) once (idempotent) and starts the server on it.
 run: deps build
@@ -30,8 +30,11 @@ run: deps build
 
 # test runs every test: unit tests and the integration tests that start the
 # real binaries against SoftHSM2, PyKMIP and ovh/kmip-go.
+# The -json stream goes through scripts/testcheck, which prints what a
+# plain run prints and fails when a test was skipped while
+# KMIP_INTEGRATION_REQUIRED=1 (CI): no test is skipped silently there.
 test: deps-test
-	$(GO) test -count=1 -timeout 15m ./...
+	@bash -o pipefail -c '$(GO) test -count=1 -timeout 15m -json ./... | $(GO) run ./scripts/testcheck skips'
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
@@ -45,9 +48,18 @@ integration: deps-test
 conformance: deps
 	KMIP_CONFORMANCE_UPDATE=$(UPDATE) $(GO) test -count=1 -v -timeout 10m -run '^TestConformance$$' ./integration/
 
+# bench runs the adapter beside Debian's pykmip-server on this machine
+# (workloads at 1 and 16 connections, raw SoftHSM2 rates) and writes
+# docs/bench/results.md and chart.svg. Not part of `make test`; about 10
+# minutes. BENCH_DURATION, BENCH_CONNS, BENCH_WORKLOADS: see scripts/bench.sh.
+bench: deps-test
+	scripts/bench.sh
+
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	scripts/staticcheck.sh
+	$(GO) run ./scripts/testcheck files
 
 # docs regenerates what is generated from the code (a test fails when stale).
 docs:
@@ -65,6 +77,23 @@ dist:
 	cp README.md docs/configuration.md $(DIST)/
 	tar -C $(DIST) -czf $(DIST)/kmip-adapter-$(VERSION)-linux-$$($(GO) env GOARCH).tar.gz bin systemd examples README.md configuration.md
 	@echo "dist/: $$(ls $(DIST))"
+
+# fuzz runs every fuzz target for FUZZTIME each (a crash leaves its input
+# in the package's testdata/fuzz/: commit it, it is a regression test);
+# fuzz-short is the pass CI runs after the tests. Seeds come from the OASIS
+# vectors (KMIP_VECTORS) and testdata/fuzz.
+FUZZTIME        ?= 30s
+FUZZ_SHORT_TIME ?= 4s
+FUZZ_TARGETS    := ./kmip/wire:FuzzCheck ./kmip/wire:FuzzReadFrame \
+	./kmip/message:FuzzDecodeRequest ./kmip/message:FuzzPayload \
+	./kmip/attr:FuzzAttributeValue ./kmip/attr:FuzzStoredList \
+	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem
+.PHONY: fuzz fuzz-short
+fuzz:
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
+
+fuzz-short:
+	KMIP_FUZZ_SAMPLE=8 GO=$(GO) scripts/fuzz.sh $(FUZZ_SHORT_TIME) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,7 +86,9 @@ type Backend struct {
 	PKCS11 PKCS11 `mapstructure:"pkcs11"`
 }
 
-// PKCS11 configures an HSM partition reached through a PKCS#11 module.
+// PKCS11 configures the HSM partitions reached through PKCS#11 modules:
+// one partition (Module and TokenLabel), or an HA set of partitions that
+// hold the same key set under the same labels and PIN (Members).
 type PKCS11 struct {
 	// Module is the path of the PKCS#11 library.
 	Module string `mapstructure:"module"`
@@ -96,6 +100,11 @@ type PKCS11 struct {
 	// SoftHSM2Conf, when set, is exported as SOFTHSM2_CONF before the
 	// module is loaded (development tokens in a private directory).
 	SoftHSM2Conf string `mapstructure:"softhsm2_conf"`
+	// MKEKV1Label is the MKEK of tenant keys stored before their blobs
+	// named their MKEK (blob version 1); empty means MKEKLabel. Set it to
+	// the old label when mkek_label changes to a new MKEK (root rotation)
+	// until `kmipctl hsm rotate` has rewrapped every tenant key.
+	MKEKV1Label string `mapstructure:"mkek_v1_label"`
 	// Labels of the BYOHSM key set.
 	MKEKLabel  string `mapstructure:"mkek_label"`
 	SKEYLabel  string `mapstructure:"skey_label"`
@@ -105,8 +114,179 @@ type PKCS11 struct {
 	// Mechanisms are the vendor-specific mechanism ids; zero values take
 	// the profile's defaults.
 	Mechanisms Mechanisms `mapstructure:"mechanisms"`
-	// SessionPoolSize bounds the open sessions on the partition.
+	// SessionPoolSize bounds the open sessions on each partition.
 	SessionPoolSize int `mapstructure:"session_pool_size"`
+	// Members, when set, are the partitions of an HA set, each a PKCS#11
+	// URI (RFC 7512) such as
+	//   pkcs11:token=part-a?module-path=/usr/lib/libCryptoki2_64.so
+	// Path attributes: token (the token label) and slot-id. Query
+	// attributes: module-path, x-server-address (exported as
+	// P11_KIT_SERVER_ADDRESS when the module initializes: a p11-kit-client
+	// member) and x-softhsm2-conf (SOFTHSM2_CONF). What a member leaves
+	// out comes from Module, TokenLabel and SoftHSM2Conf. A PIN in the URI
+	// (pin-value, pin-source) is refused: the PIN comes from PIN only.
+	Members []string `mapstructure:"members"`
+	// MemberRetry is the first wait before a failed member is tried
+	// again; each failed try doubles it, up to MemberRetryMax.
+	MemberRetry    time.Duration `mapstructure:"member_retry"`
+	MemberRetryMax time.Duration `mapstructure:"member_retry_max"`
+	// HealthInterval is how often working members are probed, so that a
+	// member lost while idle is found before a request needs it.
+	HealthInterval time.Duration `mapstructure:"health_interval"`
+}
+
+// PKCS11Member is one partition of the HA set, read from a member URI
+// with the defaults of its PKCS11 section applied.
+type PKCS11Member struct {
+	// URI is the member as configured (it holds no secret).
+	URI    string
+	Module string
+	// TokenLabel and SlotID select the token; at least one is set.
+	TokenLabel string
+	SlotID     uint
+	HasSlotID  bool
+	// ServerAddress is exported as P11_KIT_SERVER_ADDRESS, and
+	// SoftHSM2Conf as SOFTHSM2_CONF, before the module initializes.
+	ServerAddress string
+	SoftHSM2Conf  string
+}
+
+// MemberSet returns the partitions to use: the Members, or the one
+// partition that Module, TokenLabel and SoftHSM2Conf name. Errors name the
+// key (backend.pkcs11.members[N], counted from 1).
+func (p *PKCS11) MemberSet() ([]PKCS11Member, error) {
+	if len(p.Members) == 0 {
+		if p.TokenLabel == "" {
+			return nil, errors.New("backend.pkcs11.token_label: required")
+		}
+		return []PKCS11Member{{
+			URI:          "pkcs11:token=" + url.PathEscape(p.TokenLabel),
+			Module:       p.Module,
+			TokenLabel:   p.TokenLabel,
+			SoftHSM2Conf: p.SoftHSM2Conf,
+		}}, nil
+	}
+	if len(p.Members) > 16 {
+		return nil, fmt.Errorf("backend.pkcs11.members: %d members; at most 16", len(p.Members))
+	}
+	out := make([]PKCS11Member, 0, len(p.Members))
+	for i, uri := range p.Members {
+		key := fmt.Sprintf("backend.pkcs11.members[%d]", i+1)
+		m, err := ParsePKCS11Member(uri)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if m.Module == "" {
+			m.Module = p.Module
+		}
+		if m.Module == "" {
+			return nil, fmt.Errorf("%s: no module-path, and backend.pkcs11.module is empty", key)
+		}
+		if m.TokenLabel == "" && !m.HasSlotID {
+			if p.TokenLabel == "" {
+				return nil, fmt.Errorf("%s: no token or slot-id, and backend.pkcs11.token_label is empty", key)
+			}
+			m.TokenLabel = p.TokenLabel
+		}
+		if m.SoftHSM2Conf == "" {
+			m.SoftHSM2Conf = p.SoftHSM2Conf
+		}
+		for j, o := range out {
+			okey := fmt.Sprintf("backend.pkcs11.members[%d]", j+1)
+			if o.Module != m.Module {
+				continue
+			}
+			if o.TokenLabel == m.TokenLabel && o.HasSlotID == m.HasSlotID && o.SlotID == m.SlotID {
+				return nil, fmt.Errorf("%s: the same partition as %s", key, okey)
+			}
+			// A module file is loaded once per process and reads its
+			// environment once: members that need different settings
+			// need their own copies of the file.
+			if o.ServerAddress != m.ServerAddress || o.SoftHSM2Conf != m.SoftHSM2Conf {
+				return nil, fmt.Errorf("%s: loads module %s like %s but with another x-server-address or x-softhsm2-conf: "+
+					"a module reads them once per process; give each member its own copy of the module file", key, m.Module, okey)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// ParsePKCS11Member reads a member URI (see PKCS11.Members). Defaults are
+// not applied. Errors never quote a PIN.
+func ParsePKCS11Member(uri string) (PKCS11Member, error) {
+	m := PKCS11Member{URI: uri}
+	rest, ok := strings.CutPrefix(uri, "pkcs11:")
+	if !ok {
+		return m, errors.New(`not a PKCS#11 URI (it must start with "pkcs11:")`)
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	seen := map[string]bool{}
+	attrs := func(part, sep string, set func(name, value string) error) error {
+		if part == "" {
+			return nil
+		}
+		for _, a := range strings.Split(part, sep) {
+			name, raw, ok := strings.Cut(a, "=")
+			name = strings.ToLower(name)
+			if !ok || name == "" {
+				return fmt.Errorf("attribute %q is not name=value", a)
+			}
+			if name == "pin-value" || name == "pin-source" {
+				return fmt.Errorf("%s is refused: the PIN comes only from backend.pkcs11.pin (a file or an environment variable)", name)
+			}
+			if seen[name] {
+				return fmt.Errorf("attribute %s given twice", name)
+			}
+			seen[name] = true
+			v, err := url.PathUnescape(raw)
+			if err != nil {
+				return fmt.Errorf("attribute %s: bad percent-encoding", name)
+			}
+			if err := set(name, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := attrs(path, ";", func(name, v string) error {
+		switch name {
+		case "token":
+			if v == "" || len(v) > 32 {
+				return fmt.Errorf("token: a token label is 1 to 32 bytes, got %d", len(v))
+			}
+			m.TokenLabel = v
+		case "slot-id":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("slot-id: %q is not a decimal number", v)
+			}
+			m.SlotID, m.HasSlotID = uint(n), true
+		default:
+			return fmt.Errorf("path attribute %s is not supported (token, slot-id)", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return m, err
+	}
+	err = attrs(query, "&", func(name, v string) error {
+		if v == "" {
+			return fmt.Errorf("%s: empty", name)
+		}
+		switch name {
+		case "module-path":
+			m.Module = v
+		case "x-server-address":
+			m.ServerAddress = v
+		case "x-softhsm2-conf":
+			m.SoftHSM2Conf = v
+		default:
+			return fmt.Errorf("query attribute %s is not supported (module-path, x-server-address, x-softhsm2-conf)", name)
+		}
+		return nil
+	})
+	return m, err
 }
 
 // Mechanisms names the PKCS#11 mechanism ids used on the partition.
@@ -117,14 +297,49 @@ type Mechanisms struct {
 	// (RFC 5649): SoftHSM2 0x2109/0x210A, Luna 0x80000170/0x80000171.
 	KeyWrap    uint `mapstructure:"key_wrap"`
 	KeyWrapPad uint `mapstructure:"key_wrap_pad"`
+	// GCM is AES-GCM (0x1087), CMAC is AES-CMAC (0x108A), HMAC is
+	// HMAC-SHA256 (0x251), RSAOAEP is RSA PKCS#1 OAEP (0x9) with the hash
+	// RSAOAEPHash: sha1 (SoftHSM2 knows only SHA-1) or sha256 (Luna).
+	GCM         uint   `mapstructure:"gcm"`
+	CMAC        uint   `mapstructure:"cmac"`
+	HMAC        uint   `mapstructure:"hmac"`
+	RSAOAEP     uint   `mapstructure:"rsa_oaep"`
+	RSAOAEPHash string `mapstructure:"rsa_oaep_hash"`
 }
 
 // Store selects and configures persistence.
 type Store struct {
-	// Type is "bbolt" (embedded, single node).
+	// Type is "bbolt" (embedded, single node) or "postgres" (one
+	// database shared by every node of an active-active set).
 	Type string `mapstructure:"type"`
 	// Path is the bbolt database file.
 	Path string `mapstructure:"path"`
+	// Postgres configures the postgres store.
+	Postgres Postgres `mapstructure:"postgres"`
+}
+
+// Postgres configures the PostgreSQL store and its connection pool. Zero
+// values take the defaults in brackets.
+type Postgres struct {
+	// DSN is the connection string
+	// (postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=verify-full, or
+	// libpq key=value pairs), read from a file or an environment variable
+	// since it may hold a password. A search_path parameter selects the
+	// schema.
+	DSN Secret `mapstructure:"dsn"`
+	// MaxConns bounds the pool [16]; MinConns is kept open [0].
+	MaxConns int `mapstructure:"max_conns"`
+	MinConns int `mapstructure:"min_conns"`
+	// MaxConnLifetime recycles connections [1h] (spreading them again
+	// after a failover or behind a balancer); MaxConnIdleTime closes idle
+	// ones [30m].
+	MaxConnLifetime time.Duration `mapstructure:"max_conn_lifetime"`
+	MaxConnIdleTime time.Duration `mapstructure:"max_conn_idle_time"`
+	// ConnectTimeout bounds opening one connection [5s].
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// QueryTimeout bounds each store call [30s]; past it the client gets
+	// "object store unavailable" and PostgreSQL cancels the statement.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
 }
 
 // Log configures zerolog.
@@ -198,6 +413,9 @@ func Default() Config {
 				TKEKCount:       10,
 				Mechanisms:      Mechanisms{Profile: "softhsm2"},
 				SessionPoolSize: 16,
+				MemberRetry:     250 * time.Millisecond,
+				MemberRetryMax:  10 * time.Second,
+				HealthInterval:  5 * time.Second,
 			},
 		},
 		Store: Store{Type: "bbolt"},
@@ -288,8 +506,8 @@ func (p *PKCS11) validate() error {
 	if p.Module == "" {
 		return errors.New("backend.pkcs11.module: required")
 	}
-	if p.TokenLabel == "" {
-		return errors.New("backend.pkcs11.token_label: required")
+	if _, err := p.MemberSet(); err != nil {
+		return err
 	}
 	if (p.PIN.File == "") == (p.PIN.Env == "") {
 		return errors.New("backend.pkcs11.pin: set exactly one of pin.file or pin.env")
@@ -310,8 +528,22 @@ func (p *PKCS11) validate() error {
 	default:
 		return fmt.Errorf("backend.pkcs11.mechanisms.profile: %q is not softhsm2 or luna", p.Mechanisms.Profile)
 	}
+	switch p.Mechanisms.RSAOAEPHash {
+	case "", "sha1", "sha256", "sha384", "sha512":
+	default:
+		return fmt.Errorf("backend.pkcs11.mechanisms.rsa_oaep_hash: %q is not sha1, sha256, sha384 or sha512", p.Mechanisms.RSAOAEPHash)
+	}
 	if p.SessionPoolSize < 1 || p.SessionPoolSize > 1024 {
 		return fmt.Errorf("backend.pkcs11.session_pool_size: %d is outside 1..1024", p.SessionPoolSize)
+	}
+	if p.MemberRetry < time.Millisecond || p.MemberRetry > time.Minute {
+		return fmt.Errorf("backend.pkcs11.member_retry: %s is outside 1ms..1m", p.MemberRetry)
+	}
+	if p.MemberRetryMax < p.MemberRetry || p.MemberRetryMax > time.Hour {
+		return fmt.Errorf("backend.pkcs11.member_retry_max: %s is below member_retry (%s) or above 1h", p.MemberRetryMax, p.MemberRetry)
+	}
+	if p.HealthInterval < 100*time.Millisecond || p.HealthInterval > time.Hour {
+		return fmt.Errorf("backend.pkcs11.health_interval: %s is outside 100ms..1h", p.HealthInterval)
 	}
 	return nil
 }
@@ -322,8 +554,37 @@ func (s *Store) validate() error {
 		if s.Path == "" {
 			return errors.New("store.path: required for the bbolt store")
 		}
+	case "postgres":
+		return s.Postgres.validate()
 	default:
-		return fmt.Errorf("store.type: %q is not a known store (bbolt)", s.Type)
+		return fmt.Errorf("store.type: %q is not a known store (bbolt, postgres)", s.Type)
+	}
+	return nil
+}
+
+func (p *Postgres) validate() error {
+	if (p.DSN.File == "") == (p.DSN.Env == "") {
+		return errors.New("store.postgres.dsn: set exactly one of dsn.file or dsn.env (the connection string may hold a password)")
+	}
+	if p.MaxConns < 0 || p.MaxConns > 10000 {
+		return fmt.Errorf("store.postgres.max_conns: %d is outside 0..10000 (0: 16)", p.MaxConns)
+	}
+	if p.MinConns < 0 || (p.MinConns > p.MaxConns && p.MaxConns > 0) || (p.MaxConns == 0 && p.MinConns > 16) {
+		return fmt.Errorf("store.postgres.min_conns: %d is outside 0..max_conns", p.MinConns)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"store.postgres.max_conn_lifetime", p.MaxConnLifetime}, {"store.postgres.max_conn_idle_time", p.MaxConnIdleTime},
+		{"store.postgres.connect_timeout", p.ConnectTimeout}, {"store.postgres.query_timeout", p.QueryTimeout},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("%s: must not be negative, got %s (0: the default)", d.key, d.v)
+		}
+	}
+	if p.QueryTimeout > 0 && p.QueryTimeout < 100*time.Millisecond {
+		return fmt.Errorf("store.postgres.query_timeout: %s is too short (at least 100ms)", p.QueryTimeout)
 	}
 	return nil
 }

@@ -64,7 +64,9 @@ func (s *measuredStore) PutTenant(ctx context.Context, t *store.Tenant) (err err
 // measured. The wrapper offers Random and Check whatever be offers: Random
 // falls back to crypto/rand (as the operations do without a RandomSource),
 // Check to an empty report.
-func (m *Metrics) Backend(be backend.Backend) backend.Backend { return &measuredBackend{Backend: be, m: m} }
+func (m *Metrics) Backend(be backend.Backend) backend.Backend {
+	return &measuredBackend{Backend: be, m: m}
+}
 
 type measuredBackend struct {
 	backend.Backend

@@ -148,3 +148,31 @@ type Store interface {
 	// Close flushes and releases the store. Calling it twice is safe.
 	Close() error
 }
+
+// Scanner is implemented by stores that can hand out everything they hold,
+// for copying a whole store into another (kmipctl store migrate).
+type Scanner interface {
+	// TenantIDs returns, sorted, the ID of every tenant that has a tenant
+	// record or objects (a store may also list a tenant whose objects
+	// were all deleted).
+	TenantIDs(ctx context.Context) ([]string, error)
+	// ScanObjects calls fn with each object of the tenant whose ID sorts
+	// after afterID (all of them for ""), in ID order (bytewise), until fn
+	// returns an error, which ScanObjects returns as it is. The object is
+	// fn's to keep. fn may be slow, and must not write to this store.
+	ScanObjects(ctx context.Context, tenantID, afterID string, fn func(*Object) error) error
+}
+
+// Importer is implemented by stores that can take records copied from
+// another store as they are: Revision and the timestamps are kept, not set
+// (kmipctl store migrate).
+type Importer interface {
+	// ImportTenant stores t; ErrExists if the tenant has a record.
+	ImportTenant(ctx context.Context, t *Tenant) error
+	// ImportObjects stores the objects in one write: all of them or, on
+	// error, none. An object whose ID is taken in its tenant is left as it
+	// is, and present holds the stored record at that object's index (nil
+	// where the object was written), so that a copy run again can check
+	// what an earlier run wrote.
+	ImportObjects(ctx context.Context, objs []*Object) (present []*Object, err error)
+}

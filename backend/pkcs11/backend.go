@@ -2,12 +2,14 @@ package pkcs11
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 
-	"github.com/miekg/pkcs11"
+	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/config"
@@ -23,72 +25,67 @@ func init() {
 	})
 }
 
-// Backend is the root of trust on one HSM partition. All methods are safe
-// for concurrent use.
+// Backend is the root of trust on an HSM set: one partition, or several
+// partitions holding the same key set (an HA set). Requests are spread
+// over the members that work; a member that fails is taken out, tried
+// again in the background with a growing delay, and put back when it
+// answers. All methods are safe for concurrent use.
 type Backend struct {
 	// life is held shared by every call and exclusively by Close, so Close
 	// waits for calls in flight and no call starts on a closed Backend.
 	life   sync.RWMutex
 	closed bool
-	m      *member
-}
 
-// member is one HSM partition reached through one module: its sessions,
-// login and cached handles. A Backend has one today; an HA set of HSMs
-// holding the same labels would be several, tried in turn.
-type member struct {
-	mod   *module
-	slot  uint
-	token string // token label, for messages
-	pin   string
-	mech  mechanisms
-	cfg   config.PKCS11
-	pool  *pool
+	cfg     config.PKCS11
+	members []*member
+	next    atomic.Uint64 // round robin over the members
 
-	// The anchor session is never part of the pool's churn: it owns the
-	// unwrapped tenant KEKs (session objects die with the session that
-	// made them, but every session of the process can use them) and, by
-	// staying open, keeps the token logged in. It runs one call at a time.
-	anchorMu  sync.Mutex
-	anchor    pkcs11.SessionHandle
-	hasAnchor bool
+	// healthMu guards every member's health; wake starts the prober
+	// early (a member went down), stop and done end it.
+	healthMu sync.Mutex
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	failover atomic.Uint64 // requests moved to another member
 
-	keysMu sync.Mutex
-	keys   map[string]keyRef // key set handles by keySpec.name
-
-	// keks maps kekCacheKey(tenant key) to the unwrapped KEK. Only blobs
-	// whose MAC verified enter, so its size is bounded by the number of
-	// genuine tenant keys, not by what clients send.
-	keksMu sync.Mutex
-	keks   map[[sha256.Size]byte]pkcs11.ObjectHandle
+	logMu sync.Mutex
+	log   zerolog.Logger
 }
 
 var errClosed = fmt.Errorf("%w: pkcs11: backend is closed", backend.ErrUnavailable)
 
-// Open connects to the token labelled cfg.TokenLabel through cfg.Module,
-// logs in with the PIN from cfg.PIN and resolves the key set by label.
+// Open connects to the members of cfg (backend.pkcs11.members, or the one
+// partition cfg.Module and cfg.TokenLabel name), logs in to each with the
+// PIN from cfg.PIN and resolves the key set by label.
 //
-// Open fails if the module, the token or the login fails. A missing or
-// unusable key does not make it fail: Check reports it key by key (so that
-// `kmipctl hsm check` can say what to fix), and the calls that need the key
-// return an error matching backend.ErrKeyMissing. The server runs Check at
-// start and refuses to serve on a failure.
+// Open fails only if no member can be reached and logged in to; members
+// that fail are retried in the background. A missing or unusable key does
+// not make it fail: Check reports it key by key (so that `kmipctl hsm
+// check` can say what to fix), and the calls that need the key return an
+// error matching backend.ErrKeyMissing. The server runs Check at start
+// and refuses to serve on a failure.
 //
-// The Backend keeps up to cfg.SessionPoolSize sessions for calls, plus one
-// anchor session that owns the unwrapped tenant KEKs.
+// Member state changes are logged with the zerolog logger of ctx
+// (zerolog.Ctx), or as JSON lines on standard error when ctx has none;
+// SetLogger replaces it.
+//
+// Each member keeps up to cfg.SessionPoolSize sessions for calls, plus
+// one anchor session that owns the unwrapped tenant KEKs.
 func Open(ctx context.Context, cfg config.PKCS11) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	switch {
-	case cfg.Module == "":
+	case cfg.Module == "" && len(cfg.Members) == 0:
 		return nil, errors.New("pkcs11: module: required")
-	case cfg.TokenLabel == "":
-		return nil, errors.New("pkcs11: token_label: required")
 	case cfg.MKEKLabel == "" || cfg.SKEYLabel == "" || cfg.IKEYLabel == "" || cfg.TKEKPrefix == "":
 		return nil, errors.New("pkcs11: mkek_label, skey_label, ikey_label and tkek_prefix are required")
 	case cfg.SessionPoolSize < 1:
 		return nil, fmt.Errorf("pkcs11: session_pool_size: %d is less than 1", cfg.SessionPoolSize)
+	}
+	specs, err := cfg.MemberSet()
+	if err != nil {
+		return nil, fmt.Errorf("pkcs11: %w", err)
 	}
 	mech, err := mechanismsFor(cfg.Mechanisms)
 	if err != nil {
@@ -98,361 +95,82 @@ func Open(ctx context.Context, cfg config.PKCS11) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: pin: %w", err) // names the source, never the value
 	}
-	m, err := openMember(ctx, cfg, pin, mech)
-	if err != nil {
-		return nil, err
+	fillRetryDefaults(&cfg)
+	b := &Backend{
+		cfg:  cfg,
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		log:  loggerFrom(ctx),
 	}
-	return &Backend{m: m}, nil
-}
-
-func openMember(ctx context.Context, cfg config.PKCS11, pin string, mech mechanisms) (*member, error) {
-	mod, err := acquireModule(cfg.Module, cfg.SoftHSM2Conf)
-	if err != nil {
-		return nil, err
-	}
-	slot, err := findSlot(mod, cfg.TokenLabel)
-	if err != nil {
-		mod.release()
-		return nil, err
-	}
-	m := &member{
-		mod: mod, slot: slot, token: cfg.TokenLabel, pin: pin, mech: mech, cfg: cfg,
-		keys: map[string]keyRef{},
-		keks: map[[sha256.Size]byte]pkcs11.ObjectHandle{},
-	}
-	m.pool = newPool(cfg.SessionPoolSize, m.openSession, m.closeSession)
-	// Opening the anchor logs in: a wrong PIN fails here, not later.
-	if err := m.withAnchor(func(pkcs11.SessionHandle) error { return nil }); err != nil {
-		mod.release()
-		return nil, err
-	}
-	// Resolve the key set now so the handles are cached; what is missing
-	// is resolved again when needed (and reported by Check).
-	_ = m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-		for _, spec := range m.keySpecs() {
-			_, _ = m.key(s, spec)
+	var failed []error
+	for i, spec := range specs {
+		m := newMember(i+1, spec, cfg, pin, mech)
+		b.members = append(b.members, m)
+		if err := m.connect(ctx); err != nil {
+			m.forget(false)
+			b.setDown(m, err)
+			failed = append(failed, err)
+			continue
 		}
-		return nil
-	})
-	return m, nil
-}
-
-// keySpecs lists every object of the key set, in Check's order.
-func (m *member) keySpecs() []keySpec {
-	specs := []keySpec{mkekSpec(m.cfg.MKEKLabel), skeySpec(m.cfg.SKEYLabel), ikeySpec(m.cfg.IKEYLabel)}
-	for i := 1; i <= m.cfg.TKEKCount; i++ {
-		specs = append(specs, tkekPrivateSpec(m.cfg.TKEKPrefix, i), tkekPublicSpec(m.cfg.TKEKPrefix, i))
+		m.up.Store(true)
+		m.health.since = now()
 	}
-	return specs
-}
-
-// openSession opens a read-write session and makes sure the token is
-// logged in. C_Login is per token, not per session: it answers
-// CKR_USER_ALREADY_LOGGED_IN while any session of the process is, which
-// is fine.
-func (m *member) openSession() (pkcs11.SessionHandle, error) {
-	s, err := m.mod.OpenSession(m.slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-	if err != nil {
-		return 0, fmt.Errorf("%w: pkcs11: C_OpenSession on token %q: %w", backend.ErrUnavailable, m.token, err)
-	}
-	if err := m.login(s); err != nil {
-		m.closeSession(s)
-		return 0, err
-	}
-	return s, nil
-}
-
-func (m *member) closeSession(s pkcs11.SessionHandle) {
-	_ = m.mod.CloseSession(s) // a session we drop may be dead already
-}
-
-func (m *member) login(s pkcs11.SessionHandle) error {
-	err := m.mod.Login(s, pkcs11.CKU_USER, m.pin)
-	if err == nil || isRV(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
-		return nil
-	}
-	// The PKCS#11 error is a return value; the PIN never enters the text.
-	return fmt.Errorf("%w: pkcs11: C_Login to token %q: %w", backend.ErrUnavailable, m.token, err)
-}
-
-// recovery is a kind of damage a retry can repair.
-type recovery uint8
-
-const (
-	recoverSession recovery = 1 << iota // session lost: use another
-	recoverLogin                        // login lost: log in again
-	recoverHandles                      // a cached handle is stale: resolve again
-)
-
-// recoveryFor says what repairs err, or 0 if a retry cannot help.
-func recoveryFor(err error) recovery {
-	switch {
-	case isSessionLost(err):
-		return recoverSession
-	case isNotLoggedIn(err):
-		return recoverLogin
-	case isHandleInvalid(err):
-		return recoverHandles
-	}
-	return 0
-}
-
-// withSession runs fn on a pooled session. If fn fails because the
-// session, the login or a cached handle was lost, the damage is repaired
-// (session dropped, login redone, handles forgotten) and fn runs again;
-// each kind of repair is tried once, because one loss often reveals the
-// next (a token restart loses the sessions, then the KEKs they owned).
-func (m *member) withSession(ctx context.Context, fn func(pkcs11.SessionHandle) error) error {
-	var tried recovery
-	for {
-		s, err := m.pool.get(ctx)
-		if err != nil {
-			return err
+	if len(failed) == len(specs) {
+		for _, m := range b.members {
+			m.close()
 		}
-		err = fn(s)
-		r := recoveryFor(err)
-		switch {
-		case err == nil:
-			m.pool.put(s)
-			return nil
-		case isDeviceLost(err):
-			// Retrying on this module cannot help until it is initialized
-			// again (a member reset, with the HA work).
-			m.pool.discard(s)
-			m.pool.drain()
-			return err
-		case r == 0 || tried&r != 0:
-			if r == recoverSession {
-				m.pool.discard(s)
-			} else {
-				m.pool.put(s)
-			}
-			return err
+		if len(failed) == 1 {
+			return nil, failed[0]
 		}
-		tried |= r
-		switch r {
-		case recoverSession:
-			m.pool.discard(s)
-			m.pool.drain()
-		case recoverLogin:
-			lerr := m.login(s)
-			m.pool.put(s)
-			if lerr != nil {
-				return lerr
-			}
-		case recoverHandles:
-			m.forgetKeys()
-			m.pool.put(s)
+		return nil, fmt.Errorf("%w: pkcs11: no member of the HSM set could be reached: %s", backend.ErrUnavailable, b.downSummary())
+	}
+	for _, m := range b.members {
+		if !m.up.Load() {
+			b.logger().Warn().Int("member", m.idx).Str("token", m.spec.TokenLabel).Str("module", m.spec.Module).
+				Str("reason", m.health.reason).Msg("hsm member down at start; retrying in the background")
 		}
 	}
+	go b.prober()
+	return b, nil
 }
 
-// withAnchor runs fn on the anchor session, opening it if needed, with the
-// same repairs as withSession. Losing the anchor loses every unwrapped
-// KEK, so the KEK cache is emptied with it.
-func (m *member) withAnchor(fn func(pkcs11.SessionHandle) error) error {
-	m.anchorMu.Lock()
-	defer m.anchorMu.Unlock()
-	var tried recovery
-	for {
-		if !m.hasAnchor {
-			a, err := m.openSession()
-			if err != nil {
-				return err
-			}
-			m.anchor, m.hasAnchor = a, true
-		}
-		err := fn(m.anchor)
-		r := recoveryFor(err)
-		switch {
-		case err == nil:
-			return nil
-		case isDeviceLost(err):
-			// Not settled: the caller's session is on the same dead
-			// module, and withSession drops the pool for it.
-			m.dropAnchor()
-			return err
-		case r == 0 || tried&r != 0:
-			return settled{err}
-		}
-		tried |= r
-		switch r {
-		case recoverSession:
-			m.dropAnchor()
-		case recoverLogin:
-			if lerr := m.login(m.anchor); lerr != nil {
-				return lerr
-			}
-		case recoverHandles:
-			m.forgetKeys()
-		}
+// fillRetryDefaults gives a configuration built in code (not through
+// config.Default) the default retry timings.
+func fillRetryDefaults(cfg *config.PKCS11) {
+	d := config.Default().Backend.PKCS11
+	if cfg.MemberRetry <= 0 {
+		cfg.MemberRetry = d.MemberRetry
+	}
+	if cfg.MemberRetryMax < cfg.MemberRetry {
+		cfg.MemberRetryMax = max(d.MemberRetryMax, cfg.MemberRetry)
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = d.HealthInterval
 	}
 }
 
-// dropAnchor closes the anchor session; its session objects are gone.
-// Callers hold anchorMu.
-func (m *member) dropAnchor() {
-	m.closeSession(m.anchor)
-	m.anchor, m.hasAnchor = 0, false
-	m.keksMu.Lock()
-	clear(m.keks)
-	m.keksMu.Unlock()
+// loggerFrom returns the logger of ctx (even a disabled one), or a JSON
+// logger on standard error when ctx has none.
+func loggerFrom(ctx context.Context) zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l != zerolog.Ctx(context.Background()) || zerolog.DefaultContextLogger != nil {
+		return l.With().Str("component", "pkcs11").Logger()
+	}
+	return zerolog.New(os.Stderr).With().Timestamp().Str("component", "pkcs11").Logger()
 }
 
-// key returns the cached handle of a key set object, resolving it by label
-// on s when it is not cached. Failures are not cached, so a key the
-// customer adds later is found.
-func (m *member) key(s pkcs11.SessionHandle, spec keySpec) (keyRef, error) {
-	m.keysMu.Lock()
-	r, ok := m.keys[spec.name]
-	m.keysMu.Unlock()
-	if ok {
-		return r, nil
-	}
-	r, err := resolve(m.mod, s, spec)
-	if err != nil {
-		return keyRef{}, err
-	}
-	m.keysMu.Lock()
-	m.keys[spec.name] = r
-	m.keysMu.Unlock()
-	return r, nil
+// SetLogger sets where member state changes are logged.
+func (b *Backend) SetLogger(l zerolog.Logger) {
+	b.logMu.Lock()
+	b.log = l.With().Str("component", "pkcs11").Logger()
+	b.logMu.Unlock()
 }
 
-// forgetKeys drops every cached key set handle: one was found invalid
-// (the key was replaced, or the token came back with new handles).
-func (m *member) forgetKeys() {
-	m.keysMu.Lock()
-	clear(m.keys)
-	m.keysMu.Unlock()
-}
-
-func (m *member) cachedKEK(k [sha256.Size]byte) (pkcs11.ObjectHandle, bool) {
-	m.keksMu.Lock()
-	defer m.keksMu.Unlock()
-	h, ok := m.keks[k]
-	return h, ok
-}
-
-// dropKEK forgets a KEK whose handle was found invalid.
-func (m *member) dropKEK(k [sha256.Size]byte) {
-	m.keksMu.Lock()
-	delete(m.keks, k)
-	m.keksMu.Unlock()
-}
-
-// unavailable wraps the failure of a PKCS#11 call as ErrUnavailable,
-// keeping the return value in the chain for the retry loops. Errors that
-// already say what they are (a missing key, a failed integrity check) are
-// only given context.
-func unavailable(op string, err error) error {
-	if errors.Is(err, backend.ErrKeyMissing) || errors.Is(err, backend.ErrIntegrity) || errors.Is(err, backend.ErrUnavailable) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return fmt.Errorf("%w: %s: %w", backend.ErrUnavailable, op, err)
-}
-
-// mac makes the SKEY's MAC of msg.
-func (m *member) mac(s pkcs11.SessionHandle, skey keyRef, msg []byte) ([]byte, error) {
-	if err := m.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(skey.macMech, nil)}, skey.h); err != nil {
-		return nil, unavailable("C_SignInit", err)
-	}
-	out, err := m.mod.Sign(s, msg)
-	if err != nil {
-		return nil, unavailable("C_Sign", err)
-	}
-	return out, nil
-}
-
-// verifyMAC checks the SKEY's MAC of msg inside the HSM (C_Verify compares
-// in constant time there). A wrong MAC is ErrIntegrity.
-func (m *member) verifyMAC(s pkcs11.SessionHandle, skey keyRef, msg, mac []byte) error {
-	if err := m.mod.VerifyInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(skey.macMech, nil)}, skey.h); err != nil {
-		return unavailable("C_VerifyInit", err)
-	}
-	if err := m.mod.Verify(s, msg, mac); err != nil {
-		if isMACMismatch(err) {
-			return fmt.Errorf("%w: MAC does not verify", backend.ErrIntegrity)
-		}
-		return unavailable("C_Verify", err)
-	}
-	return nil
-}
-
-// tenantKEK returns the unwrapped KEK of a tenant key: from the cache, or
-// by verifying the blob's MAC and unwrapping it on the anchor session.
-func (m *member) tenantKEK(s pkcs11.SessionHandle, tk backend.TenantKey) (pkcs11.ObjectHandle, [sha256.Size]byte, error) {
-	k := kekCacheKey(tk)
-	if h, ok := m.cachedKEK(k); ok {
-		return h, k, nil
-	}
-	blob, err := parseTenantKey(tk.Blob)
-	if err != nil {
-		return 0, k, err
-	}
-	skey, err := m.key(s, skeySpec(m.cfg.SKEYLabel))
-	if err != nil {
-		return 0, k, unavailable("SKEY", err)
-	}
-	if err := m.verifyMAC(s, skey, macInput(tk.TenantID, blob.signed), blob.mac); err != nil {
-		return 0, k, fmt.Errorf("tenant key blob: %w", err)
-	}
-	var h pkcs11.ObjectHandle
-	err = m.withAnchor(func(a pkcs11.SessionHandle) error {
-		if cached, ok := m.cachedKEK(k); ok { // unwrapped while we waited
-			h = cached
-			return nil
-		}
-		mkek, err := m.key(a, mkekSpec(m.cfg.MKEKLabel))
-		if err != nil {
-			return unavailable("MKEK", err)
-		}
-		h, err = m.mod.UnwrapKey(a, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, mkek.h, blob.wrapped, kekTemplate())
-		if err != nil {
-			// The MAC verified, so the blob is ours: if the MKEK cannot
-			// unwrap it, the MKEK is not the one that wrapped it.
-			// SoftHSM2 answers a failed unwrap with CKR_GENERAL_ERROR.
-			if isRV(err, pkcs11.CKR_WRAPPED_KEY_INVALID, pkcs11.CKR_WRAPPED_KEY_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
-				return fmt.Errorf("%w: the MKEK %q cannot unwrap this tenant key (was it replaced?): %w",
-					backend.ErrKeyMissing, m.cfg.MKEKLabel, err)
-			}
-			return unavailable("C_UnwrapKey", err)
-		}
-		m.keksMu.Lock()
-		m.keks[k] = h
-		m.keksMu.Unlock()
-		return nil
-	})
-	return h, k, err
-}
-
-// kekTemplate: an unwrapped tenant KEK lives only in the HSM, only for this
-// process, and can never leave it again.
-func kekTemplate() []*pkcs11.Attribute {
-	return []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
-	}
-}
-
-// newKeyTemplate is a fresh AES-256 session key that may be wrapped.
-func newKeyTemplate() []*pkcs11.Attribute {
-	return []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-		pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-	}
+func (b *Backend) logger() *zerolog.Logger {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	l := b.log
+	return &l
 }
 
 // enter starts a call: it holds life shared until the returned func runs.
@@ -468,6 +186,7 @@ func (b *Backend) enter() (func(), error) {
 // NewTenantKey generates an AES-256 KEK in the HSM, wraps it with the MKEK
 // (AES key wrap with padding), destroys the generated object and returns
 // the blob, MACed with the SKEY and bound to tenantID (format in blob.go).
+// Every member holds the same MKEK and SKEY, so any member can unwrap it.
 func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.TenantKey, error) {
 	if tenantID == "" {
 		return backend.TenantKey{}, errors.New("pkcs11: new tenant key: empty tenant ID")
@@ -477,38 +196,11 @@ func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.Te
 		return backend.TenantKey{}, err
 	}
 	defer leave()
-	m := b.m
 	var blob []byte
-	err = m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-		mkek, err := m.key(s, mkekSpec(m.cfg.MKEKLabel))
-		if err != nil {
-			return unavailable("MKEK", err)
-		}
-		skey, err := m.key(s, skeySpec(m.cfg.SKEYLabel))
-		if err != nil {
-			return unavailable("SKEY", err)
-		}
-		h, err := m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, newKeyTemplate())
-		if err != nil {
-			return unavailable("C_GenerateKey", err)
-		}
-		// The object is only needed for wrapping; if the session dies
-		// first, the object dies with it.
-		defer func() { _ = m.mod.DestroyObject(s, h) }()
-		wrapped, err := m.mod.WrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, mkek.h, h)
-		if err != nil {
-			return unavailable("C_WrapKey", err)
-		}
-		b, err := encodeTenantKey(wrapped)
-		if err != nil {
-			return err
-		}
-		mac, err := m.mac(s, skey, macInput(tenantID, b))
-		if err != nil {
-			return err
-		}
-		blob = append(b, mac...)
-		return nil
+	err = b.do(ctx, func(m *member) error {
+		var err error
+		blob, err = m.newTenantKey(ctx, tenantID)
+		return err
 	})
 	if err != nil {
 		return backend.TenantKey{}, fmt.Errorf("pkcs11: new tenant key: %w", err)
@@ -525,39 +217,11 @@ func (b *Backend) Seal(ctx context.Context, req backend.SealRequest) ([]byte, er
 		return nil, err
 	}
 	defer leave()
-	m := b.m
 	var out []byte
-	err = m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-		kek, k, err := m.tenantKEK(s, req.Key)
-		if err != nil {
-			return err
-		}
-		iv, err := m.mod.GenerateRandom(s, gcmIVSize)
-		if err != nil {
-			return unavailable("C_GenerateRandom", err)
-		}
-		gcm := pkcs11.NewGCMParams(iv, req.AdditionalData, gcmTagBits)
-		defer gcm.Free()
-		if err := m.mod.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, gcm)}, kek); err != nil {
-			if isHandleInvalid(err) {
-				m.dropKEK(k)
-			}
-			return unavailable("C_EncryptInit", err)
-		}
-		ct, err := m.mod.Encrypt(s, req.Plaintext)
-		if err != nil {
-			return unavailable("C_Encrypt", err)
-		}
-		// Some HSMs (Luna in FIPS mode) make their own IV and write it
-		// back into the parameters: store the IV actually used.
-		if used := gcm.IV(); len(used) == gcmIVSize {
-			iv = used
-		}
-		out = make([]byte, 0, sealedHeader+len(ct))
-		out = append(out, sealedVersion)
-		out = append(out, iv...)
-		out = append(out, ct...)
-		return nil
+	err = b.do(ctx, func(m *member) error {
+		var err error
+		out, err = m.seal(ctx, req)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: seal: %w", err)
@@ -579,31 +243,11 @@ func (b *Backend) Open(ctx context.Context, req backend.OpenRequest) ([]byte, er
 		return nil, err
 	}
 	defer leave()
-	m := b.m
-	iv, ct := req.Ciphertext[1:sealedHeader], req.Ciphertext[sealedHeader:]
 	var out []byte
-	err = m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-		kek, k, err := m.tenantKEK(s, req.Key)
-		if err != nil {
-			return err
-		}
-		gcm := pkcs11.NewGCMParams(iv, req.AdditionalData, gcmTagBits)
-		defer gcm.Free()
-		if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, gcm)}, kek); err != nil {
-			if isHandleInvalid(err) {
-				m.dropKEK(k)
-			}
-			return unavailable("C_DecryptInit", err)
-		}
-		pt, err := m.mod.Decrypt(s, ct)
-		if err != nil {
-			if isAuthFailure(err) {
-				return fmt.Errorf("%w: AES-GCM authentication failed", backend.ErrIntegrity)
-			}
-			return unavailable("C_Decrypt", err)
-		}
-		out = pt
-		return nil
+	err = b.do(ctx, func(m *member) error {
+		var err error
+		out, err = m.open(ctx, req)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: open: %w", err)
@@ -611,7 +255,10 @@ func (b *Backend) Open(ctx context.Context, req backend.OpenRequest) ([]byte, er
 	return out, nil
 }
 
-// Random returns n bytes from the HSM's random number generator.
+// Random returns n bytes from the HSM's random number generator
+// (C_GenerateRandom). The KMIP layer draws the material of every key it
+// creates from here (backend.RandomSource), so on this backend no key
+// material comes from Go's random number generator.
 func (b *Backend) Random(ctx context.Context, n int) ([]byte, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("pkcs11: random: negative length %d", n)
@@ -625,13 +272,10 @@ func (b *Backend) Random(ctx context.Context, n int) ([]byte, error) {
 	}
 	defer leave()
 	var out []byte
-	err = b.m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-		r, err := b.m.mod.GenerateRandom(s, n)
-		if err != nil {
-			return unavailable("C_GenerateRandom", err)
-		}
-		out = r
-		return nil
+	err = b.do(ctx, func(m *member) error {
+		var err error
+		out, err = m.random(ctx, n)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: random: %w", err)
@@ -639,9 +283,10 @@ func (b *Backend) Random(ctx context.Context, n int) ([]byte, error) {
 	return out, nil
 }
 
-// Close destroys the unwrapped tenant KEKs, closes every session and
-// releases the module (C_Finalize once no Backend of the process uses it).
-// It waits for calls in flight. Calling it again does nothing.
+// Close stops the background retries, destroys the unwrapped tenant KEKs,
+// closes every session and releases the modules (C_Finalize once no
+// Backend of the process uses one). It waits for calls in flight. Calling
+// it again does nothing.
 func (b *Backend) Close() error {
 	b.life.Lock()
 	defer b.life.Unlock()
@@ -649,26 +294,40 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.m.close()
+	close(b.stop)
+	<-b.done
+	for _, m := range b.members {
+		m.use.Lock()
+		m.close()
+		m.use.Unlock()
+	}
 	return nil
 }
 
-func (m *member) close() {
-	m.pool.drain() // no call is in flight: every session is idle
-	m.anchorMu.Lock()
-	if m.hasAnchor {
-		m.keksMu.Lock()
-		for _, h := range m.keks {
-			_ = m.mod.DestroyObject(m.anchor, h) // closing the anchor would too; be explicit
+// downSummary describes every member that is out, for errors and Check.
+func (b *Backend) downSummary() string {
+	b.healthMu.Lock()
+	defer b.healthMu.Unlock()
+	var parts []string
+	t := now()
+	for _, m := range b.members {
+		if m.up.Load() {
+			continue
 		}
-		clear(m.keks)
-		m.keksMu.Unlock()
-		m.closeSession(m.anchor)
-		m.hasAnchor = false
+		h := m.health
+		part := fmt.Sprintf("%s is down since %s: %s", m, h.since.Format("15:04:05.000"), h.cause)
+		if h.reason != h.cause {
+			part += "; last try: " + h.reason
+		}
+		switch {
+		case h.final:
+			part += "; not retried (fix it and restart the adapter)"
+		case h.next.After(t):
+			part += fmt.Sprintf("; next try in %s", h.next.Sub(t).Round(timeRound))
+		}
+		parts = append(parts, part)
 	}
-	m.anchorMu.Unlock()
-	m.pin = ""
-	m.mod.release()
+	return strings.Join(parts, "; ")
 }
 
 // Interface guards.

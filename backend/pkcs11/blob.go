@@ -8,28 +8,39 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend"
 )
 
-// Tenant key blob (backend.TenantKey.Blob), version 1:
+// Tenant key blob (backend.TenantKey.Blob), version 2 (what NewTenantKey
+// makes):
 //
 //	offset  size  field
-//	0       1     version, 0x01
-//	1       2     L, length of the wrapped key, big endian
-//	3       L     the tenant KEK (AES-256) wrapped by the MKEK with AES key
+//	0       1     version, 0x02
+//	1       1     N, length of the MKEK's label (1..255)
+//	2       N     the label of the MKEK that wrapped the key
+//	2+N     2     L, length of the wrapped key, big endian
+//	4+N     L     the tenant KEK (AES-256) wrapped by that MKEK with AES key
 //	              wrap with padding (RFC 5649; 40 bytes for a 32-byte key)
-//	3+L     rest  MAC by the SKEY: 16 bytes (AES-CMAC) or 32 (HMAC-SHA256)
+//	4+N+L   rest  MAC by the SKEY: 16 bytes (AES-CMAC) or 32 (HMAC-SHA256)
+//
+// Naming the MKEK lets tenant keys made under an earlier MKEK open while a
+// root rotation rewraps them under the new one (RewrapTenantKey).
+//
+// Version 1 (made before this release) is the same without N and the
+// label: 0x01, L, wrapped, MAC. Its MKEK is backend.pkcs11.mkek_v1_label,
+// or mkek_label when that is empty.
 //
 // The MAC covers
 //
-//	"kmip-adapter/pkcs11/tenant-key/v1" 0x00
+//	"kmip-adapter/pkcs11/tenant-key/v2" 0x00   (v1: ".../v1")
 //	|| uint32 big endian len(tenantID) || tenantID
-//	|| blob[0 : 3+L]
+//	|| the blob up to the MAC
 //
 // so a blob moved to another tenant, or another use of the SKEY, fails.
 // The domain string separates this use of the SKEY from any other MAC the
 // adapter makes with it.
 const (
-	tenantKeyVersion = 0x01
-	tenantKeyDomain  = "kmip-adapter/pkcs11/tenant-key/v1"
-	tenantKeyHeader  = 3
+	tenantKeyVersion1 = 0x01
+	tenantKeyVersion  = 0x02
+	tenantKeyDomain1  = "kmip-adapter/pkcs11/tenant-key/v1"
+	tenantKeyDomain   = "kmip-adapter/pkcs11/tenant-key/v2"
 )
 
 // Sealed object key material (what Seal returns), version 1:
@@ -48,47 +59,70 @@ const (
 
 // tenantKeyBlob is a parsed tenant key blob.
 type tenantKeyBlob struct {
-	signed  []byte // blob[0 : 3+L]: what the MAC covers after the tenant
+	version byte
+	mkek    string // the wrapping MKEK's label; "" in version 1
+	signed  []byte // the blob up to the MAC: what the MAC covers after the tenant
 	wrapped []byte
 	mac     []byte
 }
 
-// encodeTenantKey lays out the header and the wrapped key; the MAC is
+// encodeTenantKey lays out a version 2 blob up to the MAC; the MAC is
 // appended once it is made over macInput.
-func encodeTenantKey(wrapped []byte) ([]byte, error) {
+func encodeTenantKey(mkek string, wrapped []byte) ([]byte, error) {
+	if len(mkek) == 0 || len(mkek) > 0xFF {
+		return nil, fmt.Errorf("MKEK label of %d bytes does not fit the blob", len(mkek))
+	}
 	if len(wrapped) == 0 || len(wrapped) > 0xFFFF {
 		return nil, fmt.Errorf("wrapped key of %d bytes does not fit the blob", len(wrapped))
 	}
-	b := make([]byte, tenantKeyHeader, tenantKeyHeader+len(wrapped)+32)
-	b[0] = tenantKeyVersion
-	binary.BigEndian.PutUint16(b[1:], uint16(len(wrapped)))
+	b := make([]byte, 0, 4+len(mkek)+len(wrapped)+32)
+	b = append(b, tenantKeyVersion, byte(len(mkek)))
+	b = append(b, mkek...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(wrapped)))
 	return append(b, wrapped...), nil
 }
 
-// parseTenantKey splits a blob. Any malformation is ErrIntegrity: the
-// store holds only blobs we made, so a bad one was changed.
+// parseTenantKey splits a blob of either version. Any malformation is
+// ErrIntegrity: the store holds only blobs we made, so a bad one was
+// changed.
 func parseTenantKey(b []byte) (tenantKeyBlob, error) {
-	if len(b) < tenantKeyHeader {
-		return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob is %d bytes", backend.ErrIntegrity, len(b))
+	if len(b) < 1 {
+		return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob is empty", backend.ErrIntegrity)
 	}
-	if b[0] != tenantKeyVersion {
+	out := tenantKeyBlob{version: b[0]}
+	rest := b[1:]
+	switch b[0] {
+	case tenantKeyVersion1:
+	case tenantKeyVersion:
+		if len(rest) < 1 || rest[0] == 0 || len(rest) < 1+int(rest[0]) {
+			return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob is truncated", backend.ErrIntegrity)
+		}
+		out.mkek = string(rest[1 : 1+rest[0]])
+		rest = rest[1+rest[0]:]
+	default:
 		return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob version 0x%02X is unknown", backend.ErrIntegrity, b[0])
 	}
-	n := int(binary.BigEndian.Uint16(b[1:]))
-	if n == 0 || len(b) <= tenantKeyHeader+n {
+	if len(rest) < 2 {
 		return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob is truncated", backend.ErrIntegrity)
 	}
-	return tenantKeyBlob{
-		signed:  b[:tenantKeyHeader+n],
-		wrapped: b[tenantKeyHeader : tenantKeyHeader+n],
-		mac:     b[tenantKeyHeader+n:],
-	}, nil
+	n := int(binary.BigEndian.Uint16(rest))
+	rest = rest[2:]
+	if n == 0 || len(rest) <= n {
+		return tenantKeyBlob{}, fmt.Errorf("%w: tenant key blob is truncated", backend.ErrIntegrity)
+	}
+	signedLen := len(b) - len(rest) + n
+	out.signed, out.wrapped, out.mac = b[:signedLen], rest[:n], rest[n:]
+	return out, nil
 }
 
-// macInput is what the SKEY MACs for a tenant key blob.
-func macInput(tenantID string, signed []byte) []byte {
-	b := make([]byte, 0, len(tenantKeyDomain)+1+4+len(tenantID)+len(signed))
-	b = append(b, tenantKeyDomain...)
+// macInput is what the SKEY MACs for a tenant key blob of version v.
+func macInput(v byte, tenantID string, signed []byte) []byte {
+	domain := tenantKeyDomain
+	if v == tenantKeyVersion1 {
+		domain = tenantKeyDomain1
+	}
+	b := make([]byte, 0, len(domain)+1+4+len(tenantID)+len(signed))
+	b = append(b, domain...)
 	b = append(b, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(tenantID)))
 	b = append(b, tenantID...)

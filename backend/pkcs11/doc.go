@@ -19,8 +19,27 @@
 // sealed under it with AES-GCM inside the HSM: no key of the hierarchy is
 // ever in the adapter's memory.
 //
+// Several partitions holding the same key set form an HA set
+// (backend.pkcs11.members, PKCS#11 URIs): requests are spread over the
+// members that work, a member that fails (device error, token or session
+// lost) is taken out and the request runs on another, and a background
+// prober brings it back with a growing delay, finalizing and initializing
+// its module again when the module lost its server (set.go). With no
+// member working, calls fail at once with backend.ErrUnavailable naming
+// each member and why it is out.
+//
+// Mechanism ids come from a profile (softhsm2, luna) and the
+// configuration (mechanisms.go); Check proves each of them on every
+// working partition. Key material made on this backend comes from the HSM:
+// tenant KEKs from C_GenerateKey, object material from C_GenerateRandom
+// (Random), key pairs from C_GenerateKeyPair (GenerateRSA, GenerateECDSA).
+// MACRecord and VerifyRecord MAC stored records with the SKEY. A tenant
+// key blob names the MKEK that wrapped it, and RewrapTenantKey moves it to
+// the configured MKEK inside the HSM (root rotation, rotate.go).
+//
 // PKCS#11 calls go through a small package-private interface (p11), so
-// tests can put a fault-injecting module in front of the real one.
+// tests can put a fault-injecting module in front of the real one
+// (faults_test.go: a killed server, a removed token, a wrong PIN).
 //
 // Provision and WriteSoftHSM2Conf set up a development token with the whole
 // key set (kmipctl dev init); production partitions are set up by the

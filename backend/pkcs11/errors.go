@@ -72,7 +72,8 @@ func isHandleInvalid(err error) bool {
 }
 
 // isDeviceLost: the module or the token is gone; the session is useless
-// and only a later C_Initialize (a future HA member reset) can help.
+// and only reconnecting the member (perhaps with C_Finalize and
+// C_Initialize) can help: the set takes it out and its prober does that.
 func isDeviceLost(err error) bool {
 	return isRV(err, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT,
 		pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED)

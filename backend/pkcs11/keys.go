@@ -7,37 +7,7 @@ import (
 	"strings"
 
 	"github.com/miekg/pkcs11"
-
-	"github.com/kmip-adapter/kmip-adapter/config"
 )
-
-// mechanisms are the vendor-specific mechanism ids in use.
-type mechanisms struct {
-	kw  uint // AES key wrap, RFC 3394: not used by the envelope yet (key import)
-	kwp uint // AES key wrap with padding, RFC 5649
-}
-
-// mechanismsFor applies the profile's defaults to the configured ids.
-// Luna implemented key wrap before PKCS#11 2.40 gave it a standard id, so
-// it keeps vendor ids (DESIGN.md section 4).
-func mechanismsFor(c config.Mechanisms) (mechanisms, error) {
-	var m mechanisms
-	switch c.Profile {
-	case "", "softhsm2":
-		m = mechanisms{kw: pkcs11.CKM_AES_KEY_WRAP, kwp: pkcs11.CKM_AES_KEY_WRAP_PAD}
-	case "luna":
-		m = mechanisms{kw: 0x80000170, kwp: 0x80000171}
-	default:
-		return m, fmt.Errorf("pkcs11: mechanisms.profile %q is not softhsm2 or luna", c.Profile)
-	}
-	if c.KeyWrap != 0 {
-		m.kw = c.KeyWrap
-	}
-	if c.KeyWrapPad != 0 {
-		m.kwp = c.KeyWrapPad
-	}
-	return m, nil
-}
 
 // tkekLabel is the label of the i-th TKEK pair (1-based): PREFIX-01.
 func tkekLabel(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefix, i) }
@@ -190,14 +160,32 @@ func boolAttr(b []byte) bool { return len(b) == 1 && b[0] != 0 }
 func requireTrue(a map[uint][]byte, problems []string, names map[uint]string) []string {
 	for _, t := range []uint{pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY} {
 		if name, ok := names[t]; ok && !boolAttr(a[t]) {
-			problems = append(problems, name+" is false")
+			problems = append(problems, name+" is false (fix: set it to true, or create the key again with it)")
 		}
 	}
 	return problems
 }
 
+// protectedAttrs are read for every secret or private key of the set.
+var protectedAttrs = []uint{pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE}
+
+// requireProtected adds a problem when the key could leave the HSM: the
+// root of trust is only the customer's while its keys stay in the
+// partition. Both attributes may be changed in the safe direction only.
+func requireProtected(a map[uint][]byte, problems []string) []string {
+	if !boolAttr(a[pkcs11.CKA_SENSITIVE]) {
+		problems = append(problems, "CKA_SENSITIVE is false: its value can be read out of the HSM "+
+			"(fix: set CKA_SENSITIVE to true with C_SetAttributeValue, which cannot be undone, or create the key again)")
+	}
+	if boolAttr(a[pkcs11.CKA_EXTRACTABLE]) {
+		problems = append(problems, "CKA_EXTRACTABLE is true: it can be wrapped out of the HSM "+
+			"(fix: set CKA_EXTRACTABLE to false with C_SetAttributeValue, which cannot be undone, or create the key again)")
+	}
+	return problems
+}
+
 func inspectMKEK(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, []string, error) {
-	a, err := attrs(p, s, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP)
+	a, err := attrs(p, s, h, append([]uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP}, protectedAttrs...)...)
 	if err != nil {
 		return keyRef{}, nil, err
 	}
@@ -209,6 +197,7 @@ func inspectMKEK(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, 
 		problems = append(problems, fmt.Sprintf("key is %d bytes, want 32 (AES-256)", n))
 	}
 	problems = requireTrue(a, problems, map[uint]string{pkcs11.CKA_WRAP: "CKA_WRAP", pkcs11.CKA_UNWRAP: "CKA_UNWRAP"})
+	problems = requireProtected(a, problems)
 	return keyRef{desc: "AES-256 with CKA_WRAP and CKA_UNWRAP"}, problems, nil
 }
 
@@ -216,7 +205,7 @@ func inspectMKEK(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, 
 // used with CMAC, a generic secret with HMAC-SHA256 (SoftHSM2 accepts
 // HMAC-SHA256 only with generic secrets of 32 bytes or more).
 func inspectSKEY(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, []string, error) {
-	a, err := attrs(p, s, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY)
+	a, err := attrs(p, s, h, append([]uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_VALUE_LEN, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY}, protectedAttrs...)...)
 	if err != nil {
 		return keyRef{}, nil, err
 	}
@@ -240,11 +229,12 @@ func inspectSKEY(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, 
 		problems = append(problems, fmt.Sprintf("key type is %s, want AES or generic secret", keyTypeName(kt)))
 	}
 	problems = requireTrue(a, problems, map[uint]string{pkcs11.CKA_SIGN: "CKA_SIGN", pkcs11.CKA_VERIFY: "CKA_VERIFY"})
+	problems = requireProtected(a, problems)
 	return r, problems, nil
 }
 
 func inspectIKEY(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, []string, error) {
-	a, err := attrs(p, s, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_DECRYPT)
+	a, err := attrs(p, s, h, append([]uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_DECRYPT}, protectedAttrs...)...)
 	if err != nil {
 		return keyRef{}, nil, err
 	}
@@ -253,11 +243,12 @@ func inspectIKEY(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, 
 		problems = append(problems, fmt.Sprintf("key type is %s, want DES3", keyTypeName(kt)))
 	}
 	problems = requireTrue(a, problems, map[uint]string{pkcs11.CKA_DECRYPT: "CKA_DECRYPT"})
+	problems = requireProtected(a, problems)
 	return keyRef{desc: "DES3 with CKA_DECRYPT"}, problems, nil
 }
 
 func inspectTKEKPrivate(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyRef, []string, error) {
-	a, err := attrs(p, s, h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_MODULUS, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP)
+	a, err := attrs(p, s, h, append([]uint{pkcs11.CKA_KEY_TYPE, pkcs11.CKA_MODULUS, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP}, protectedAttrs...)...)
 	if err != nil {
 		return keyRef{}, nil, err
 	}
@@ -266,6 +257,7 @@ func inspectTKEKPrivate(p p11, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (k
 		problems = append(problems, fmt.Sprintf("key type is %s, want RSA", keyTypeName(kt)))
 	}
 	problems = requireTrue(a, problems, map[uint]string{pkcs11.CKA_DECRYPT: "CKA_DECRYPT", pkcs11.CKA_UNWRAP: "CKA_UNWRAP"})
+	problems = requireProtected(a, problems)
 	mod := a[pkcs11.CKA_MODULUS]
 	return keyRef{modulus: mod, desc: fmt.Sprintf("RSA-%d with CKA_DECRYPT and CKA_UNWRAP", modulusBits(mod))}, problems, nil
 }

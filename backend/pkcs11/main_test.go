@@ -31,6 +31,11 @@ var (
 	testDir string
 	// testCfg is the provisioned token's configuration.
 	testCfg config.PKCS11
+	// haCfg is an HA set of two members: copies of the provisioned token
+	// in their own token directories, each reached through its own copy
+	// of the SoftHSM2 module (as each p11-kit-client member needs its own
+	// copy of the client module), so that each can fail alone.
+	haCfg config.PKCS11
 )
 
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
@@ -71,7 +76,42 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "provision:", err)
 		return 1
 	}
+	haCfg = testCfg
+	haCfg.TokenLabel = ""
+	for i := 1; i <= 2; i++ {
+		uri, err := cloneMember(filepath.Join(dir, fmt.Sprintf("m%d", i)), filepath.Join(dir, "tokens"), testToken)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "clone member:", err)
+			return 1
+		}
+		haCfg.Members = append(haCfg.Members, uri)
+	}
+	haCfg.MemberRetry = 10 * time.Millisecond
+	haCfg.MemberRetryMax = 100 * time.Millisecond
+	haCfg.HealthInterval = 50 * time.Millisecond
 	return m.Run()
+}
+
+// cloneMember makes dir a member of the HA set: a copy of the token
+// directory tokens, a SoftHSM2 configuration for it and a copy of the
+// SoftHSM2 module. It returns the member's URI.
+func cloneMember(dir, tokens, label string) (string, error) {
+	if err := os.CopyFS(filepath.Join(dir, "tokens"), os.DirFS(tokens)); err != nil {
+		return "", err
+	}
+	conf, err := WriteSoftHSM2Conf(dir)
+	if err != nil {
+		return "", err
+	}
+	lib, err := os.ReadFile(softHSM2Module)
+	if err != nil {
+		return "", err
+	}
+	module := filepath.Join(dir, "libsofthsm2.so")
+	if err := os.WriteFile(module, lib, 0o755); err != nil {
+		return "", err
+	}
+	return "pkcs11:token=" + label + "?module-path=" + module + "&x-softhsm2-conf=" + conf, nil
 }
 
 func requireSoftHSM2(t *testing.T) {
@@ -85,7 +125,7 @@ func requireSoftHSM2(t *testing.T) {
 // tests that look at or change the token behind the backend's back.
 func adminSession(t *testing.T, cfg config.PKCS11) (*module, pkcs11.SessionHandle) {
 	t.Helper()
-	mod, err := acquireModule(cfg.Module, "")
+	mod, err := acquireModule(cfg.Module, moduleEnv{})
 	require.NoError(t, err)
 	t.Cleanup(mod.release)
 	slot, err := findSlot(mod, cfg.TokenLabel)

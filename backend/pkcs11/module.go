@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/config"
 )
 
 // p11 is the part of the PKCS#11 API this package uses. *pkcs11.Ctx
@@ -47,6 +48,7 @@ type p11 interface {
 	VerifyInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, key pkcs11.ObjectHandle) error
 	Verify(sh pkcs11.SessionHandle, data []byte, signature []byte) error
 	GenerateRandom(sh pkcs11.SessionHandle, length int) ([]byte, error)
+	CloseAllSessions(slotID uint) error
 }
 
 // ctxModule adapts *pkcs11.Ctx to p11: every method but Initialize (which
@@ -68,16 +70,35 @@ var loadModule = func(path string) (p11, error) {
 	return ctxModule{c}, nil
 }
 
+// moduleEnv is what a module reads from the environment when it
+// initializes: SoftHSM2 its configuration file, p11-kit-client the
+// address of its server. Empty fields leave the variable as it is.
+type moduleEnv struct {
+	SoftHSM2Conf  string // SOFTHSM2_CONF
+	ServerAddress string // P11_KIT_SERVER_ADDRESS
+}
+
+const (
+	envSoftHSM2Conf  = "SOFTHSM2_CONF"
+	envServerAddress = "P11_KIT_SERVER_ADDRESS"
+)
+
+func (e moduleEnv) vars() [][2]string {
+	return [][2]string{{envSoftHSM2Conf, e.SoftHSM2Conf}, {envServerAddress, e.ServerAddress}}
+}
+
 // module is one loaded and initialized PKCS#11 library, shared by every
-// Backend (and Provision) of the process that uses the same path. Sharing
-// is not optional: dlopen returns the same library for the same path, so a
-// second C_Initialize fails and one user's C_Finalize would end the
-// sessions of all others. The last release finalizes it.
+// Backend member (and Provision) of the process that uses the same path.
+// Sharing is not optional: dlopen returns the same library for the same
+// path, so a second C_Initialize fails and one user's C_Finalize would end
+// the sessions of all others. The last release finalizes it. Two members
+// that need different environments (two p11-kit servers) therefore need
+// two copies of the module file.
 type module struct {
 	p11
 	path string
-	conf string // SOFTHSM2_CONF seen by C_Initialize
-	refs int
+	env  moduleEnv // as the module saw it at C_Initialize
+	refs int       // guarded by modulesMu
 }
 
 var (
@@ -86,37 +107,103 @@ var (
 )
 
 // acquireModule returns the module at path, loading and initializing it
-// on first use. softHSM2Conf, when not empty, is exported as SOFTHSM2_CONF
-// first; SoftHSM2 reads it only at C_Initialize, so a module already
-// initialized with another configuration is refused rather than silently
-// used with the wrong token directory.
-func acquireModule(path, softHSM2Conf string) (*module, error) {
+// on first use with want's variables exported. SoftHSM2 and p11-kit-client
+// read them only at C_Initialize, so a module already initialized with
+// other values is refused rather than silently used with the wrong token
+// directory or server.
+func acquireModule(path string, want moduleEnv) (*module, error) {
 	modulesMu.Lock()
 	defer modulesMu.Unlock()
 	if m, ok := modules[path]; ok {
-		if softHSM2Conf != "" && softHSM2Conf != m.conf {
-			return nil, fmt.Errorf("%w: pkcs11: module %s is already initialized in this process with SOFTHSM2_CONF=%q, not %q",
-				backend.ErrUnavailable, path, m.conf, softHSM2Conf)
+		have := m.env.vars()
+		for i, v := range want.vars() {
+			if v[1] != "" && v[1] != have[i][1] {
+				return nil, fmt.Errorf("%w: pkcs11: module %s is already initialized in this process with %s=%q, not %q",
+					backend.ErrUnavailable, path, v[0], have[i][1], v[1])
+			}
 		}
 		m.refs++
 		return m, nil
 	}
-	if softHSM2Conf != "" {
-		if err := os.Setenv("SOFTHSM2_CONF", softHSM2Conf); err != nil {
-			return nil, fmt.Errorf("pkcs11: set SOFTHSM2_CONF: %w", err)
+	m := &module{path: path, refs: 1}
+	err := withEnv(want, func() error {
+		// p11-kit-client reads its server address when it is loaded
+		// (C_GetFunctionList), SoftHSM2 its configuration at C_Initialize:
+		// the variables are set for both.
+		p, err := loadModule(path)
+		if err != nil {
+			return err
 		}
-	}
-	p, err := loadModule(path)
+		m.p11 = p
+		if err := m.initialize(want); err != nil {
+			p.Destroy()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Initialize(); err != nil && !isRV(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		p.Destroy()
-		return nil, fmt.Errorf("%w: pkcs11: C_Initialize %s: %w", backend.ErrUnavailable, path, err)
-	}
-	m := &module{p11: p, path: path, conf: os.Getenv("SOFTHSM2_CONF"), refs: 1}
 	modules[path] = m
 	return m, nil
+}
+
+// initialize runs C_Initialize with want's variables exported and records
+// what the module saw. Callers hold modulesMu.
+func (m *module) initialize(want moduleEnv) error {
+	return withEnv(want, func() error {
+		if err := m.Initialize(); err != nil && !isRV(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+			return fmt.Errorf("%w: pkcs11: C_Initialize %s: %w", backend.ErrUnavailable, m.path, err)
+		}
+		m.env = moduleEnv{SoftHSM2Conf: os.Getenv(envSoftHSM2Conf), ServerAddress: os.Getenv(envServerAddress)}
+		return nil
+	})
+}
+
+// withEnv runs fn with want's variables exported, and puts the
+// environment back afterwards (the module has read it). Callers hold
+// modulesMu: the environment is the process's.
+func withEnv(want moduleEnv, fn func() error) error {
+	type saved struct {
+		name, value string
+		ok          bool
+	}
+	var restore []saved
+	defer func() {
+		for _, r := range restore {
+			if r.ok {
+				_ = os.Setenv(r.name, r.value)
+			} else {
+				_ = os.Unsetenv(r.name)
+			}
+		}
+	}()
+	for _, v := range want.vars() {
+		if v[1] == "" {
+			continue
+		}
+		old, ok := os.LookupEnv(v[0])
+		restore = append(restore, saved{v[0], old, ok})
+		if err := os.Setenv(v[0], v[1]); err != nil {
+			return fmt.Errorf("pkcs11: set %s: %w", v[0], err)
+		}
+	}
+	return fn()
+}
+
+// reinitialize runs C_Finalize and C_Initialize again: the only way to
+// reconnect a client module (p11-kit-client, a network HSM's library)
+// whose server went away and came back. Every session and handle of the
+// module is gone afterwards; callers make sure nobody uses the module
+// meanwhile and that they are its only users (users).
+func (m *module) reinitialize(users int) (bool, error) {
+	modulesMu.Lock()
+	defer modulesMu.Unlock()
+	if m.refs != users {
+		return false, nil // someone else in the process uses it: leave it
+	}
+	_ = m.Finalize() // it may well fail: the module is broken
+	return true, m.initialize(m.env)
 }
 
 // release drops one reference; the last one finalizes and unloads the
@@ -148,4 +235,30 @@ func findSlot(p p11, label string) (uint, error) {
 	default:
 		return 0, fmt.Errorf("%w: pkcs11: %d tokens labelled %q: labels must be unique", backend.ErrUnavailable, len(found), label)
 	}
+}
+
+// findMemberSlot returns the slot of a member's token: by label, by slot
+// id, or by both (then the slot's token must carry the label).
+func findMemberSlot(p p11, spec config.PKCS11Member) (uint, error) {
+	if !spec.HasSlotID {
+		return findSlot(p, spec.TokenLabel)
+	}
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		return 0, fmt.Errorf("%w: pkcs11: C_GetSlotList: %w", backend.ErrUnavailable, err)
+	}
+	for _, s := range slots {
+		if s != spec.SlotID {
+			continue
+		}
+		ti, err := p.GetTokenInfo(s)
+		if err != nil {
+			return 0, fmt.Errorf("%w: pkcs11: C_GetTokenInfo of slot %d: %w", backend.ErrUnavailable, s, err)
+		}
+		if spec.TokenLabel != "" && ti.Label != spec.TokenLabel {
+			return 0, fmt.Errorf("%w: pkcs11: slot %d holds token %q, not %q", backend.ErrUnavailable, s, ti.Label, spec.TokenLabel)
+		}
+		return s, nil
+	}
+	return 0, fmt.Errorf("%w: pkcs11: no token in slot %d", backend.ErrUnavailable, spec.SlotID)
 }

@@ -25,6 +25,18 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return openTest(t, testCfg) })
 }
 
+// TestConformanceHASet: the two-member set keeps every promise of one
+// partition.
+func TestConformanceHASet(t *testing.T) {
+	requireSoftHSM2(t)
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		b, err := Open(quiet(), haCfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	})
+}
+
 func TestRegisteredAsPKCS11(t *testing.T) {
 	requireSoftHSM2(t)
 	assert.Contains(t, backend.Types(), "pkcs11")
@@ -62,7 +74,7 @@ func TestCheckAllOK(t *testing.T) {
 	for i := 1; i <= testCfg.TKEKCount; i++ {
 		want = append(want, tkekLabel("TKEK", i))
 	}
-	want = append(want, "self-test key wrap", "self-test MAC")
+	want = append(want, "self-test KWP", "self-test KW", "self-test GCM", "self-test MAC", "self-test RSA-OAEP")
 	assert.Equal(t, want, names)
 }
 
@@ -95,8 +107,11 @@ func TestCheckReportsWhatIsMissing(t *testing.T) {
 		{"TKEK-01", "TKEK-01", true, "RSA-2048"},
 		{"TKEK-02", "TKEK-02", false, `no private key labelled "TKEK-02"`},
 		{"TKEK-03", "TKEK-03", true, "RSA-2048"},
-		{"self-test key wrap", "MKEK", true, "0x210A"},
+		{"self-test KWP", "MKEK", true, "0x210A"},
+		{"self-test KW", "MKEK", true, "0x2109"},
+		{"self-test GCM", "", true, "0x1087"},
 		{"self-test MAC", "SKEY", false, "SKEY is missing"},
+		{"self-test RSA-OAEP", "TKEK-01", true, "OAEP sha1"},
 	}
 	require.Len(t, results, len(tests))
 	for i, tt := range tests {
@@ -170,6 +185,8 @@ func TestTenantKeyBlobLayout(t *testing.T) {
 	require.NoError(t, err)
 	blob, err := parseTenantKey(key.Blob)
 	require.NoError(t, err)
+	assert.Equal(t, byte(2), blob.version)
+	assert.Equal(t, testCfg.MKEKLabel, blob.mkek, "the blob names its MKEK")
 	assert.Len(t, blob.wrapped, 40, "RFC 5649 wrap of a 32-byte key")
 	assert.Len(t, blob.mac, 16, "AES-CMAC of the provisioned AES SKEY")
 }
@@ -200,14 +217,14 @@ func TestWaitForSessionHonorsContext(t *testing.T) {
 	key, err := b.NewTenantKey(ctx, "tenant-wait")
 	require.NoError(t, err)
 
-	s, err := b.m.pool.get(ctx) // the only session
+	s, err := b.members[0].pool.get(ctx) // the only session
 	require.NoError(t, err)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	_, err = b.Seal(short, backend.SealRequest{Key: key, Plaintext: []byte("x")})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	b.m.pool.put(s)
+	b.members[0].pool.put(s)
 	_, err = b.Seal(ctx, backend.SealRequest{Key: key, Plaintext: []byte("x")})
 	require.NoError(t, err)
 }
@@ -250,7 +267,7 @@ func TestRecoversFromLostSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.lose(b.m)
+			tt.lose(b.members[0])
 			pt, err := b.Open(ctx, backend.OpenRequest{Key: key, Ciphertext: ct, AdditionalData: aad})
 			require.NoError(t, err)
 			assert.Equal(t, []byte("secret"), pt)
@@ -339,21 +356,30 @@ func TestWriteSoftHSM2Conf(t *testing.T) {
 }
 
 func TestParseTenantKey(t *testing.T) {
-	good, err := encodeTenantKey(bytes.Repeat([]byte{0xAA}, 40))
+	good, err := encodeTenantKey("MKEK", bytes.Repeat([]byte{0xAA}, 40))
 	require.NoError(t, err)
+	signed := len(good)
 	good = append(good, bytes.Repeat([]byte{0xBB}, 16)...)
+	v1 := append([]byte{0x01, 0x00, 40}, bytes.Repeat([]byte{0xAA}, 40)...)
+	v1 = append(v1, bytes.Repeat([]byte{0xBB}, 16)...)
 	tests := []struct {
-		name string
-		blob []byte
-		ok   bool
+		name    string
+		blob    []byte
+		ok      bool
+		version byte
+		mkek    string
+		signed  int
 	}{
-		{"good", good, true},
-		{"empty", nil, false},
-		{"header only", good[:3], false},
-		{"no MAC", good[:3+40], false},
-		{"unknown version", append([]byte{0x02}, good[1:]...), false},
-		{"length beyond the blob", append([]byte{0x01, 0xFF, 0xFF}, good[3:]...), false},
-		{"zero length", append([]byte{0x01, 0x00, 0x00}, good[3:]...), false},
+		{"version 2", good, true, 2, "MKEK", signed},
+		{"version 1", v1, true, 1, "", 43},
+		{"empty", nil, false, 0, "", 0},
+		{"version only", good[:1], false, 0, "", 0},
+		{"label cut", good[:4], false, 0, "", 0},
+		{"no MAC", good[:signed], false, 0, "", 0},
+		{"empty label", append([]byte{0x02, 0x00}, good[6:]...), false, 0, "", 0},
+		{"unknown version", append([]byte{0x03}, good[1:]...), false, 0, "", 0},
+		{"length beyond the blob", append([]byte{0x01, 0xFF, 0xFF}, v1[3:]...), false, 0, "", 0},
+		{"zero length", append([]byte{0x01, 0x00, 0x00}, v1[3:]...), false, 0, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,9 +389,11 @@ func TestParseTenantKey(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			assert.Equal(t, tt.version, b.version)
+			assert.Equal(t, tt.mkek, b.mkek)
 			assert.Len(t, b.wrapped, 40)
 			assert.Len(t, b.mac, 16)
-			assert.Equal(t, good[:43], b.signed)
+			assert.Equal(t, tt.blob[:tt.signed], b.signed)
 		})
 	}
 }
@@ -374,33 +402,42 @@ func TestMACInputSeparatesTenants(t *testing.T) {
 	signed := []byte{1, 0, 1, 0xAA}
 	// Without the length prefix, ("ab", "c...") and ("a", "bc...") could
 	// collide; with it they cannot.
-	assert.NotEqual(t, macInput("ab", signed), macInput("a", append([]byte("b"), signed...)))
-	assert.True(t, strings.HasPrefix(string(macInput("t", signed)), tenantKeyDomain+"\x00"))
+	assert.NotEqual(t, macInput(2, "ab", signed), macInput(2, "a", append([]byte("b"), signed...)))
+	assert.True(t, strings.HasPrefix(string(macInput(2, "t", signed)), tenantKeyDomain+"\x00"))
+	assert.True(t, strings.HasPrefix(string(macInput(1, "t", signed)), tenantKeyDomain1+"\x00"))
 }
 
 func TestMechanismsFor(t *testing.T) {
+	type ids struct{ kw, kwp, gcm, cmac, hmac, oaep, oaepHash uint }
+	softhsm2 := ids{0x2109, 0x210A, 0x1087, 0x108A, 0x251, 0x9, pkcs11.CKM_SHA_1}
+	luna := ids{0x80000170, 0x80000171, 0x1087, 0x108A, 0x251, 0x9, pkcs11.CKM_SHA256}
 	tests := []struct {
-		name    string
-		in      config.Mechanisms
-		kw, kwp uint
-		err     bool
+		name string
+		in   config.Mechanisms
+		want ids
+		err  string
 	}{
-		{"softhsm2", config.Mechanisms{Profile: "softhsm2"}, 0x2109, 0x210A, false},
-		{"default profile", config.Mechanisms{}, 0x2109, 0x210A, false},
-		{"luna", config.Mechanisms{Profile: "luna"}, 0x80000170, 0x80000171, false},
-		{"luna overridden", config.Mechanisms{Profile: "luna", KeyWrapPad: 0x210A}, 0x80000170, 0x210A, false},
-		{"unknown", config.Mechanisms{Profile: "nope"}, 0, 0, true},
+		{"softhsm2", config.Mechanisms{Profile: "softhsm2"}, softhsm2, ""},
+		{"default profile", config.Mechanisms{}, softhsm2, ""},
+		{"luna", config.Mechanisms{Profile: "luna"}, luna, ""},
+		{"luna overridden", config.Mechanisms{Profile: "luna", KeyWrapPad: 0x210A, GCM: 0x8000011C, RSAOAEPHash: "sha1"},
+			ids{0x80000170, 0x210A, 0x8000011C, 0x108A, 0x251, 0x9, pkcs11.CKM_SHA_1}, ""},
+		{"every id overridden", config.Mechanisms{Profile: "softhsm2", KeyWrap: 1, KeyWrapPad: 2, GCM: 3, CMAC: 4, HMAC: 5, RSAOAEP: 6, RSAOAEPHash: "sha512"},
+			ids{1, 2, 3, 4, 5, 6, pkcs11.CKM_SHA512}, ""},
+		{"unknown profile", config.Mechanisms{Profile: "nope"}, ids{}, `"nope"`},
+		{"unknown OAEP hash", config.Mechanisms{RSAOAEPHash: "md5"}, ids{}, `"md5"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := mechanismsFor(tt.in)
-			if tt.err {
-				require.Error(t, err)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.kw, m.kw)
-			assert.Equal(t, tt.kwp, m.kwp)
+			assert.Equal(t, tt.want, ids{m.kw, m.kwp, m.gcm, m.cmac, m.hmac, m.oaep, m.oaepHash})
+			assert.Equal(t, m.cmac, m.macFor(pkcs11.CKM_AES_CMAC))
+			assert.Equal(t, m.hmac, m.macFor(pkcs11.CKM_SHA256_HMAC))
 		})
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
 	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
-	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 )
 
 func serveCmd() *cobra.Command {
@@ -62,7 +61,8 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	be, err := backend.New(ctx, cfg.Backend)
+	// The backend logs HSM member events through the logger in ctx.
+	be, err := backend.New(log.WithContext(ctx), cfg.Backend)
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check`): %s", strings.Join(missing, "; "))
 		}
 	}
-	st, err := bbolt.Open(cfg.Store.Path)
+	st, err := cli.OpenStore(ctx, cfg.Store)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

@@ -28,7 +28,7 @@ const DevTokenLabel = "kmip-adapter-dev"
 
 func devCmd() *cobra.Command {
 	dev := &cobra.Command{Use: "dev", Short: "Development environment"}
-	var dir, listen, module string
+	var dir, listen, module, storeSpec string
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Prepare a development environment: SoftHSM2 token with the BYOHSM key set, PKI, config",
@@ -37,21 +37,26 @@ func devCmd() *cobra.Command {
   DIR/softhsm/   a SoftHSM2 token "` + DevTokenLabel + `" holding MKEK, SKEY, IKEY and ten TKEK pairs,
                  its softhsm2.conf and PIN files (mode 0600)
   DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key
-  DIR/data/      the embedded store
+  DIR/data/      the embedded store, or with --store postgres://... the DSN file
+                 (postgres.dsn) of a PostgreSQL store shared by several nodes: start a
+                 second node with kmip-adapter serve --config DIR/config.yaml --listen ADDR2
+                 --metrics-listen ADDR3
   DIR/config.yaml  the server configuration pointing at all of it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return devInit(cmd.Context(), cmd, dir, listen, module, cmd.Flags().Changed("listen"))
+			return devInit(cmd.Context(), cmd, dir, listen, module, storeSpec, cmd.Flags().Changed("listen"))
 		},
 	}
 	initCmd.Flags().StringVar(&dir, "dir", ".dev", "directory of the environment")
 	initCmd.Flags().StringVar(&listen, "listen", config.Default().Server.Listen, "KMIP listen address written to the configuration")
 	initCmd.Flags().StringVar(&module, "module", config.Default().Backend.PKCS11.Module, "SoftHSM2 PKCS#11 module")
-	dev.AddCommand(initCmd)
+	initCmd.Flags().StringVar(&storeSpec, "store", "bbolt", "object store: bbolt (DIR/data/store.db), or a PostgreSQL DSN (postgres://USER@HOST:PORT/DATABASE)")
+	initCmd.Flags().Int("hsm-members", 0, "make an HA set of N copies of the token, each behind its own p11-kit server (DIR/hsm/1..N); see kmipctl dev hsm")
+	dev.AddCommand(initCmd, devHSMCmd())
 	return dev
 }
 
-func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string, listenSet bool) error {
+func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, storeSpec string, listenSet bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -98,7 +103,10 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string
 	p.TokenLabel = DevTokenLabel
 	p.PIN = config.Secret{File: filepath.Join(hsmDir, "user.pin")}
 	p.SoftHSM2Conf = conf
-	cfg.Store.Path = filepath.Join(dir, "data", "store.db")
+	if cfg.Store, err = devStore(ctx, dir, storeSpec); err != nil {
+		return err
+	}
+	listenSet = listenSet || cfg.Store.Type != "bbolt" // the configuration names the store: rewrite it
 	cfg.Log.Format = "console"
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -108,6 +116,13 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string
 		return fmt.Errorf("provision SoftHSM2 token: %w", err)
 	}
 	fmt.Fprintf(out, "token    %s in %s: MKEK, SKEY, IKEY, %d TKEK pairs\n", DevTokenLabel, hsmDir, p.TKEKCount)
+	if n, _ := cmd.Flags().GetInt("hsm-members"); n > 0 {
+		if p.Members, err = devHSMSet(out, dir, hsmDir, module, DevTokenLabel, n); err != nil {
+			return fmt.Errorf("--hsm-members: %w", err)
+		}
+		p.SoftHSM2Conf = "" // the servers load SoftHSM2; the adapter loads p11-kit-client
+		listenSet = true    // the configuration names the members: rewrite it
+	}
 
 	host, _, _ := net.SplitHostPort(listen)
 	var hosts []string
@@ -141,6 +156,9 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module string
 		fmt.Fprintf(out, "config   %s kept\n", cfgPath)
 	}
 	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
+	if cfg.Store.Type == "postgres" {
+		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3\n", cfgPath)
+	}
 	return nil
 }
 

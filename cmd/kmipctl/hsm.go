@@ -61,6 +61,6 @@ anything is missing.`,
 		},
 	}
 	check.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
-	hsm.AddCommand(check)
+	hsm.AddCommand(check, rotateCmd())
 	return hsm
 }

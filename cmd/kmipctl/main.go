@@ -24,6 +24,8 @@ func main() {
 		Short: "Print the version",
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "kmipctl", cli.Version) },
 	})
+	root.AddCommand(kmipCmd(), benchCmd())
+	root.AddCommand(storeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kmipctl:", err)
 		os.Exit(1)

@@ -30,6 +30,9 @@ func DecodeAttributes(raw ttlv.TTLV) (attr.List, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
+	if raw.Type() != ttlv.TypeStructure {
+		return nil, Errorf(kmip20.ResultReasonInvalidField, "%s is a %s, not a structure of attributes", raw.Tag(), raw.Type())
+	}
 	var list attr.List
 	for _, c := range attr.Children(raw) {
 		switch tag := c.Tag(); {

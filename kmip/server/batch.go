@@ -100,6 +100,14 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		resp.Header.BatchCount = 1
 		return resp
 	}
+	if o := h.BatchErrorContinuationOption; o > message.BatchErrorUndo {
+		// Not Continue, Stop or Undo: guessing would run the batch with
+		// an error handling the client did not ask for.
+		resp.Items = []message.ResponseBatchItem{x.failed(v, 0, nil,
+			message.Errorf(kmip20.ResultReasonInvalidField, "Batch Error Continuation Option 0x%x is not an option", o))}
+		resp.Header.BatchCount = 1
+		return resp
+	}
 	stopOnError := h.BatchErrorContinuationOption != message.BatchErrorContinue
 	var journal *ops.Journal
 	if h.BatchErrorContinuationOption == message.BatchErrorUndo {

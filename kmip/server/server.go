@@ -291,6 +291,10 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, l
 	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	if _, err := conn.Write(resp); err != nil {
 		log.Debug().Err(err).Msg("write failed")
+		// A peer that does not read would also hold the close_notify
+		// alert up for its own 5 seconds: close the socket itself, so
+		// that the connection's slot frees at the write timeout.
+		_ = conn.NetConn().Close()
 		return false
 	}
 	return keepOpen

@@ -14,9 +14,26 @@ import (
 // HeaderLen is the size of a TTLV item header: tag (3), type (1), length (4).
 const HeaderLen = 8
 
-// MaxDepth bounds the nesting of structures. The deepest legitimate KMIP
-// message (a wrapped key inside a Register inside a batch) is well under it.
-const MaxDepth = 32
+// MaxDepth bounds the nesting of structures: twice the deepest message of
+// the OASIS test vectors (8: a message, a batch item, a payload, an
+// object, its key block, its wrapping data and what that holds).
+const MaxDepth = 16
+
+// MaxWork bounds the decoding work nesting causes. gemalto's codec
+// validates a structure's whole subtree again for every level above it
+// (ttlv.TTLV.Next calls Valid), so decoding costs about 2^depth per item:
+// 300 bytes nested 32 deep took a minute of CPU. Check adds up 2^depth
+// over the items and refuses a message over MaxWork (about 50 ms of
+// decoding here); the OASIS vectors stay under 2,000, a Create with
+// 20,000 attributes under 2 million.
+const MaxWork = 1 << 22
+
+// MaxBigInteger bounds the length of a Big Integer value: a 16384-bit
+// number with its sign byte, padded. No KMIP object carries a larger one
+// (RSA moduli and DSA/DH primes stop well below), and arithmetic on
+// numbers of hundreds of kilobits (a 64 KiB modulus fits in a message)
+// would hold a CPU for minutes.
+const MaxBigInteger = 16384/8 + 8
 
 // Errors of framing and well-formedness. All of them mean the peer sent
 // something that is not a KMIP message: the server answers Invalid Message.
@@ -58,10 +75,12 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 // Check verifies that msg is exactly one well-formed TTLV item: every
 // header has a KMIP tag prefix (0x42 standard, 0x54 extension), a known
 // type and the length that type requires; padding is present and zero;
-// booleans are 0 or 1; text is valid UTF-8; structures hold exactly their
-// children; nesting stays within MaxDepth.
+// booleans are 0 or 1; text is valid UTF-8; Big Integers are at most
+// MaxBigInteger bytes; structures hold exactly their children; nesting
+// stays within MaxDepth and MaxWork.
 func Check(msg []byte) error {
-	rest, err := checkItem(msg, 0)
+	var work int
+	rest, err := checkItem(msg, 0, &work)
 	if err != nil {
 		return err
 	}
@@ -71,12 +90,16 @@ func Check(msg []byte) error {
 	return nil
 }
 
-// checkItem checks the item at the start of b and returns what follows it.
-func checkItem(b []byte, depth int) ([]byte, error) {
+// checkItem checks the item at the start of b and returns what follows it;
+// it adds the item's decoding work (2^depth) to *work.
+func checkItem(b []byte, depth int, work *int) ([]byte, error) {
 	if len(b) < HeaderLen {
 		return nil, fmt.Errorf("%w: truncated header", ErrMalformed)
 	}
 	tag := uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+	if *work += 1 << depth; *work > MaxWork {
+		return nil, fmt.Errorf("%w: nesting too costly to decode (over %d units of work)", ErrMalformed, MaxWork)
+	}
 	if b[0] != 0x42 && b[0] != 0x54 {
 		return nil, fmt.Errorf("%w: tag 0x%06x outside the KMIP ranges", ErrMalformed, tag)
 	}
@@ -113,6 +136,9 @@ func checkItem(b []byte, depth int) ([]byte, error) {
 		if n%8 != 0 || n == 0 {
 			return nil, fmt.Errorf("%w: tag 0x%06x big integer length %d is not a positive multiple of 8", ErrMalformed, tag, n)
 		}
+		if n > MaxBigInteger {
+			return nil, fmt.Errorf("%w: tag 0x%06x big integer of %d bytes, limit %d", ErrMalformed, tag, n, MaxBigInteger)
+		}
 		if len(body) < n {
 			return nil, fmt.Errorf("%w: tag 0x%06x value truncated", ErrMalformed, tag)
 		}
@@ -141,7 +167,7 @@ func checkItem(b []byte, depth int) ([]byte, error) {
 		inner := body[:n]
 		for len(inner) > 0 {
 			var err error
-			if inner, err = checkItem(inner, depth+1); err != nil {
+			if inner, err = checkItem(inner, depth+1, work); err != nil {
 				return nil, err
 			}
 		}
@@ -155,7 +181,16 @@ func checkItem(b []byte, depth int) ([]byte, error) {
 // decoder, turning the panics it raises on some type mismatches into
 // errors. It reports the first line of the decoder's error only: the rest
 // is a stack trace.
+//
+// The item (bytes after it are ignored) is checked first, as Check does:
+// the codec trusts lengths and allocates what a header claims, so a
+// damaged record (a stored attribute list whose length says 4 GiB) would
+// otherwise cost gigabytes before failing.
 func Decode(item ttlv.TTLV, v any) (err error) {
+	var work int
+	if _, err := checkItem(item, 0, &work); err != nil {
+		return err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", ErrMalformed, item.Tag(), r)

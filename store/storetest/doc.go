@@ -2,7 +2,9 @@
 // define what a store means (round trips, tenant isolation, revision
 // conflicts, List filters (index entries, states, storage, ID, Filter),
 // order and paging, counts, tenants, cancellation, Close, concurrent
-// writers and readers). Every implementation runs it from its own tests:
+// writers and readers, names and keys that are not text), and the optional
+// store.Scanner and store.Importer for the stores that implement them.
+// Every implementation runs it from its own tests:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store {

@@ -67,6 +67,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"CloseTwice", testCloseTwice},
 		{"Concurrency", testConcurrency},
+		{"BinaryText", testBinaryText},
+		{"Scanner", testScanner},
+		{"Importer", testImporter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

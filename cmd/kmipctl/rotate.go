@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+	"github.com/kmip-adapter/kmip-adapter/store"
+)
+
+// rewrapper is what a backend offers for root rotation (backend/pkcs11).
+type rewrapper interface {
+	NeedsRewrap(tk backend.TenantKey) (bool, error)
+	RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (backend.TenantKey, error)
+}
+
+// rotateCmd is `kmipctl hsm rotate`: rewrap every tenant key of the store
+// under the configured MKEK.
+func rotateCmd() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Root rotation: rewrap every tenant key under the configured MKEK (resumable)",
+		Long: `rotate rewraps every tenant key of the store under the MKEK that
+backend.pkcs11.mkek_label names, inside the HSM: the tenant KEKs do not change,
+so every object keeps opening, and no key leaves the HSM in the clear.
+
+To rotate the root: create the new MKEK (AES-256, CKA_WRAP and CKA_UNWRAP) on
+every partition of the set, the same key on each; set mkek_label to its label
+(and mkek_v1_label to the old label, for tenant keys stored before blobs named
+their MKEK); restart the server (it keeps serving every tenant meanwhile); run
+this command; once it reports nothing left, the old MKEK may be removed.
+
+Each tenant is rewrapped and written on its own, so a run that stops (a
+crash, an HSM outage) is finished by running it again; tenants already done
+are skipped. With the embedded (bbolt) store, stop the server first (the
+file is locked); with PostgreSQL it runs beside the servers.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
+			if err != nil {
+				return err
+			}
+			ctx := cmdContext(cmd)
+			be, err := backend.New(ctx, cfg.Backend)
+			if err != nil {
+				return err
+			}
+			defer be.Close()
+			rw, ok := be.(rewrapper)
+			if !ok {
+				return fmt.Errorf("backend %s cannot rewrap tenant keys", cfg.Backend.Type)
+			}
+			st, err := cli.OpenStore(ctx, cfg.Store)
+			if err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			defer st.Close()
+			return rotate(ctx, cmd.OutOrStdout(), st, rw, cfg.Backend.Type)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	return cmd
+}
+
+// rotateStats counts what a rotation did.
+type rotateStats struct {
+	total, rewrapped, current, skipped int
+	failed                             []string
+}
+
+// rotate rewraps the tenant keys of st that need it, reporting progress
+// on out. It returns an error naming the tenants that failed.
+func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType string) error {
+	sc, ok := st.(store.Scanner)
+	if !ok {
+		return errors.New("the store cannot list its tenants")
+	}
+	ids, err := sc.TenantIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	var stats rotateStats
+	stats.total = len(ids)
+	bar := newRotateBar(out, len(ids))
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch done, err := rotateTenant(ctx, st, rw, backendType, id); {
+		case err != nil:
+			stats.failed = append(stats.failed, fmt.Sprintf("%s: %v", id, err))
+		case done == "rewrapped":
+			stats.rewrapped++
+		case done == "current":
+			stats.current++
+		default:
+			stats.skipped++
+		}
+		bar.step()
+	}
+	bar.finish()
+	fmt.Fprintf(out, "tenants: %d; rewrapped now: %d; already under the configured MKEK: %d; without a tenant key of this backend: %d; failed: %d\n",
+		stats.total, stats.rewrapped, stats.current, stats.skipped, len(stats.failed))
+	if len(stats.failed) > 0 {
+		return fmt.Errorf("%d tenants not rewrapped (run again to retry): %s", len(stats.failed), strings.Join(stats.failed, "; "))
+	}
+	fmt.Fprintln(out, "every tenant key is under the configured MKEK")
+	return nil
+}
+
+// rotateTenant rewraps one tenant's key if it needs it. A concurrent
+// update of the tenant record (another node) is retried.
+func rotateTenant(ctx context.Context, st store.Store, rw rewrapper, backendType, id string) (string, error) {
+	for attempt := 0; ; attempt++ {
+		t, err := st.GetTenant(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return "skipped", nil // objects without a tenant record
+		}
+		if err != nil {
+			return "", err
+		}
+		if t.Backend != backendType || len(t.KeyBlob) == 0 {
+			return "skipped", nil
+		}
+		tk := backend.TenantKey{TenantID: id, Blob: t.KeyBlob}
+		need, err := rw.NeedsRewrap(tk)
+		if err != nil {
+			return "", err
+		}
+		if !need {
+			return "current", nil
+		}
+		re, err := rw.RewrapTenantKey(ctx, tk)
+		if err != nil {
+			return "", err
+		}
+		t.KeyBlob = re.Blob
+		err = st.PutTenant(ctx, t)
+		if errors.Is(err, store.ErrConflict) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return "rewrapped", nil
+	}
+}
+
+// rotateBar draws the rotation's progress: a bar redrawn in place on a
+// terminal, a line at each tenth elsewhere (a log, a pipe).
+type rotateBar struct {
+	w        io.Writer
+	terminal bool
+	total    int
+	done     int
+	shown    int // tenths printed, off a terminal
+	began    time.Time
+}
+
+func newRotateBar(w io.Writer, total int) *rotateBar {
+	b := &rotateBar{w: w, total: total, began: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			b.terminal = true
+		}
+	}
+	b.draw()
+	return b
+}
+
+func (b *rotateBar) step() {
+	b.done++
+	if b.terminal {
+		b.draw()
+		return
+	}
+	if tenth := b.done * 10 / max(b.total, 1); tenth > b.shown {
+		b.shown = tenth
+		b.draw()
+	}
+}
+
+func (b *rotateBar) finish() {
+	if b.terminal {
+		fmt.Fprintln(b.w)
+	}
+}
+
+func (b *rotateBar) draw() {
+	const width = 30
+	frac := 1.0
+	if b.total > 0 {
+		frac = float64(b.done) / float64(b.total)
+	}
+	filled := int(frac * width)
+	line := fmt.Sprintf("[%s%s] %3.0f%%  %d/%d tenants  %s",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), frac*100, b.done, b.total, time.Since(b.began).Round(time.Millisecond))
+	if b.terminal {
+		fmt.Fprintf(b.w, "\r%s", line)
+	} else {
+		fmt.Fprintln(b.w, line)
+	}
+}
