@@ -145,10 +145,6 @@ func intOf(tag ttlv.Tag, v int32) []byte {
 	return item(tag, ttlv.TypeInteger, binary.BigEndian.AppendUint32(nil, uint32(v)))
 }
 
-func longOf(tag ttlv.Tag, v int64) []byte {
-	return item(tag, ttlv.TypeLongInteger, binary.BigEndian.AppendUint64(nil, uint64(v)))
-}
-
 func enumOf(tag ttlv.Tag, v uint32) []byte {
 	return item(tag, ttlv.TypeEnumeration, binary.BigEndian.AppendUint32(nil, v))
 }

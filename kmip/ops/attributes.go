@@ -16,19 +16,6 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
-// serverAttributes are the standard attributes a client may not send with
-// Create or Register: those the server derives itself (attr.Rule.Template
-// false in the rules table of KMIP 1.4 section 3 / 2.1 section 4).
-var serverAttributes = func() []string {
-	var out []string
-	for _, r := range attr.Rules() {
-		if !r.Template {
-			out = append(out, r.Name)
-		}
-	}
-	return out
-}()
-
 // checkClientAttributes vets the attributes a client sends with Create or
 // Register against the rules table (KMIP 1.4 section 3, 2.1 section 4):
 // every one must be a standard attribute or a custom one ("x-" / vendor;
@@ -268,6 +255,9 @@ func (s *Service) requestAttributes(ctx context.Context, call *Call, templateAtt
 		templates []string
 		own       []ttlv.TTLV
 	)
+	if templateAttribute.Type() != ttlv.TypeStructure {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Template-Attribute is a %s, not a structure", templateAttribute.Type())
+	}
 	for _, c := range attr.Children(templateAttribute) {
 		if c.Tag() != kmip14.TagName {
 			own = append(own, c)

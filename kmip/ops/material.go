@@ -470,11 +470,20 @@ func publicExponent(e *big.Int) (int, error) {
 
 var bigOne = big.NewInt(1)
 
+// maxRSABits bounds the RSA keys the server accepts.
+const maxRSABits = 8192
+
 // rsaFromTransparent builds an RSA private key from a Transparent RSA
 // Private Key, which holds P and Q (with or without the Modulus and the
 // exponents), or only the Modulus and the Private Exponent (the primes are
 // then recovered). Every value given must agree with the others.
 func rsaFromTransparent(t message.TransparentRSAPrivateKey) (*rsa.PrivateKey, error) {
+	// Recovering the primes from the exponents costs time that grows fast
+	// with the modulus: no client needs keys over 8192 bits, and a larger
+	// one would hold a CPU for minutes.
+	if t.Modulus != nil && t.Modulus.BitLen() > maxRSABits {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "RSA keys of more than %d bits are not accepted", maxRSABits)
+	}
 	for _, v := range []*big.Int{t.Modulus, t.PrivateExponent, t.P, t.Q, t.PrimeExponentP, t.PrimeExponentQ, t.CRTCoefficient} {
 		if v != nil && v.Sign() <= 0 {
 			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "the Transparent RSA Private Key holds a value that is not positive")
