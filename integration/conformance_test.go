@@ -47,21 +47,7 @@ const (
 // testdata/conformance-passing.txt must pass; files that pass and are not
 // listed are reported, to be added.
 func TestConformance(t *testing.T) {
-	dir := os.Getenv(vectorsEnv)
-	if dir == "" {
-		dir = defaultVectors
-	}
-	if !filepath.IsAbs(dir) {
-		// The test runs in integration/, one below the root.
-		abs, err := filepath.Abs(filepath.Join("..", dir))
-		require.NoError(t, err)
-		dir = abs
-	}
-	if _, err := os.Stat(dir); err != nil {
-		skipOrFail(t, "OASIS KMIP vectors not found at %s (%v): set %s to their folder; skipping the conformance run", dir, err, vectorsEnv)
-	}
-	files, err := conformance.Discover(dir)
-	require.NoError(t, err)
+	dir, files := vectorFiles(t)
 
 	s := conformanceServer(t)
 	cfg := s.clientTLS(t)
@@ -172,3 +158,26 @@ func (s tlsSession) RoundTrip(req []byte) ([]byte, error) {
 }
 
 func (s tlsSession) Close() error { return s.conn.Close() }
+
+// vectorFiles finds the OASIS vectors (KMIP_VECTORS, or ../shared next to
+// the repository) and lists their files, with their folder; without them the test is skipped
+// (failed in CI).
+func vectorFiles(t *testing.T) (dir string, files []conformance.File) {
+	t.Helper()
+	dir = os.Getenv(vectorsEnv)
+	if dir == "" {
+		dir = defaultVectors
+	}
+	if !filepath.IsAbs(dir) {
+		// The test runs in integration/, one below the root.
+		abs, err := filepath.Abs(filepath.Join("..", dir))
+		require.NoError(t, err)
+		dir = abs
+	}
+	if _, err := os.Stat(dir); err != nil {
+		skipOrFail(t, "OASIS KMIP vectors not found at %s (%v): set %s to their folder; skipping the conformance run", dir, err, vectorsEnv)
+	}
+	files, err := conformance.Discover(dir)
+	require.NoError(t, err)
+	return dir, files
+}

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -16,20 +14,7 @@ import (
 // passing on the embedded store must pass there too. Half of the vectors
 // of the sessions go to each of two nodes sharing the database.
 func TestPostgresConformance(t *testing.T) {
-	dir := os.Getenv(vectorsEnv)
-	if dir == "" {
-		dir = defaultVectors
-	}
-	if !filepath.IsAbs(dir) {
-		abs, err := filepath.Abs(filepath.Join("..", dir))
-		require.NoError(t, err)
-		dir = abs
-	}
-	if _, err := os.Stat(dir); err != nil {
-		skipOrFail(t, "OASIS KMIP vectors not found at %s (%v): set %s to their folder; skipping the conformance run", dir, err, vectorsEnv)
-	}
-	files, err := conformance.Discover(dir)
-	require.NoError(t, err)
+	dir, files := vectorFiles(t)
 	listed, err := readPassingList()
 	require.NoError(t, err)
 
