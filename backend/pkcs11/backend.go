@@ -191,19 +191,11 @@ func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.Te
 	if tenantID == "" {
 		return backend.TenantKey{}, errors.New("pkcs11: new tenant key: empty tenant ID")
 	}
-	leave, err := b.enter()
-	if err != nil {
-		return backend.TenantKey{}, err
-	}
-	defer leave()
-	var blob []byte
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		blob, err = m.newTenantKey(ctx, tenantID)
-		return err
+	blob, err := onMember(b, ctx, "new tenant key", func(m *member) ([]byte, error) {
+		return m.newTenantKey(ctx, tenantID)
 	})
 	if err != nil {
-		return backend.TenantKey{}, fmt.Errorf("pkcs11: new tenant key: %w", err)
+		return backend.TenantKey{}, err
 	}
 	return backend.TenantKey{TenantID: tenantID, Blob: blob}, nil
 }
@@ -212,21 +204,7 @@ func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.Te
 // KEK, with a fresh IV from the HSM's RNG and req.AdditionalData as AAD
 // (format in blob.go).
 func (b *Backend) Seal(ctx context.Context, req backend.SealRequest) ([]byte, error) {
-	leave, err := b.enter()
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	var out []byte
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		out, err = m.seal(ctx, req)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pkcs11: seal: %w", err)
-	}
-	return out, nil
+	return onMember(b, ctx, "seal", func(m *member) ([]byte, error) { return m.seal(ctx, req) })
 }
 
 // Open decrypts what Seal made. A changed ciphertext, tenant key blob or
@@ -238,21 +216,7 @@ func (b *Backend) Open(ctx context.Context, req backend.OpenRequest) ([]byte, er
 	if req.Ciphertext[0] != sealedVersion {
 		return nil, fmt.Errorf("pkcs11: open: %w: ciphertext version 0x%02X is unknown", backend.ErrIntegrity, req.Ciphertext[0])
 	}
-	leave, err := b.enter()
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	var out []byte
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		out, err = m.open(ctx, req)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pkcs11: open: %w", err)
-	}
-	return out, nil
+	return onMember(b, ctx, "open", func(m *member) ([]byte, error) { return m.open(ctx, req) })
 }
 
 // Random returns n bytes from the HSM's random number generator
@@ -266,19 +230,28 @@ func (b *Backend) Random(ctx context.Context, n int) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, nil
 	}
+	return onMember(b, ctx, "random", func(m *member) ([]byte, error) { return m.random(ctx, n) })
+}
+
+// onMember runs fn on a working member of the set (b.do: failover and
+// retry) while the backend is held open (b.enter), and names the failed
+// operation in the error. An error of enter (the backend is closed) is
+// returned as it is.
+func onMember[T any](b *Backend, ctx context.Context, op string, fn func(m *member) (T, error)) (T, error) {
+	var zero T
 	leave, err := b.enter()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer leave()
-	var out []byte
+	var out T
 	err = b.do(ctx, func(m *member) error {
 		var err error
-		out, err = m.random(ctx, n)
+		out, err = fn(m)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pkcs11: random: %w", err)
+		return zero, fmt.Errorf("pkcs11: %s: %w", op, err)
 	}
 	return out, nil
 }

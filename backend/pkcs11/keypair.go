@@ -32,21 +32,9 @@ func (b *Backend) GenerateRSA(ctx context.Context, bits int) (*rsa.PrivateKey, e
 	if bits < 2048 || bits > 4096 {
 		return nil, fmt.Errorf("pkcs11: generate RSA: %d bits is outside 2048..4096", bits)
 	}
-	leave, err := b.enter()
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	var key *rsa.PrivateKey
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		key, err = m.generateRSA(ctx, bits)
-		return err
+	return onMember(b, ctx, fmt.Sprintf("generate RSA-%d", bits), func(m *member) (*rsa.PrivateKey, error) {
+		return m.generateRSA(ctx, bits)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("pkcs11: generate RSA-%d: %w", bits, err)
-	}
-	return key, nil
 }
 
 // GenerateECDSA makes an EC key pair on curve (P-256, P-384 or P-521) in
@@ -60,21 +48,9 @@ func (b *Backend) GenerateECDSA(ctx context.Context, curve elliptic.Curve) (*ecd
 	if err != nil {
 		return nil, err
 	}
-	leave, err := b.enter()
-	if err != nil {
-		return nil, err
-	}
-	defer leave()
-	var key *ecdsa.PrivateKey
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		key, err = m.generateEC(ctx, curve, params)
-		return err
+	return onMember(b, ctx, "generate EC "+curve.Params().Name, func(m *member) (*ecdsa.PrivateKey, error) {
+		return m.generateEC(ctx, curve, params)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("pkcs11: generate EC %s: %w", curve.Params().Name, err)
-	}
-	return key, nil
 }
 
 var curveOIDs = map[elliptic.Curve]asn1.ObjectIdentifier{

@@ -40,19 +40,11 @@ func (b *Backend) RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (ba
 	if err != nil || !need {
 		return tk, err
 	}
-	leave, err := b.enter()
-	if err != nil {
-		return backend.TenantKey{}, err
-	}
-	defer leave()
-	var blob []byte
-	err = b.do(ctx, func(m *member) error {
-		var err error
-		blob, err = m.rewrap(ctx, tk)
-		return err
+	blob, err := onMember(b, ctx, fmt.Sprintf("rewrap tenant key of %q", tk.TenantID), func(m *member) ([]byte, error) {
+		return m.rewrap(ctx, tk)
 	})
 	if err != nil {
-		return backend.TenantKey{}, fmt.Errorf("pkcs11: rewrap tenant key of %q: %w", tk.TenantID, err)
+		return backend.TenantKey{}, err
 	}
 	return backend.TenantKey{TenantID: tk.TenantID, Blob: blob}, nil
 }
