@@ -1,0 +1,177 @@
+package audit
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Problem is the first place where a log stops being a valid chain.
+type Problem struct {
+	File string
+	Line int    // counted from 1 in File
+	Seq  uint64 // the record's sequence number, when it could be read
+	// Reason says what is wrong, in words an operator can act on.
+	Reason string
+}
+
+func (p *Problem) Error() string {
+	if p.Seq != 0 {
+		return fmt.Sprintf("%s line %d (record %d): %s", p.File, p.Line, p.Seq, p.Reason)
+	}
+	return fmt.Sprintf("%s line %d: %s", p.File, p.Line, p.Reason)
+}
+
+// Report is what a walk over a log found.
+type Report struct {
+	Segments int    // files read
+	Records  uint64 // records checked and found good
+	LastSeq  uint64 // the last good record
+	// LastMAC is the last good record's MAC in hex: the head of the
+	// chain. Kept elsewhere, it lets a later verification show that no
+	// record after it was cut off the end.
+	LastMAC string
+	// Problem is the first break, or nil when the whole log is good.
+	Problem *Problem
+}
+
+// walker follows the chain record by record.
+type walker struct {
+	chain   *chain // nil: read only, MACs are not checked (audit show)
+	prev    []byte // the previous record's MAC
+	next    uint64 // the sequence number the next record must carry
+	torn    *Torn  // a torn tail the next record must acknowledge
+	records uint64
+}
+
+func newWalker(c *chain) *walker {
+	return &walker{chain: c, prev: make([]byte, macSize), next: 1}
+}
+
+// step checks one line and moves the chain on; it returns the reason the
+// line breaks the chain, or "".
+func (w *walker) step(line []byte) (Record, string) {
+	r, body, mac, err := parseLine(line)
+	if err != nil {
+		if errors.Is(err, errLine) {
+			return r, "not an audit record (" + err.Error() + ")"
+		}
+		return r, err.Error()
+	}
+	switch {
+	case r.Seq != w.next:
+		return r, fmt.Sprintf("record %d where %d was expected: a record was removed, added or moved", r.Seq, w.next)
+	case w.torn != nil && (r.Torn == nil || *r.Torn != *w.torn):
+		return r, fmt.Sprintf("segment %d ends in a torn record of %d bytes that no %s record acknowledges", w.torn.Segment, w.torn.Bytes, OpRecovered)
+	case w.torn == nil && r.Torn != nil:
+		return r, fmt.Sprintf("acknowledges a torn record in segment %d that is not there", r.Torn.Segment)
+	}
+	if w.chain != nil && !hmac.Equal(mac, w.chain.mac(w.prev, body)) {
+		return r, "MAC does not match: this record was changed, or the one before it is not its real predecessor"
+	}
+	w.prev, w.next, w.torn = mac, r.Seq+1, nil
+	w.records++
+	return r, ""
+}
+
+// walkSegment runs w over one file, calling fn (when not nil) with each
+// good record. It stops at the first bad line. A torn tail is returned,
+// not judged: whether it is acceptable depends on what follows.
+func (w *walker) walkSegment(seg segment, fn func(seg segment, line int, r Record) error) (*Problem, *Torn, error) {
+	var problem *Problem
+	tail, err := readLines(seg.Path, func(n int, line []byte) error {
+		r, why := w.step(line)
+		if why != "" {
+			problem = &Problem{File: seg.Path, Line: n, Seq: r.Seq, Reason: why}
+			return errStop
+		}
+		if fn != nil {
+			return fn(seg, n, r)
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return problem, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if tail != nil {
+		tail.Segment = seg.Num
+	}
+	return nil, tail, nil
+}
+
+var errStop = errors.New("stop")
+
+// Verify walks every segment of the log at path and checks the chain with
+// key. Report.Problem is the first break; the error is for a log that
+// could not be read at all.
+func Verify(path string, key []byte) (Report, error) {
+	c, err := newChain(key)
+	if err != nil {
+		return Report{}, err
+	}
+	return walk(path, newWalker(c), nil)
+}
+
+// Walk reads every record of the log at path in order without checking
+// MACs (no key is needed), calling fn with each. It stops at the first
+// line that is not a well-formed record in sequence, reported as in
+// Verify.
+func Walk(path string, fn func(file string, line int, r Record) error) (Report, error) {
+	return walk(path, newWalker(nil), func(seg segment, line int, r Record) error { return fn(seg.Path, line, r) })
+}
+
+func walk(path string, w *walker, fn func(seg segment, line int, r Record) error) (Report, error) {
+	segs, err := segments(path)
+	if err != nil {
+		return Report{}, err
+	}
+	if len(segs) == 0 {
+		return Report{}, fmt.Errorf("audit: no log at %s", path)
+	}
+	rep := Report{Segments: len(segs)}
+	var lastTorn *Torn
+	var lastSeg segment
+	for _, seg := range segs {
+		if lastTorn != nil {
+			w.torn = lastTorn
+		}
+		problem, tail, err := w.walkSegment(seg, fn)
+		if err != nil {
+			return rep, err
+		}
+		rep.Problem = problem
+		if problem != nil {
+			break
+		}
+		// A torn tail the next segment never gets to acknowledge is
+		// still pending when the walk ends.
+		if w.torn != nil {
+			rep.Problem = &Problem{File: lastSeg.Path, Line: tornLine(lastSeg.Path), Reason: fmt.Sprintf(
+				"segment %d ends in a torn record of %d bytes that no %s record acknowledges", w.torn.Segment, w.torn.Bytes, OpRecovered)}
+			break
+		}
+		lastTorn, lastSeg = tail, seg
+	}
+	if rep.Problem == nil && lastTorn != nil {
+		rep.Problem = &Problem{File: lastSeg.Path, Line: tornLine(lastSeg.Path), Reason: fmt.Sprintf(
+			"the last record is torn (%d bytes without a newline at offset %d): a write cut by a crash, or a cut file; "+
+				"the server sets it aside when it next starts", lastTorn.Bytes, lastTorn.Offset)}
+	}
+	rep.Records, rep.LastSeq = w.records, w.next-1
+	if w.records > 0 {
+		rep.LastMAC = hex.EncodeToString(w.prev)
+	}
+	return rep, nil
+}
+
+// tornLine is the line number of a file's torn tail: one past its
+// complete lines.
+func tornLine(path string) int {
+	n := 0
+	_, _ = readLines(path, func(int, []byte) error { n++; return nil })
+	return n + 1
+}
