@@ -27,6 +27,32 @@ type Config struct {
 	Store   Store   `mapstructure:"store"`
 	Log     Log     `mapstructure:"log"`
 	Metrics Metrics `mapstructure:"metrics"`
+	Audit   Audit   `mapstructure:"audit"`
+}
+
+// Audit configures the audit trail: one JSON line per KMIP batch item and
+// admin action, chained with a MAC whose key the root of trust protects
+// (`kmipctl audit verify` checks it). See docs/operations.md.
+type Audit struct {
+	// Path is the active log file; rotated segments sit beside it as
+	// PATH.000001, PATH.000002, ... Empty turns auditing off.
+	Path string `mapstructure:"path"`
+	// KeyFile holds the chain key sealed by the root of trust; empty means
+	// PATH.key. It is made at the first start and opened at every start
+	// after (one call to the HSM); without it the log cannot be verified.
+	KeyFile string `mapstructure:"key_file"`
+	// Required fails closed: a KMIP operation whose audit record cannot be
+	// written answers General Failure (a change it made stands; a Get
+	// returns no key). When false the failure is only logged.
+	Required bool `mapstructure:"required"`
+	// Sync is "fsync" (a record is on disk before the operation answers;
+	// concurrent requests share one fsync) or "none" (it has reached the
+	// operating system: it survives a crash of the server, not of the
+	// machine).
+	Sync string `mapstructure:"sync"`
+	// MaxSegmentSize rotates the active file once it holds this many
+	// bytes; 0 never rotates.
+	MaxSegmentSize int `mapstructure:"max_segment_size"`
 }
 
 // Metrics configures the operations listener: Prometheus metrics on
@@ -420,6 +446,7 @@ func Default() Config {
 		},
 		Store: Store{Type: "bbolt"},
 		Log:   Log{Level: "info", Format: "json"},
+		Audit: Audit{Required: true, Sync: "fsync", MaxSegmentSize: 64 << 20},
 	}
 }
 
@@ -429,6 +456,7 @@ func (c *Config) Validate() error {
 	checks := []func() error{
 		c.Server.validate, c.TLS.validate, c.Backend.validate,
 		c.Store.validate, c.Log.validate, c.Metrics.validate,
+		c.Audit.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -459,6 +487,9 @@ func (s *Server) validate() error {
 	}
 	if s.Tenant == "" {
 		return errors.New("server.tenant: must not be empty")
+	}
+	if strings.HasPrefix(s.Tenant, ReservedTenantPrefix) {
+		return fmt.Errorf("server.tenant: %q: names beginning with %q are reserved for internal tenants", s.Tenant, ReservedTenantPrefix)
 	}
 	for _, c := range s.VSphereClients {
 		kind, value, _ := strings.Cut(c, ":")
