@@ -10,6 +10,7 @@ import (
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/rs/zerolog"
 
+	"github.com/kmip-adapter/kmip-adapter/audit"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
@@ -30,6 +31,12 @@ type Executor struct {
 	Now func() time.Time
 	// Observer, when set, is told of every answered item.
 	Observer Observer
+	// Audit, when set, is given one event per answered batch item, all
+	// of a message's items at once (see audit.go).
+	Audit audit.Recorder
+	// AuditRequired fails closed: items whose audit record cannot be
+	// written answer General Failure.
+	AuditRequired bool
 }
 
 // logger is the request's logger (with its connection and request ids)
@@ -114,8 +121,10 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		journal = &ops.Journal{}
 	}
 	placeholder := ""
+	var events []audit.Event
 	for _, item := range req.Items {
 		var result message.ResponseBatchItem
+		touched := ""
 		switch {
 		case h.AsynchronousIndicator:
 			result = x.failed(v, item.Operation, item.UniqueBatchItemID,
@@ -128,9 +137,11 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		default:
 			call := &ops.Call{Version: v, Tenant: client.Tenant, Policy: client.Policy, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
 			result = x.item(ctx, item, call)
+			touched = touchedID(item, placeholder, result)
 			placeholder = call.Placeholder
 		}
 		resp.Items = append(resp.Items, result)
+		events = x.auditEvent(ctx, events, client, touched, result)
 		if result.ResultStatus != message.StatusSuccess && stopOnError {
 			if journal != nil {
 				x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
@@ -138,6 +149,7 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 			break
 		}
 	}
+	x.record(ctx, v, events, resp)
 	resp.Header.BatchCount = int32(len(resp.Items))
 	return resp
 }

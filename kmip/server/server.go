@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/kmip-adapter/kmip-adapter/audit"
 	"github.com/kmip-adapter/kmip-adapter/config"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
@@ -277,6 +278,7 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, l
 	switch {
 	case err == nil:
 		ctx, cancel := context.WithTimeout(log.WithContext(context.Background()), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
+		ctx = audit.WithPeer(ctx, peerOf(conn))
 		resp = s.exec.ExecuteFor(ctx, client, msg)
 		cancel()
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
