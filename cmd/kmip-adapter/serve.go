@@ -87,7 +87,12 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
 	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
-	exec := &server.Executor{Ops: service, Log: log}
+	auditRec, closeAudit, err := openAudit(ctx, cfg, be, log)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	exec := &server.Executor{Ops: service, Log: log, Audit: auditRec, AuditRequired: cfg.Audit.Required}
 	srv := server.New(cfg.Server, tlsCfg, exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetObserver(m)
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {

@@ -41,6 +41,8 @@ func devCmd() *cobra.Command {
                  (postgres.dsn) of a PostgreSQL store shared by several nodes: start a
                  second node with kmip-adapter serve --config DIR/config.yaml --listen ADDR2
                  --metrics-listen ADDR3
+  DIR/audit/     the audit log (audit.log and its sealed key audit.log.key), made at the
+                 first start; check it with kmipctl audit verify --config DIR/config.yaml
   DIR/config.yaml  the server configuration pointing at all of it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,6 +110,7 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	}
 	listenSet = listenSet || cfg.Store.Type != "bbolt" // the configuration names the store: rewrite it
 	cfg.Log.Format = "console"
+	cfg.Audit.Path = filepath.Join(dir, "audit", "audit.log") // its key file is made at the first start
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
