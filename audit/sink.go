@@ -55,6 +55,8 @@ type Sink struct {
 	opts  Options
 	chain *chain
 
+	lockFile *os.File // PATH.lock, held while open
+
 	// Owned by the writer goroutine once Open returns.
 	f         *os.File
 	activeNum int   // the number the active file gets when it is rotated
@@ -109,25 +111,41 @@ func Open(opts Options) (*Sink, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	if s.lockFile, err = lock(opts.Path); err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		if s.f != nil {
+			s.f.Close()
+		}
+		s.lockFile.Close()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// open resumes the chain, opens the active file and writes the first
+// records.
+func (s *Sink) open() error {
+	opts := s.opts
 	recovered, err := s.resume()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f, err := os.OpenFile(opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return fmt.Errorf("audit: %w", err)
 	}
 	s.f = f
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit: %w", err)
+		return fmt.Errorf("audit: %w", err)
 	}
 	s.size = st.Size()
 	if s.size == 0 {
 		if err := syncDir(opts.Path); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: %w", err)
+			return fmt.Errorf("audit: %w", err)
 		}
 	}
 	now := opts.Now().UTC()
@@ -144,12 +162,7 @@ func Open(opts Options) (*Sink, error) {
 		start = fmt.Sprintf("continuing the chain after record %d", s.seq)
 	}
 	first = append(first, Record{Event: Event{Time: now, Source: SourceAudit, Operation: OpStart, Result: "success", Reason: start}})
-	if err := s.write(first); err != nil {
-		f.Close()
-		return nil, err
-	}
-	go s.run()
-	return s, nil
+	return s.write(first)
 }
 
 // resume reads where the chain stands: the last record of the log, with
@@ -308,6 +321,7 @@ func (s *Sink) finish() error {
 	if cerr := s.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("audit: %w", cerr)
 	}
+	s.lockFile.Close()
 	return err
 }
 

@@ -418,3 +418,20 @@ func TestOpenNeedsAKeyOfTheRightSize(t *testing.T) {
 	_, err = Open(Options{Key: testKey(t)})
 	assert.ErrorContains(t, err, "no log path")
 }
+
+func TestOneWriterPerLog(t *testing.T) {
+	key := testKey(t)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	s := openSink(t, path, key)
+	_, err := Open(Options{Path: path, Key: key})
+	require.Error(t, err, "two sinks on one log would fork its chain")
+	assert.Contains(t, err.Error(), "in use by another process")
+	require.NoError(t, s.Record(context.Background(), event(1)))
+	require.NoError(t, s.Close())
+	s = openSink(t, path, key) // free again once closed
+	require.NoError(t, s.Close())
+	rep, err := Verify(path, key)
+	require.NoError(t, err)
+	require.Nil(t, rep.Problem)
+	assert.Equal(t, uint64(5), rep.Records)
+}

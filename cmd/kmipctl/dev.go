@@ -43,6 +43,7 @@ func devCmd() *cobra.Command {
                  --metrics-listen ADDR3
   DIR/audit/     the audit log (audit.log and its sealed key audit.log.key), made at the
                  first start; check it with kmipctl audit verify --config DIR/config.yaml
+                 (not with --store postgres://...: its nodes would share one log)
   DIR/config.yaml  the server configuration pointing at all of it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -110,7 +111,12 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	}
 	listenSet = listenSet || cfg.Store.Type != "bbolt" // the configuration names the store: rewrite it
 	cfg.Log.Format = "console"
-	cfg.Audit.Path = filepath.Join(dir, "audit", "audit.log") // its key file is made at the first start
+	if cfg.Store.Type == "bbolt" {
+		// Its key file is made at the first start. Not with a shared
+		// PostgreSQL store: the nodes started on this one configuration
+		// would share the log, and each needs its own.
+		cfg.Audit.Path = filepath.Join(dir, "audit", "audit.log")
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
