@@ -1,0 +1,60 @@
+package audit
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// BenchmarkSink measures durable records per second with 16 concurrent
+// writers (as 16 KMIP connections would make them), with group commit and
+// with one fsync per record (MaxBatch 1), and with one writer. Run it on
+// the disk the log will live on: b.TempDir() is under $TMPDIR.
+//
+//	go test -run '^$' -bench Sink -benchtime 3s ./audit/
+func BenchmarkSink(b *testing.B) {
+	cases := []struct {
+		name     string
+		writers  int
+		maxBatch int
+		noSync   bool
+	}{
+		{"group-commit/16-writers", 16, 0, false},
+		{"fsync-per-record/16-writers", 16, 1, false},
+		{"group-commit/1-writer", 1, 0, false},
+		{"no-sync/16-writers", 16, 0, true},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			s, err := Open(Options{Path: filepath.Join(b.TempDir(), "audit.log"), Key: testKey(b), MaxBatch: bc.maxBatch, NoSync: bc.noSync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			e := event(1)
+			before := s.Commits()
+			b.ResetTimer()
+			if bc.writers == 1 {
+				for i := 0; i < b.N; i++ {
+					if err := s.Record(context.Background(), e); err != nil {
+						b.Fatal(err)
+					}
+				}
+			} else {
+				b.SetParallelism((bc.writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := s.Record(context.Background(), e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)/float64(max(1, s.Commits()-before)), "records/commit")
+		})
+	}
+}
