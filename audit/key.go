@@ -111,11 +111,62 @@ func CreateKey(ctx context.Context, be backend.Backend, backendType, path string
 	return key, nil
 }
 
+// rewrapper is what a backend offers for root rotation (backend/pkcs11).
+type rewrapper interface {
+	NeedsRewrap(tk backend.TenantKey) (bool, error)
+	RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (backend.TenantKey, error)
+}
+
+// RewrapKey rewraps the key file's internal tenant KEK under the root key
+// the backend is configured with now, when it was wrapped under an
+// earlier one (a root rotation: see `kmipctl hsm rotate`); the chain key
+// does not change. It reports whether the file was rewritten. Once every
+// server has started after the rotation, the old root key may go.
+func RewrapKey(ctx context.Context, be backend.Backend, path string) (bool, error) {
+	rw, ok := be.(rewrapper)
+	if !ok {
+		return false, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("audit key: %w", err)
+	}
+	var kf keyFile
+	if err := json.Unmarshal(raw, &kf); err != nil {
+		return false, fmt.Errorf("audit key %s: not a key file: %v", path, err)
+	}
+	tk := backend.TenantKey{TenantID: kf.Tenant, Blob: kf.TenantKey}
+	if need, err := rw.NeedsRewrap(tk); err != nil || !need {
+		return false, err
+	}
+	next, err := rw.RewrapTenantKey(ctx, tk)
+	if err != nil {
+		return false, fmt.Errorf("audit key %s: rewrap: %w", path, err)
+	}
+	kf.TenantKey = next.Blob
+	body, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	tmp := path + ".rewrap"
+	_ = os.Remove(tmp)
+	if err := writeNew(tmp, append(body, '\n')); err != nil {
+		return false, fmt.Errorf("audit key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("audit key: %w", err)
+	}
+	return true, syncDir(path)
+}
+
 // OpenOrCreateKey opens the key file at keyPath, or, when neither it nor
 // the log at logPath exists yet, creates it. A log without its key file
 // is refused: a new key could not continue its chain.
 func OpenOrCreateKey(ctx context.Context, be backend.Backend, backendType, keyPath, logPath string) ([]byte, error) {
 	if _, err := os.Stat(keyPath); err == nil {
+		if _, err := RewrapKey(ctx, be, keyPath); err != nil {
+			return nil, err
+		}
 		return OpenKey(ctx, be, keyPath)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("audit key: %w", err)

@@ -185,3 +185,42 @@ func TestReservedTenants(t *testing.T) {
 		assert.Equal(t, tt.reserved, audit.IsReservedTenant(tt.name), tt.name)
 	}
 }
+
+// TestKeyFollowsRootRotation: after mkek_label names a new MKEK, the next
+// start rewraps the key file's tenant KEK under it, the chain key stays
+// the same, and the old MKEK is no longer needed.
+func TestKeyFollowsRootRotation(t *testing.T) {
+	ctx := context.Background()
+	cfg := hsmCfg
+	cfg.TokenLabel = "audit-rotate"
+	require.NoError(t, pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: cfg, SOPIN: "5678", UserPIN: "1234"}))
+	dir := t.TempDir()
+	keyPath, logPath := filepath.Join(dir, "audit.log.key"), filepath.Join(dir, "audit.log")
+
+	old, err := pkcs11.Open(ctx, cfg)
+	require.NoError(t, err)
+	key, err := audit.OpenOrCreateKey(ctx, old, "pkcs11", keyPath, logPath)
+	require.NoError(t, err)
+	require.NoError(t, old.Close())
+	before, err := os.ReadFile(keyPath)
+	require.NoError(t, err)
+
+	rotated := cfg
+	rotated.MKEKLabel = "MKEK-2"
+	require.NoError(t, pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: rotated, SOPIN: "5678", UserPIN: "1234"}))
+	be, err := pkcs11.Open(ctx, rotated)
+	require.NoError(t, err)
+	defer be.Close()
+	again, err := audit.OpenOrCreateKey(ctx, be, "pkcs11", keyPath, logPath)
+	require.NoError(t, err)
+	assert.Equal(t, key, again)
+	after, err := os.ReadFile(keyPath)
+	require.NoError(t, err)
+	assert.NotEqual(t, before, after, "the key file is rewritten under the new MKEK")
+	var kf struct{ TenantKey []byte `json:"tenant_key"` }
+	require.NoError(t, json.Unmarshal(after, &kf))
+	assert.Contains(t, string(kf.TenantKey), "MKEK-2", "the blob names the MKEK that wrapped it")
+	changed, err := audit.RewrapKey(ctx, be, keyPath)
+	require.NoError(t, err)
+	assert.False(t, changed, "a second start has nothing to rewrap")
+}
