@@ -217,7 +217,9 @@ func TestKeyFollowsRootRotation(t *testing.T) {
 	after, err := os.ReadFile(keyPath)
 	require.NoError(t, err)
 	assert.NotEqual(t, before, after, "the key file is rewritten under the new MKEK")
-	var kf struct{ TenantKey []byte `json:"tenant_key"` }
+	var kf struct {
+		TenantKey []byte `json:"tenant_key"`
+	}
 	require.NoError(t, json.Unmarshal(after, &kf))
 	assert.Contains(t, string(kf.TenantKey), "MKEK-2", "the blob names the MKEK that wrapped it")
 	changed, err := audit.RewrapKey(ctx, be, keyPath)
