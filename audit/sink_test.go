@@ -435,3 +435,44 @@ func TestOneWriterPerLog(t *testing.T) {
 	require.Nil(t, rep.Problem)
 	assert.Equal(t, uint64(5), rep.Records)
 }
+
+func TestNotedHeadCatchesACutEnd(t *testing.T) {
+	key := testKey(t)
+	path := writeLog(t, key, 5) // records 1..7
+	rep, err := Verify(path, key)
+	require.NoError(t, err)
+	head := &Head{Seq: rep.LastSeq, MAC: strings.ToUpper(rep.LastMAC)}
+
+	// The log grows: the noted head is still in it.
+	s := openSink(t, path, key)
+	require.NoError(t, s.Record(context.Background(), event(9)))
+	require.NoError(t, s.Close())
+	rep, err = VerifyHead(path, key, head)
+	require.NoError(t, err)
+	require.Nil(t, rep.Problem)
+	grown := readLogLines(t, path)
+
+	tests := []struct {
+		name  string
+		lines func() [][]byte
+		want  string
+	}{
+		{"end cut off", func() [][]byte { return grown[:4] }, "the log ends at record 4, but record 7 was noted"},
+		{"rewritten with the same key", func() [][]byte {
+			other := writeLog(t, key, 6)
+			return readLogLines(t, other)
+		}, "the log was rewritten from here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeLogLines(t, path, tt.lines())
+			rep, err := Verify(path, key)
+			require.NoError(t, err)
+			require.Nil(t, rep.Problem, "the chain alone cannot tell")
+			rep, err = VerifyHead(path, key, head)
+			require.NoError(t, err)
+			require.NotNil(t, rep.Problem)
+			assert.Contains(t, rep.Problem.Reason, tt.want)
+		})
+	}
+}

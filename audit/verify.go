@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Problem is the first place where a log stops being a valid chain.
@@ -36,8 +37,16 @@ type Report struct {
 	Problem *Problem
 }
 
+// Head is a point of the chain noted earlier: a record's sequence number
+// and MAC (hex), as Report.LastSeq and Report.LastMAC give them.
+type Head struct {
+	Seq uint64
+	MAC string
+}
+
 // walker follows the chain record by record.
 type walker struct {
+	head    *Head // a record the log must still hold, with this MAC
 	chain   *chain // nil: read only, MACs are not checked (audit show)
 	prev    []byte // the previous record's MAC
 	next    uint64 // the sequence number the next record must carry
@@ -69,6 +78,9 @@ func (w *walker) step(line []byte) (Record, string) {
 	}
 	if w.chain != nil && !hmac.Equal(mac, w.chain.mac(w.prev, body)) {
 		return r, "MAC does not match: this record was changed, or the one before it is not its real predecessor"
+	}
+	if w.head != nil && r.Seq == w.head.Seq && hex.EncodeToString(mac) != w.head.MAC {
+		return r, fmt.Sprintf("the noted head was record %d with MAC %s; this one has MAC %x: the log was rewritten from here", w.head.Seq, w.head.MAC, mac)
 	}
 	w.prev, w.next, w.torn = mac, r.Seq+1, nil
 	w.records++
@@ -109,11 +121,30 @@ var errStop = errors.New("stop")
 // key. Report.Problem is the first break; the error is for a log that
 // could not be read at all.
 func Verify(path string, key []byte) (Report, error) {
+	return VerifyHead(path, key, nil)
+}
+
+// VerifyHead is Verify that also checks that the log still holds head, a
+// record noted at an earlier verification, with the same MAC: records cut
+// off the end of the log leave no break in the chain, but they take the
+// noted head with them.
+func VerifyHead(path string, key []byte, head *Head) (Report, error) {
 	c, err := newChain(key)
 	if err != nil {
 		return Report{}, err
 	}
-	return walk(path, newWalker(c), nil)
+	w := newWalker(c)
+	if head != nil {
+		h := *head
+		h.MAC = strings.ToLower(h.MAC)
+		w.head = &h
+	}
+	rep, err := walk(path, w, nil)
+	if err == nil && rep.Problem == nil && head != nil && rep.LastSeq < head.Seq {
+		rep.Problem = &Problem{File: path, Line: tornLine(path), Reason: fmt.Sprintf(
+			"the log ends at record %d, but record %d was noted as its head: records were cut off the end", rep.LastSeq, head.Seq)}
+	}
+	return rep, err
 }
 
 // Walk reads every record of the log at path in order without checking

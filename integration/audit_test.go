@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// auditVerify runs `kmipctl audit verify --config DIR/config.yaml ARGS...`
+// auditCtl runs `kmipctl audit ARGS... --config DIR/config.yaml`
 // and returns its output and error.
 func auditCtl(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
@@ -147,6 +148,11 @@ func TestAuditLog(t *testing.T) {
 	out, err = auditCtl(t, dir, "verify")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, fmt.Sprintf("records   %d checked", len(recs)))
+	m := regexp.MustCompile(`(?m)^head      (\d+:[0-9a-f]{64})$`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	head := m[1]
+	out, err = auditCtl(t, dir, "verify", "--head", head)
+	require.NoError(t, err, out)
 
 	// Tampered copies fail, naming the line.
 	lines := bytes.SplitAfter(raw, []byte("\n"))
@@ -159,25 +165,29 @@ func TestAuditLog(t *testing.T) {
 	}
 	require.NotZero(t, target)
 	tests := []struct {
-		name   string
-		tamper func(lines [][]byte) [][]byte
-		want   string
+		name     string
+		tamper   func(lines [][]byte) [][]byte
+		args     []string
+		wantLine int
+		want     string
 	}{
-		{"line deleted", func(l [][]byte) [][]byte { return append(l[:target:target], l[target+1:]...) },
-			fmt.Sprintf("record %d where %d was expected", target+2, target+1)},
+		{"line deleted", func(l [][]byte) [][]byte { return append(l[:target:target], l[target+1:]...) }, nil,
+			target + 1, fmt.Sprintf("record %d where %d was expected", target+2, target+1)},
 		{"field edited", func(l [][]byte) [][]byte {
 			l[target] = bytes.Replace(l[target], []byte(`"result":"success"`), []byte(`"result":"ItemNotFound"`), 1)
 			return l
-		}, "MAC does not match"},
+		}, nil, target + 1, "MAC does not match"},
+		{"end cut off, against the noted head", func(l [][]byte) [][]byte { return l[:target] }, []string{"--head", head},
+			target + 1, fmt.Sprintf("the log ends at record %d, but record %d was noted", target, len(recs))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			copyPath := filepath.Join(t.TempDir(), "audit.log")
 			cp := tt.tamper(append([][]byte(nil), lines...))
 			require.NoError(t, os.WriteFile(copyPath, bytes.Join(cp, nil), 0o600))
-			out, err := auditCtl(t, dir, "verify", "--key-file", logPath+".key", copyPath)
+			out, err := auditCtl(t, dir, append([]string{"verify", "--key-file", logPath + ".key", copyPath}, tt.args...)...)
 			require.Error(t, err, "verify passed a tampered log:\n%s", out)
-			assert.Contains(t, out, fmt.Sprintf("BROKEN    %s line %d", copyPath, target+1))
+			assert.Contains(t, out, fmt.Sprintf("BROKEN    %s line %d", copyPath, tt.wantLine))
 			assert.Contains(t, out, tt.want)
 			assert.Contains(t, out, fmt.Sprintf("records   %d checked", target))
 		})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -45,7 +46,7 @@ func auditTarget(cmd *cobra.Command, configPath string, args []string, needConfi
 }
 
 func auditVerifyCmd() *cobra.Command {
-	var configPath string
+	var configPath, headFlag string
 	cmd := &cobra.Command{
 		Use:   "verify [--config FILE] [PATH]",
 		Short: "Check the audit log's chain: every record present, in order, unchanged",
@@ -56,8 +57,9 @@ checked and the head of the chain (last record and its MAC), or the first bad re
 with its file and line number, and exits 1 on any break: a record removed, added,
 reordered or edited, a torn last line, or a key that does not match.
 
-Records cut off the end leave no break behind them: compare the head with one noted
-earlier (it must be a record the log still holds, with the same MAC).`,
+Records cut off the end leave no break behind them: note the head printed by each
+run somewhere the server cannot write, and give it to the next run with --head
+SEQ:MAC; the log must still hold that record with that MAC.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, path, keyFile, err := auditTarget(cmd, configPath, args, true)
@@ -77,7 +79,15 @@ earlier (it must be a record the log still holds, with the same MAC).`,
 			if err != nil {
 				return err
 			}
-			rep, err := audit.Verify(path, key)
+			var head *audit.Head
+			if headFlag != "" {
+				h, err := parseHead(headFlag)
+				if err != nil {
+					return err
+				}
+				head = &h
+			}
+			rep, err := audit.VerifyHead(path, key, head)
 			clear(key)
 			if err != nil {
 				return err
@@ -86,7 +96,7 @@ earlier (it must be a record the log still holds, with the same MAC).`,
 			fmt.Fprintf(out, "log       %s (%d segment(s))\n", path, rep.Segments)
 			fmt.Fprintf(out, "records   %d checked\n", rep.Records)
 			if rep.Records > 0 {
-				fmt.Fprintf(out, "head      record %d, MAC %s\n", rep.LastSeq, rep.LastMAC)
+				fmt.Fprintf(out, "head      %d:%s\n", rep.LastSeq, rep.LastMAC)
 			}
 			if rep.Problem != nil {
 				fmt.Fprintf(out, "BROKEN    %s\n", rep.Problem.Error())
@@ -98,7 +108,18 @@ earlier (it must be a record the log still holds, with the same MAC).`,
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML): the backend, audit.path and audit.key_file")
 	cmd.Flags().String("key-file", "", "the audit key file (default: audit.key_file, or PATH.key)")
+	cmd.Flags().StringVar(&headFlag, "head", "", "a head noted by an earlier run, SEQ:MAC, that the log must still hold")
 	return cmd
+}
+
+// parseHead reads --head SEQ:MAC.
+func parseHead(s string) (audit.Head, error) {
+	seq, mac, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || n == 0 || len(mac) != 64 || strings.Trim(strings.ToLower(mac), "0123456789abcdef") != "" {
+		return audit.Head{}, fmt.Errorf("--head: %q is not SEQ:MAC (a record number and 64 hex digits)", s)
+	}
+	return audit.Head{Seq: n, MAC: mac}, nil
 }
 
 func auditShowCmd() *cobra.Command {
