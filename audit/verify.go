@@ -46,7 +46,7 @@ type Head struct {
 
 // walker follows the chain record by record.
 type walker struct {
-	head    *Head // a record the log must still hold, with this MAC
+	head    *Head  // a record the log must still hold, with this MAC
 	chain   *chain // nil: read only, MACs are not checked (audit show)
 	prev    []byte // the previous record's MAC
 	next    uint64 // the sequence number the next record must carry
