@@ -68,6 +68,7 @@ type Sink struct {
 	// commits counts the writes (each with its fsync) that made records
 	// durable; records/commits is the group commit's gain.
 	commits atomic.Uint64
+	records atomic.Uint64
 
 	mu     sync.RWMutex // closed vs. sends on queue
 	closed bool
@@ -269,6 +270,9 @@ func (s *Sink) RecordAll(ctx context.Context, events []Event) error {
 // Commits is the number of writes (each with its fsync) so far.
 func (s *Sink) Commits() uint64 { return s.commits.Load() }
 
+// Records is the number of records made durable so far.
+func (s *Sink) Records() uint64 { return s.records.Load() }
+
 // Close writes the OpStop record and closes the file. Records waiting
 // are written first; later ones get ErrClosed. Calling it twice is safe.
 func (s *Sink) Close() error {
@@ -368,6 +372,7 @@ func (s *Sink) write(recs []Record) error {
 	}
 	s.seq, s.mac, s.size = seq, prev, s.size+int64(n)
 	s.commits.Add(1)
+	s.records.Add(uint64(len(recs)))
 	if s.opts.MaxSegmentSize > 0 && s.size >= s.opts.MaxSegmentSize {
 		s.rotate()
 	}

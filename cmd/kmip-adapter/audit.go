@@ -35,6 +35,8 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, log z
 	return sink, func() {
 		if err := sink.Close(); err != nil {
 			log.Error().Err(err).Msg("audit log close")
+			return
 		}
+		log.Info().Uint64("records", sink.Records()).Uint64("commits", sink.Commits()).Msg("audit log closed")
 	}, nil
 }
