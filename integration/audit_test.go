@@ -13,9 +13,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/ovh/kmip-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // auditCtl runs `kmipctl audit ARGS... --config DIR/config.yaml`
@@ -221,4 +223,61 @@ func TestAuditLog(t *testing.T) {
 	assert.Equal(t, id, after[len(recs)+2].UniqueID)
 	_, err = os.Stat(logPath + ".000001")
 	require.NoError(t, err, "the torn segment is kept")
+}
+
+// TestAuditFailsClosedOnFullDisk limits the size of the files the server
+// may write (RLIMIT_FSIZE, as in TestStoreFull) to the audit log's size:
+// with audit.required (the default) a Get whose record cannot be written
+// answers General Failure and hands out no key; once the limit is lifted
+// the same Get works, and the chain is intact (the partial writes were cut
+// back).
+func TestAuditFailsClosedOnFullDisk(t *testing.T) {
+	requireSoftHSM(t)
+	dir := filepath.Join(t.TempDir(), "dev")
+	require.NoError(t, devInit(bin(t, "kmipctl"), dir))
+	logPath := filepath.Join(dir, "audit", "audit.log")
+	s, err := startServer(bin(t, "kmip-adapter"), dir, nil)
+	require.NoError(t, err)
+	defer func() {
+		select {
+		case <-s.exited:
+		default:
+			_, _, _ = s.stop(stopTimeout)
+		}
+	}()
+	c, err := dialKMIP(t, s)
+	require.NoError(t, err)
+	defer c.conn.Close()
+	uid, err := c.create()
+	require.NoError(t, err)
+	want, err := c.material(uid)
+	require.NoError(t, err)
+
+	fi, err := os.Stat(logPath)
+	require.NoError(t, err)
+	pid := s.cmd.Process.Pid
+	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: uint64(fi.Size()), Max: unix.RLIM_INFINITY}, nil), "prlimit")
+	for range 3 {
+		got, err := c.material(uid)
+		var f *kmipFailure
+		require.ErrorAs(t, err, &f, "a Get without its audit record must fail, got material %x", got)
+		assert.Equal(t, kmip14.ResultReasonGeneralFailure, f.reason)
+		assert.Contains(t, f.message, "audit record could not be written")
+	}
+	assert.True(t, s.logged("audit record not written"), "the server log says why")
+
+	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}, nil))
+	got, err := c.material(uid)
+	require.NoError(t, err, "auditing resumes once the disk has room")
+	assert.Equal(t, want, got)
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	out, err := auditCtl(t, dir, "verify")
+	require.NoError(t, err, out)
+	var gets []string
+	for _, r := range auditShow(t, dir, "--operation", "Get") {
+		gets = append(gets, r.UniqueID+" "+r.Result)
+	}
+	assert.Equal(t, []string{uid + " success", uid + " success"}, gets, "the refused Gets left no record, the others one each")
 }
