@@ -58,3 +58,34 @@ func BenchmarkSink(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerify measures how fast `kmipctl audit verify` walks a log.
+func BenchmarkVerify(b *testing.B) {
+	key := testKey(b)
+	path := filepath.Join(b.TempDir(), "audit.log")
+	s, err := Open(Options{Path: path, Key: key, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 20000
+	events := make([]Event, 100)
+	for i := range events {
+		events[i] = event(i)
+	}
+	for i := 0; i < n/len(events); i++ {
+		if err := s.RecordAll(context.Background(), events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := Verify(path, key)
+		if err != nil || rep.Problem != nil {
+			b.Fatal(err, rep.Problem)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
