@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/ovh/kmip-go"
@@ -280,4 +281,76 @@ func TestAuditFailsClosedOnFullDisk(t *testing.T) {
 		gets = append(gets, r.UniqueID+" "+r.Result)
 	}
 	assert.Equal(t, []string{uid + " success", uid + " success"}, gets, "the refused Gets left no record, the others one each")
+}
+
+// TestAuditSurvivesKill kills the server (SIGKILL) while 8 clients create
+// keys, twice, then checks that the log still verifies (a write cut by
+// the kill is set aside and acknowledged at the next start) and that
+// every Create a client was answered has its record: a record is on disk
+// before the answer leaves.
+func TestAuditSurvivesKill(t *testing.T) {
+	requireSoftHSM(t)
+	dir := filepath.Join(t.TempDir(), "dev")
+	require.NoError(t, devInit(bin(t, "kmipctl"), dir))
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	for round := 1; round <= 2; round++ {
+		s, err := startServer(bin(t, "kmip-adapter"), dir, nil)
+		require.NoError(t, err)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := dialKMIP(t, s)
+				if err != nil {
+					return
+				}
+				defer c.conn.Close()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					uid, err := c.create()
+					if err != nil {
+						return // the kill
+					}
+					mu.Lock()
+					acked[uid] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(2*time.Second + time.Duration(round)*300*time.Millisecond)
+		require.NoError(t, s.cmd.Process.Kill(), "kill -9")
+		<-s.exited
+		close(stop)
+		wg.Wait()
+	}
+	s, err := startServer(bin(t, "kmip-adapter"), dir, nil)
+	require.NoError(t, err)
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	out, err := auditCtl(t, dir, "verify")
+	require.NoError(t, err, out)
+	created := map[string]bool{}
+	starts := 0
+	for _, r := range auditShow(t, dir) {
+		switch {
+		case r.Operation == "Create" && r.Result == "success":
+			created[r.UniqueID] = true
+		case r.Operation == "audit.start":
+			starts++
+		}
+	}
+	assert.Equal(t, 3, starts)
+	require.NotEmpty(t, acked)
+	for uid := range acked {
+		assert.True(t, created[uid], "Create of %s was answered but has no audit record", uid)
+	}
+	t.Logf("%d creates answered across 2 kills, %d Create records; %s", len(acked), len(created), strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
 }
