@@ -20,6 +20,15 @@ import (
 // what the item named and how it ended, never from key material (no
 // payload is copied into an event, only Unique Identifiers).
 
+// auditing reports whether events go anywhere.
+func (x *Executor) auditing() bool {
+	if x.Audit == nil {
+		return false
+	}
+	_, off := x.Audit.(audit.Nop)
+	return !off
+}
+
 // peerOf is what the events of conn's requests say about the caller.
 func peerOf(conn *tls.Conn) audit.Peer {
 	p := audit.Peer{Remote: conn.RemoteAddr().String()}
@@ -31,7 +40,7 @@ func peerOf(conn *tls.Conn) audit.Peer {
 
 // auditEvent appends the event of one answered item to events.
 func (x *Executor) auditEvent(ctx context.Context, events []audit.Event, client ops.Client, touched string, result message.ResponseBatchItem) []audit.Event {
-	if x.Audit == nil {
+	if !x.auditing() {
 		return nil
 	}
 	now := x.Now
@@ -56,7 +65,7 @@ func (x *Executor) auditEvent(ctx context.Context, events []audit.Event, client 
 // had not already failed answers General Failure instead: a Get then
 // hands out no key that the trail does not show.
 func (x *Executor) record(ctx context.Context, v message.Version, events []audit.Event, resp *message.Response) {
-	if x.Audit == nil || len(events) == 0 {
+	if !x.auditing() || len(events) == 0 {
 		return
 	}
 	for i := range events {
