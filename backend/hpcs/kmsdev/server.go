@@ -172,7 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if status == http.StatusTooManyRequests {
 					w.Header().Set("Retry-After", "1")
 				}
-				writeError(w, status, "injected fault", faultCode(status), faultMessage(status))
+				writeError(w, status, faultTitle(status), faultCode(status), faultMessage(status))
 				return
 			}
 		}
