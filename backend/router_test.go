@@ -44,7 +44,9 @@ func (f *fake) Check(context.Context) []backend.CheckResult {
 	return []backend.CheckResult{{Name: "self", OK: true}}
 }
 
-func (f *fake) OnRewrap(fn func(ctx context.Context, old, updated backend.TenantKey)) { f.onRewrap = fn }
+func (f *fake) OnRewrap(fn func(ctx context.Context, old, updated backend.TenantKey)) {
+	f.onRewrap = fn
+}
 
 func TestRouter(t *testing.T) {
 	ctx := context.Background()

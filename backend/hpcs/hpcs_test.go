@@ -45,7 +45,8 @@ func (c *clock) Add(d time.Duration) {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	kms := kmsdev.New(kmsdev.Config{})
+	kms, err := kmsdev.New(kmsdev.Config{})
+	require.NoError(t, err)
 	srv := httptest.NewServer(kms)
 	t.Cleanup(srv.Close)
 	keyFile := filepath.Join(t.TempDir(), "api-key")
@@ -292,7 +293,8 @@ func TestTimeout(t *testing.T) {
 // TestTokenRefresh: the IAM token is fetched once and refreshed before it
 // expires.
 func TestTokenRefresh(t *testing.T) {
-	kms := kmsdev.New(kmsdev.Config{TokenTTL: 2 * time.Second})
+	kms, err := kmsdev.New(kmsdev.Config{TokenTTL: 2 * time.Second})
+	require.NoError(t, err)
 	srv := httptest.NewServer(kms)
 	t.Cleanup(srv.Close)
 	t.Setenv("TEST_KMS_API_KEY", kms.APIKey())

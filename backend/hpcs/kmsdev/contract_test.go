@@ -34,7 +34,8 @@ func newClient(t *testing.T, srv *httptest.Server, kms *kmsdev.Server, instance 
 }
 
 func start(t *testing.T) (*kmsdev.Server, *httptest.Server) {
-	kms := kmsdev.New(kmsdev.Config{})
+	kms, err := kmsdev.New(kmsdev.Config{})
+	require.NoError(t, err)
 	srv := httptest.NewServer(kms)
 	t.Cleanup(srv.Close)
 	return kms, srv
@@ -257,4 +258,37 @@ func TestLegacyActionForm(t *testing.T) {
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, 1, kms.Count("unwrap"))
+}
+
+// TestStateFile: keys (and their versions) survive a restart of the
+// stand-in that keeps a state file; a ciphertext made before opens after.
+func TestStateFile(t *testing.T) {
+	path := t.TempDir() + "/kms.json"
+	kms, err := kmsdev.New(kmsdev.Config{StateFile: path})
+	require.NoError(t, err)
+	root := kms.CreateRootKey("root")
+	srv := httptest.NewServer(kms)
+	c := newClient(t, srv, kms, kms.InstanceID())
+	ctx := context.Background()
+	dek, wrapped, err := c.WrapCreateDEK(ctx, root, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Rotate(ctx, root, ""))
+	require.NoError(t, c.DisableKey(ctx, root))
+	srv.Close()
+
+	again, err := kmsdev.New(kmsdev.Config{StateFile: path})
+	require.NoError(t, err)
+	assert.Equal(t, kms.InstanceID(), again.InstanceID())
+	assert.Equal(t, kms.APIKey(), again.APIKey())
+	assert.Equal(t, []string{root}, again.RootKeyIDs())
+	srv2 := httptest.NewServer(again)
+	t.Cleanup(srv2.Close)
+	c2 := newClient(t, srv2, again, again.InstanceID())
+	_, _, err = c2.UnwrapV2(ctx, root, wrapped, nil)
+	kpError(t, err, http.StatusConflict, "KEY_ACTION_INVALID_STATE_ERR")
+	require.NoError(t, c2.EnableKey(ctx, root))
+	pt, rewrapped, err := c2.UnwrapV2(ctx, root, wrapped, nil)
+	require.NoError(t, err)
+	assert.Equal(t, dek, pt)
+	assert.NotEmpty(t, rewrapped, "the rotation was kept")
 }

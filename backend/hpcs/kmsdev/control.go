@@ -31,7 +31,22 @@ func (s *Server) CreateRootKey(name string) string {
 	defer s.mu.Unlock()
 	s.keys[k.id] = k
 	s.order = append(s.order, k.id)
+	_ = s.save()
 	return k.id
+}
+
+// RootKeyIDs lists the ids of the root keys that are not destroyed, oldest
+// first.
+func (s *Server) RootKeyIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, id := range s.order {
+		if k := s.keys[id]; !k.extractable && k.state != StateDestroyed {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Rotate adds a new version to a root key (the rotate action).
@@ -52,7 +67,7 @@ func (s *Server) Delete(id string) error {
 		return ErrNoKey
 	}
 	k.state = StateDestroyed
-	return nil
+	return s.save()
 }
 
 // KeyVersions lists a key's version ids, oldest first.
@@ -80,7 +95,7 @@ func (s *Server) control(id, action string) error {
 	if _, _, f := s.act(k, action, actionNames[action], actionJSON{}, false); f != nil {
 		return errors.New("kmsdev: " + f.errorMsg)
 	}
-	return nil
+	return s.save()
 }
 
 // --- import token ---

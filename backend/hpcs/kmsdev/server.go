@@ -52,6 +52,10 @@ type Config struct {
 	TokenTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StateFile, when set, keeps the instance, API keys and keys (with
+	// their material, in the clear: development only) across restarts.
+	// It is read by New and rewritten after every change.
+	StateFile string
 }
 
 // Server is the stand-in. It is an http.Handler; use it with httptest or
@@ -68,6 +72,7 @@ type Server struct {
 	imports  *importToken
 	faults   faultState
 	counts   map[string]int // requests per action ("wrap", "token", ...)
+	state    string         // Config.StateFile
 
 	mux *http.ServeMux
 }
@@ -85,9 +90,10 @@ type key struct {
 }
 
 type version struct {
-	id      string
-	created time.Time
-	aead    cipher.AEAD
+	id       string
+	created  time.Time
+	aead     cipher.AEAD
+	material []byte // kept only to save the state file
 }
 
 func (k *key) latest() *version { return k.versions[len(k.versions)-1] }
@@ -101,9 +107,10 @@ func (k *key) version(id string) *version {
 	return nil
 }
 
-// New makes a stand-in with no keys.
-func New(cfg Config) *Server {
+// New makes a stand-in with no keys, or with those of Config.StateFile.
+func New(cfg Config) (*Server, error) {
 	s := &Server{
+		state:    cfg.StateFile,
 		instance: cfg.InstanceID,
 		apiKeys:  cfg.APIKeys,
 		tokenTTL: cfg.TokenTTL,
@@ -111,6 +118,11 @@ func New(cfg Config) *Server {
 		tokens:   map[string]time.Time{},
 		keys:     map[string]*key{},
 		counts:   map[string]int{},
+	}
+	if s.state != "" {
+		if err := s.load(); err != nil {
+			return nil, err
+		}
 	}
 	if s.instance == "" {
 		s.instance = uuid.NewString()
@@ -138,7 +150,13 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("POST /api/v2/import_token", s.authed(s.handleCreateImportToken))
 	s.mux.HandleFunc("GET /api/v2/import_token", s.authed(s.handleGetImportToken))
 	s.mux.HandleFunc("POST /kmsdev/faults", s.handleFaults)
-	return s
+	s.mux.HandleFunc("GET /kmsdev/info", s.handleInfo)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.save(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // InstanceID is the instance the bluemix-instance header must name.
@@ -409,7 +427,12 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 	s.keys[k.id] = k
 	s.order = append(s.order, k.id)
 	view := s.keyView(k, true)
+	err := s.save()
 	s.mu.Unlock()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal Server Error: state file", "INTERNAL_SERVER_ERR", err.Error())
+		return
+	}
 	writeJSON(w, http.StatusCreated, collection{metadata{typeKey, 1}, []any{view}})
 }
 
@@ -422,7 +445,7 @@ func newVersion(material []byte, now time.Time) (*version, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &version{id: uuid.NewString(), created: now, aead: aead}, nil
+	return &version{id: uuid.NewString(), created: now, aead: aead, material: material}, nil
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
@@ -521,6 +544,7 @@ func (s *Server) handleDeleteKey(w http.ResponseWriter, r *http.Request) {
 	k.state = StateDestroyed
 	k.updated = s.now().UTC()
 	view := s.keyView(k, false)
+	_ = s.save()
 	s.mu.Unlock()
 	if r.Header.Get("Prefer") == "return=representation" {
 		writeJSON(w, http.StatusOK, collection{metadata{typeKey, 1}, []any{view}})
@@ -577,6 +601,9 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, body, fail := s.act(k, action, what, req, r.Header.Get("Prefer") == "return=representation")
+	if fail == nil && (action == "rotate" || action == "disable" || action == "enable") {
+		_ = s.save()
+	}
 	s.mu.Unlock()
 	if fail != nil {
 		writeError(w, fail.status, fail.errorMsg, fail.code, fail.message)
