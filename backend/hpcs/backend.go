@@ -214,6 +214,9 @@ func (b *Backend) put(k cacheKey, aead cipher.AEAD) {
 // one unwrap. Failures are not cached: the next call asks the KMS again
 // (the circuit breaker keeps that cheap when the KMS is down).
 func (b *Backend) kek(ctx context.Context, tk backend.TenantKey) (cipher.AEAD, error) {
+	if tk.Type != "" && tk.Type != Type {
+		return nil, fmt.Errorf("hpcs: tenant %q is on root of trust %q; list it in backend.types: %w", tk.TenantID, tk.Type, backend.ErrKeyMissing)
+	}
 	k := keyOf(tk)
 	b.mu.Lock()
 	if b.closed {

@@ -95,9 +95,14 @@ func (e *APIError) Unwrap() error {
 		// Deleted, disabled, or not a root key: the tenant's root of
 		// trust is gone (crypto-shredding) until an operator acts.
 		return backend.ErrKeyMissing
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden,
+		e.Service == "IAM" && e.Status == http.StatusBadRequest:
+		// The API key or the service ID's access to the root key was
+		// revoked (or never right): as gone as a disabled key, until an
+		// operator acts. Retrying does not help.
+		return backend.ErrKeyMissing
 	default:
-		// 400 (a request this client should not send), 401/403 (API key
-		// or access revoked): not usable now.
+		// Other 4xx: a request this client should not send.
 		return backend.ErrUnavailable
 	}
 }
@@ -221,7 +226,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	reauthed := false
 	for attempt := 0; attempt < c.retry.attempts; attempt++ {
 		if attempt > 0 {
-			if err := sleep(ctx, c.backoff(attempt, last)); err != nil {
+			if sleep(ctx, c.backoff(attempt, last)) != nil {
 				break
 			}
 		}
@@ -243,6 +248,15 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if ctx.Err() != nil {
+		// The caller gave up (a KMIP client's deadline): that says
+		// nothing about the KMS.
+		c.breaker.release()
+		if last == nil {
+			last = fmt.Errorf("KMS %s %s: %w: %w", method, path, backend.ErrUnavailable, ctx.Err())
+		}
+		return last
 	}
 	c.breaker.record(false)
 	return last

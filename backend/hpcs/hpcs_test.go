@@ -316,8 +316,9 @@ func TestTokenRefresh(t *testing.T) {
 	assert.Equal(t, 2, kms.Count("token"), "refreshed before expiry")
 }
 
-// TestBadCredentials: a wrong API key or instance is ErrUnavailable with
-// IAM's or the KMS's reason code, and never the API key.
+// TestBadCredentials: a wrong (or revoked) API key or instance is
+// ErrKeyMissing with IAM's or the KMS's reason code, and never the API
+// key.
 func TestBadCredentials(t *testing.T) {
 	e := newEnv(t)
 	t.Setenv("WRONG_KEY", "wrong-api-key-value")
@@ -326,7 +327,7 @@ func TestBadCredentials(t *testing.T) {
 	b, err := hpcs.Open(context.Background(), wrongKey, hpcs.Options{})
 	require.NoError(t, err)
 	_, err = b.NewTenantKey(context.Background(), "t")
-	require.ErrorIs(t, err, backend.ErrUnavailable)
+	require.ErrorIs(t, err, backend.ErrKeyMissing, "credentials refused: retrying does not help")
 	assert.Contains(t, err.Error(), "BXNIM0415E")
 	assert.NotContains(t, err.Error(), "wrong-api-key-value")
 
@@ -335,7 +336,7 @@ func TestBadCredentials(t *testing.T) {
 	b, err = hpcs.Open(context.Background(), wrongInstance, hpcs.Options{})
 	require.NoError(t, err)
 	_, err = b.NewTenantKey(context.Background(), "t")
-	require.ErrorIs(t, err, backend.ErrUnavailable)
+	require.ErrorIs(t, err, backend.ErrKeyMissing)
 	assert.Contains(t, err.Error(), "UNAUTHORIZED_ERR")
 
 	t.Setenv("EMPTY_KEY", "")
@@ -381,4 +382,35 @@ func TestRegistered(t *testing.T) {
 	b, err := backend.New(context.Background(), config.Backend{Type: "hpcs", HPCS: e.cfg})
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
+}
+
+// TestOtherBackendsKey: a tenant key another backend made is refused
+// clearly, not as tampering.
+func TestOtherBackendsKey(t *testing.T) {
+	e := newEnv(t)
+	b := e.open(t)
+	_, err := b.Seal(context.Background(), backend.SealRequest{Key: backend.TenantKey{TenantID: "t", Blob: []byte{2, 4}, Type: "pkcs11"}})
+	require.ErrorIs(t, err, backend.ErrKeyMissing)
+	assert.Contains(t, err.Error(), "backend.types")
+}
+
+// TestCancelledCallerDoesNotOpenTheBreaker: callers giving up on a slow
+// KMS do not count as KMS failures.
+func TestCancelledCallerDoesNotOpenTheBreaker(t *testing.T) {
+	e := newEnv(t)
+	b := e.open(t)
+	tk, err := b.NewTenantKey(context.Background(), "t")
+	require.NoError(t, err)
+	e.kms.SetFaults(kmsdev.Faults{Latency: 200 * time.Millisecond})
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := b.NewTenantKey(ctx, "t")
+		cancel()
+		require.ErrorIs(t, err, backend.ErrUnavailable)
+	}
+	e.kms.SetFaults(kmsdev.Faults{})
+	_, err = b.Seal(context.Background(), backend.SealRequest{Key: tk, Plaintext: []byte("x")})
+	require.NoError(t, err)
+	_, err = b.NewTenantKey(context.Background(), "t")
+	require.NoError(t, err, "the circuit stayed closed")
 }

@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 			}
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check`): %s", strings.Join(missing, "; "))
+			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check` or `kmipctl kms check`): %s", strings.Join(missing, "; "))
 		}
 	}
 	st, err := cli.OpenStore(ctx, cfg.Store)

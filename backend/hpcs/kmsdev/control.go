@@ -49,6 +49,15 @@ func (s *Server) RootKeyIDs() []string {
 	return out
 }
 
+// SetAccess revokes (false) or restores (true) the API keys' access to the
+// instance, as removing the service ID's policy does: IAM still issues
+// tokens, and every KMS request answers 401 UNAUTHORIZED_ERR.
+func (s *Server) SetAccess(allowed bool) {
+	s.mu.Lock()
+	s.revoked = !allowed
+	s.mu.Unlock()
+}
+
 // Rotate adds a new version to a root key (the rotate action).
 func (s *Server) Rotate(id string) error { return s.control(id, "rotate") }
 

@@ -72,6 +72,7 @@ type Server struct {
 	imports  *importToken
 	faults   faultState
 	counts   map[string]int // requests per action ("wrap", "token", ...)
+	revoked  bool           // every KMS request answers 401 (access revoked)
 	state    string         // Config.StateFile
 
 	mux *http.ServeMux
@@ -285,8 +286,9 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		exp, known := s.tokens[tok]
+		revoked := s.revoked
 		s.mu.Unlock()
-		if !ok || !known || s.now().After(exp) {
+		if !ok || !known || s.now().After(exp) || revoked {
 			writeError(w, http.StatusUnauthorized, "Unauthorized: The user does not have access to the specified resource",
 				"UNAUTHORIZED_ERR", "The user does not have access to the specified resource")
 			return
