@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -401,4 +402,76 @@ func TestKmipctlDevKMS(t *testing.T) {
 	out, err := runWithTimeout(check, cmdTimeout)
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "all 2 checks passed")
+}
+
+// TestHPCSMixedRootsOfTrust: one configuration, both roots of trust
+// (backend.types: pkcs11, hpcs). A tenant made on the SoftHSM2 token
+// before keeps it; a tenant made now goes to the KMS (backend.type hpcs);
+// the same server configuration serves both, each on its own root.
+func TestHPCSMixedRootsOfTrust(t *testing.T) {
+	requireSoftHSM(t)
+	kms, kmsURL := kmsStandIn(t)
+	dir := filepath.Join(t.TempDir(), "mixed")
+	require.NoError(t, devInit(bin(t, "kmipctl"), dir))
+	keyFile := filepath.Join(dir, "kms-api-key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(kms.APIKey()), 0o600))
+
+	// The default tenant on the HSM, as every development environment.
+	s, err := startServer(bin(t, "kmip-adapter"), dir, nil)
+	require.NoError(t, err)
+	c := ovhDial(t, s, kmip.V1_4)
+	onHSM := ovhCreateAES(t, c, 256)
+	_, hsmMaterial := ovhGetKey(t, c, onHSM, kmip.KeyFormatTypeRaw)
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	mixed := append([]string{
+		"KMIP_ADAPTER_BACKEND_TYPES=pkcs11,hpcs",
+		"KMIP_ADAPTER_BACKEND_TYPE=hpcs",
+		"KMIP_ADAPTER_BACKEND_HPCS_URL=" + kmsURL,
+		"KMIP_ADAPTER_BACKEND_HPCS_IAM_URL=" + kmsURL + "/identity/token",
+		"KMIP_ADAPTER_BACKEND_HPCS_INSTANCE_ID=" + kms.InstanceID(),
+		"KMIP_ADAPTER_BACKEND_HPCS_ROOT_KEY_ID=" + kms.RootKeyIDs()[0],
+		"KMIP_ADAPTER_BACKEND_HPCS_API_KEY_FILE=" + keyFile,
+	}, hpcsEnv...)
+	serveAs := func(tenant string) *server {
+		t.Helper()
+		s, err := startServer(bin(t, "kmip-adapter"), dir, append(mixed, "KMIP_ADAPTER_SERVER_TENANT="+tenant))
+		require.NoError(t, err)
+		return s
+	}
+
+	// A new tenant goes to the KMS.
+	wraps := kms.Count("wrap")
+	s = serveAs("cloud")
+	c = ovhDial(t, s, kmip.V1_4)
+	onKMS := ovhCreateAES(t, c, 256)
+	_, kmsMaterial := ovhGetKey(t, c, onKMS, kmip.KeyFormatTypeRaw)
+	assert.Greater(t, kms.Count("wrap"), wraps+1, "the start-up check and the new tenant's KEK")
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	// The HSM tenant still opens on the HSM, under the same configuration.
+	s = serveAs("default")
+	unwraps := kms.Count("unwrap")
+	_, got := ovhGetKey(t, ovhDial(t, s, kmip.V1_4), onHSM, kmip.KeyFormatTypeRaw)
+	assert.Equal(t, hsmMaterial, got)
+	assert.Equal(t, unwraps, kms.Count("unwrap"), "the HSM tenant does not touch the KMS")
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	s = serveAs("cloud")
+	_, got = ovhGetKey(t, ovhDial(t, s, kmip.V1_4), onKMS, kmip.KeyFormatTypeRaw)
+	assert.Equal(t, kmsMaterial, got)
+	_, err = s.stopCleanly()
+	require.NoError(t, err)
+
+	st, err := bbolt.Open(filepath.Join(dir, "data", "store.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	for tenant, want := range map[string]string{"default": "pkcs11", "cloud": "hpcs"} {
+		ten, err := st.GetTenant(context.Background(), tenant)
+		require.NoError(t, err)
+		assert.Equal(t, want, ten.Backend, "tenant %s", tenant)
+	}
 }

@@ -223,9 +223,14 @@ func (b *Backend) kek(ctx context.Context, tk backend.TenantKey) (cipher.AEAD, e
 		b.mu.Unlock()
 		return nil, fmt.Errorf("hpcs: backend closed: %w", backend.ErrUnavailable)
 	}
-	if moved, ok := b.moved[k]; ok {
-		// Lazily rewrapped earlier: the ops layer may still hold the old
-		// blob; use the new one so the KMS is not asked to rewrap again.
+	for hops := 0; hops < 8; hops++ {
+		moved, ok := b.moved[k]
+		if !ok {
+			break
+		}
+		// Lazily rewrapped earlier (perhaps after several rotations): the
+		// ops layer may still hold the old blob; use the newest so the KMS
+		// is not asked to rewrap again.
 		tk, k = moved, keyOf(moved)
 	}
 	e, ok := b.cache[k]
