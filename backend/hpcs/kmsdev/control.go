@@ -58,6 +58,14 @@ func (s *Server) SetAccess(allowed bool) {
 	s.mu.Unlock()
 }
 
+// ForgetTokens invalidates every access token issued so far (as an IAM
+// token revoked early): the next KMS request with one answers 401.
+func (s *Server) ForgetTokens() {
+	s.mu.Lock()
+	s.tokens = map[string]time.Time{}
+	s.mu.Unlock()
+}
+
 // Rotate adds a new version to a root key (the rotate action).
 func (s *Server) Rotate(id string) error { return s.control(id, "rotate") }
 
