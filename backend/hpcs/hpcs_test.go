@@ -483,3 +483,25 @@ func newEnvB(b *testing.B) *env {
 		APIKey: config.Secret{Env: "BENCH_KMS_API_KEY"},
 	}}
 }
+
+// TestOneUnwrapForConcurrentCallers: callers arriving together at a cold
+// cache share one unwrap.
+func TestOneUnwrapForConcurrentCallers(t *testing.T) {
+	e := newEnv(t)
+	b := e.open(t)
+	tk, err := b.NewTenantKey(context.Background(), "t")
+	require.NoError(t, err)
+	ct := seal(t, b, tk, "shared")
+	e.kms.SetFaults(kmsdev.Faults{Latency: 100 * time.Millisecond}) // keep the unwrap in flight
+	cold := e.open(t)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			got, err := open(cold, tk, ct)
+			assert.NoError(t, err)
+			assert.Equal(t, "shared", got)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.kms.Count("unwrap"))
+}
