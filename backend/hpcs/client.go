@@ -3,6 +3,7 @@ package hpcs
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -128,7 +129,12 @@ func newClient(endpoint, iamURL, instanceID, keyRing, apiKey string, timeout tim
 		return nil, err
 	}
 	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Many tenants' unwraps go to one host at once: keep more than
+		// the default two idle connections to it.
+		t.MaxIdleConnsPerHost = 32
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		transport = t
 	}
 	return &client{
 		base: u, iamURL: iamURL, instanceID: instanceID, keyRing: keyRing, apiKey: apiKey,
