@@ -246,18 +246,24 @@ func (b *Backend) kek(ctx context.Context, tk backend.TenantKey) (cipher.AEAD, e
 		}
 	}
 	if !ok {
+		// The unwrap is shared by every caller that arrives meanwhile,
+		// so it runs on its own: one caller giving up (a KMIP client's
+		// deadline) does not fail the others. It is bounded by the
+		// whole retry budget.
 		e = &cacheEntry{ready: make(chan struct{})}
 		b.cache[k] = e
-		b.mu.Unlock()
-		aead, err := b.unwrap(ctx, tk)
-		b.mu.Lock()
-		e.aead, e.err, e.expires = aead, err, b.now().Add(b.cfg.CacheTTL)
-		if err != nil && b.cache[k] == e {
-			delete(b.cache, k)
-		}
-		close(e.ready)
-		b.mu.Unlock()
-		return aead, err
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.unwrapBudget())
+		go func() {
+			defer cancel()
+			aead, err := b.unwrap(uctx, tk)
+			b.mu.Lock()
+			e.aead, e.err, e.expires = aead, err, b.now().Add(b.cfg.CacheTTL)
+			if err != nil && b.cache[k] == e {
+				delete(b.cache, k)
+			}
+			close(e.ready)
+			b.mu.Unlock()
+		}()
 	}
 	b.mu.Unlock()
 	select {
@@ -266,6 +272,12 @@ func (b *Backend) kek(ctx context.Context, tk backend.TenantKey) (cipher.AEAD, e
 	case <-ctx.Done():
 		return nil, fmt.Errorf("hpcs: waiting for the KEK of tenant %q: %w: %w", tk.TenantID, backend.ErrUnavailable, ctx.Err())
 	}
+}
+
+// unwrapBudget bounds a shared unwrap: every attempt's timeout and the
+// longest waits between them.
+func (b *Backend) unwrapBudget() time.Duration {
+	return time.Duration(b.cfg.Retries+1)*b.cfg.Timeout + time.Duration(b.cfg.Retries)*b.cfg.RetryMax
 }
 
 // unwrap asks the KMS for the tenant KEK. An answer with a rewrapped

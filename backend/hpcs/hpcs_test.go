@@ -505,3 +505,23 @@ func TestOneUnwrapForConcurrentCallers(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, e.kms.Count("unwrap"))
 }
+
+// TestCallerGivingUpDoesNotFailOthers: the shared unwrap outlives the
+// caller that started it.
+func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
+	e := newEnv(t)
+	b := e.open(t)
+	tk, err := b.NewTenantKey(context.Background(), "t")
+	require.NoError(t, err)
+	ct := seal(t, b, tk, "kept")
+	e.kms.SetFaults(kmsdev.Faults{Latency: 150 * time.Millisecond})
+	cold := e.open(t)
+	impatient, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = cold.Open(impatient, backend.OpenRequest{Key: tk, Ciphertext: ct, AdditionalData: []byte("uid=1")})
+	require.ErrorIs(t, err, backend.ErrUnavailable)
+	got, err := open(cold, tk, ct)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", got)
+	assert.Equal(t, 1, e.kms.Count("unwrap"), "the patient caller got the unwrap the impatient one started")
+}
