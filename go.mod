@@ -3,6 +3,7 @@ module github.com/kmip-adapter/kmip-adapter
 go 1.26.8
 
 require (
+	github.com/IBM/keyprotect-go-client v0.16.0
 	github.com/gemalto/kmip-go v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/miekg/pkcs11 v1.1.2
@@ -24,6 +25,8 @@ require (
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/gemalto/flume v1.0.0 // indirect
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
+	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect

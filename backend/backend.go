@@ -38,6 +38,10 @@ var (
 type TenantKey struct {
 	TenantID string
 	Blob     []byte
+	// Type is the backend type that made the key ("pkcs11", "hpcs"), as
+	// the store records it with the tenant; a Router sends the key to
+	// that backend. Empty means the server's default type.
+	Type string
 }
 
 // SealRequest asks a backend to encrypt object key material under a tenant

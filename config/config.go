@@ -107,9 +107,23 @@ type TLS struct {
 
 // Backend selects and configures the root of trust.
 type Backend struct {
-	// Type is a registered backend type: "pkcs11".
-	Type   string `mapstructure:"type"`
-	PKCS11 PKCS11 `mapstructure:"pkcs11"`
+	// Type is a registered backend type, "pkcs11" or "hpcs": the root of
+	// trust of tenants made from now on.
+	Type string `mapstructure:"type"`
+	// Types lists every root of trust the server opens, so that one
+	// server serves tenants on either (each tenant stays on the one that
+	// made its key); empty means Type alone. Type must be among them.
+	Types  []string `mapstructure:"types"`
+	PKCS11 PKCS11   `mapstructure:"pkcs11"`
+	HPCS   HPCS     `mapstructure:"hpcs"`
+}
+
+// EnabledTypes is Types, or Type alone when Types is empty.
+func (b *Backend) EnabledTypes() []string {
+	if len(b.Types) == 0 {
+		return []string{b.Type}
+	}
+	return b.Types
 }
 
 // PKCS11 configures the HSM partitions reached through PKCS#11 modules:
@@ -159,6 +173,157 @@ type PKCS11 struct {
 	// HealthInterval is how often working members are probed, so that a
 	// member lost while idle is found before a request needs it.
 	HealthInterval time.Duration `mapstructure:"health_interval"`
+}
+
+// HPCS configures the IBM Hyper Protect Crypto Services or Key Protect
+// KMS API (the same API): a customer root key, by id, protects each
+// tenant KEK. Zero durations and counts take the defaults in brackets.
+type HPCS struct {
+	// URL is the KMS API endpoint, without /api/v2: for Key Protect
+	// https://<region>.kms.cloud.ibm.com (private:
+	// https://private.<region>.kms.cloud.ibm.com), for HPCS
+	// https://api.<region>.hs-crypto.cloud.ibm.com:<port> (private:
+	// https://api.private.<region>.hs-crypto.cloud.ibm.com:<port>), for Key
+	// Protect Dedicated the URL of the dedicated instance. Plain http is
+	// accepted only for a loopback host (the `kmipctl dev kms` stand-in).
+	URL string `mapstructure:"url"`
+	// IAMURL is the IAM token endpoint
+	// [https://iam.cloud.ibm.com/identity/token]; private endpoints use
+	// https://private.iam.cloud.ibm.com/identity/token.
+	IAMURL string `mapstructure:"iam_url"`
+	// InstanceID is the service instance GUID (the bluemix-instance
+	// header).
+	InstanceID string `mapstructure:"instance_id"`
+	// RootKeyID is the root key (its id, or an alias) that wraps the KEK
+	// of tenants made from now on. Tenant keys name the root key that
+	// wrapped them, so after changing it `kmipctl kms rewrap` moves them.
+	RootKeyID string `mapstructure:"root_key_id"`
+	// KeyRing, when set, is sent as x-kms-key-ring (faster lookups).
+	KeyRing string `mapstructure:"key_ring"`
+	// APIKey is the IBM Cloud API key of a service ID with the Reader
+	// and ReaderPlus (wrap, unwrap, rewrap) roles on the root key, from a
+	// file or an environment variable.
+	APIKey Secret `mapstructure:"api_key"`
+	// KEKSource is "kms" (a tenant KEK is made by the KMS: wrap without
+	// plaintext) or "local" (made from Go's crypto/rand, then wrapped) [kms].
+	KEKSource string `mapstructure:"kek_source"`
+	// Timeout bounds one HTTP exchange with the KMS or IAM [10s].
+	Timeout time.Duration `mapstructure:"timeout"`
+	// CacheTTL is how long an unwrapped tenant KEK stays in memory [5m]:
+	// disabling or deleting the root key makes the tenant unusable within
+	// this time (crypto-shredding). At most 24h.
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// Retries is how many times a call answered 429, 5xx or not at all
+	// is tried again [3].
+	Retries int `mapstructure:"retries"`
+	// RetryBase is the first wait before a retry [200ms], doubled each
+	// time, with full jitter (and at least a 429's Retry-After).
+	RetryBase time.Duration `mapstructure:"retry_base"`
+	// RetryMax caps one wait [5s].
+	RetryMax time.Duration `mapstructure:"retry_max"`
+	// BreakerThreshold failed calls in a row (retries spent) open the
+	// circuit [5]: calls then fail at once, so that a dead KMS does not
+	// hold every KMIP client for the whole retry budget.
+	BreakerThreshold int `mapstructure:"breaker_threshold"`
+	// BreakerCooldown is how long an open circuit refuses calls before
+	// one call probes the KMS again [10s].
+	BreakerCooldown time.Duration `mapstructure:"breaker_cooldown"`
+}
+
+// WithDefaults returns h with zero values replaced by the defaults.
+func (h HPCS) WithDefaults() HPCS {
+	if h.IAMURL == "" {
+		h.IAMURL = "https://iam.cloud.ibm.com/identity/token"
+	}
+	if h.KEKSource == "" {
+		h.KEKSource = "kms"
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&h.Timeout, 10 * time.Second}, {&h.CacheTTL, 5 * time.Minute}, {&h.RetryBase, 200 * time.Millisecond},
+		{&h.RetryMax, 5 * time.Second}, {&h.BreakerCooldown, 10 * time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if h.Retries == 0 {
+		h.Retries = 3
+	}
+	if h.BreakerThreshold == 0 {
+		h.BreakerThreshold = 5
+	}
+	return h
+}
+
+func (h *HPCS) validate() error {
+	for key, v := range map[string]string{
+		"backend.hpcs.url": h.URL, "backend.hpcs.instance_id": h.InstanceID, "backend.hpcs.root_key_id": h.RootKeyID,
+	} {
+		if v == "" {
+			return fmt.Errorf("%s: required", key)
+		}
+	}
+	d := h.WithDefaults()
+	for key, v := range map[string]string{"backend.hpcs.url": d.URL, "backend.hpcs.iam_url": d.IAMURL} {
+		if err := checkServiceURL(v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if (h.APIKey.File == "") == (h.APIKey.Env == "") {
+		return errors.New("backend.hpcs.api_key: set exactly one of api_key.file or api_key.env")
+	}
+	switch d.KEKSource {
+	case "kms", "local":
+	default:
+		return fmt.Errorf("backend.hpcs.kek_source: %q is not kms or local", h.KEKSource)
+	}
+	for _, c := range []struct {
+		key      string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"backend.hpcs.timeout", h.Timeout, 100 * time.Millisecond, 5 * time.Minute},
+		{"backend.hpcs.cache_ttl", h.CacheTTL, time.Second, 24 * time.Hour},
+		{"backend.hpcs.retry_base", h.RetryBase, time.Millisecond, time.Minute},
+		{"backend.hpcs.retry_max", h.RetryMax, time.Millisecond, 10 * time.Minute},
+		{"backend.hpcs.breaker_cooldown", h.BreakerCooldown, 100 * time.Millisecond, time.Hour},
+	} {
+		if c.v != 0 && (c.v < c.min || c.v > c.max) {
+			return fmt.Errorf("%s: %s is outside %s..%s", c.key, c.v, c.min, c.max)
+		}
+	}
+	if d.RetryMax < d.RetryBase {
+		return fmt.Errorf("backend.hpcs.retry_max: %s is below retry_base (%s)", d.RetryMax, d.RetryBase)
+	}
+	if h.Retries < 0 || h.Retries > 10 {
+		return fmt.Errorf("backend.hpcs.retries: %d is outside 0..10", h.Retries)
+	}
+	if h.BreakerThreshold < 0 || h.BreakerThreshold > 1000 {
+		return fmt.Errorf("backend.hpcs.breaker_threshold: %d is outside 1..1000", h.BreakerThreshold)
+	}
+	return nil
+}
+
+// checkServiceURL accepts https URLs, and http ones on a loopback host
+// only (an API key and tenant keys cross this connection).
+func checkServiceURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", s)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%q: plain http only to a loopback host (the development stand-in); use https", s)
+	default:
+		return fmt.Errorf("%q: the scheme must be https", s)
+	}
 }
 
 // PKCS11Member is one partition of the HA set, read from a member URI
@@ -443,6 +608,7 @@ func Default() Config {
 				MemberRetryMax:  10 * time.Second,
 				HealthInterval:  5 * time.Second,
 			},
+			HPCS: HPCS{}.WithDefaults(),
 		},
 		Store: Store{Type: "bbolt"},
 		Log:   Log{Level: "info", Format: "json"},
@@ -525,12 +691,34 @@ func (t *TLS) validate() error {
 }
 
 func (b *Backend) validate() error {
-	switch b.Type {
-	case "pkcs11":
-		return b.PKCS11.validate()
-	default:
-		return fmt.Errorf("backend.type: %q is not a known backend (pkcs11)", b.Type)
+	types := b.EnabledTypes()
+	seen := map[string]bool{}
+	for _, t := range types {
+		if seen[t] {
+			return fmt.Errorf("backend.types: %q is listed twice", t)
+		}
+		seen[t] = true
+		var err error
+		switch t {
+		case "pkcs11":
+			err = b.PKCS11.validate()
+		case "hpcs":
+			err = b.HPCS.validate()
+		default:
+			key := "backend.types"
+			if len(b.Types) == 0 {
+				key = "backend.type"
+			}
+			return fmt.Errorf("%s: %q is not a known backend (pkcs11, hpcs)", key, t)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	if !seen[b.Type] {
+		return fmt.Errorf("backend.type: %q is not among backend.types %v", b.Type, types)
+	}
+	return nil
 }
 
 func (p *PKCS11) validate() error {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
+	_ "github.com/kmip-adapter/kmip-adapter/backend/hpcs"   // registers the hpcs backend
 	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
@@ -62,7 +63,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	// The backend logs HSM member events through the logger in ctx.
-	be, err := backend.New(log.WithContext(ctx), cfg.Backend)
+	be, err := backend.Open(log.WithContext(ctx), cfg.Backend)
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
@@ -75,7 +76,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 			}
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check`): %s", strings.Join(missing, "; "))
+			return fmt.Errorf("root of trust check failed (run `kmipctl hsm check` or `kmipctl kms check`): %s", strings.Join(missing, "; "))
 		}
 	}
 	st, err := cli.OpenStore(ctx, cfg.Store)
@@ -83,6 +84,9 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
+	if n, ok := be.(backend.RewrapNotifier); ok {
+		n.OnRewrap(storeRewrapped(st, log))
+	}
 
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)

@@ -44,7 +44,13 @@ func devCmd() *cobra.Command {
   DIR/audit/     the audit log (audit.log and its sealed key audit.log.key), made at the
                  first start; check it with kmipctl audit verify --config DIR/config.yaml
                  (not with --store postgres://...: its nodes would share one log)
-  DIR/config.yaml  the server configuration pointing at all of it`,
+  DIR/config.yaml  the server configuration pointing at all of it
+
+With --backend hpcs --kms-url URL the default tenant's root of trust is a KMS
+root key instead of the SoftHSM2 token (no token is made): URL is a
+` + "`kmipctl dev kms`" + ` stand-in, which tells the instance id, root key and API key
+(written to DIR/kms-api-key), or a real KMS with --kms-instance-id,
+--kms-root-key and --kms-api-key-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return devInit(cmd.Context(), cmd, dir, listen, module, storeSpec, cmd.Flags().Changed("listen"))
@@ -55,7 +61,13 @@ func devCmd() *cobra.Command {
 	initCmd.Flags().StringVar(&module, "module", config.Default().Backend.PKCS11.Module, "SoftHSM2 PKCS#11 module")
 	initCmd.Flags().StringVar(&storeSpec, "store", "bbolt", "object store: bbolt (DIR/data/store.db), or a PostgreSQL DSN (postgres://USER@HOST:PORT/DATABASE)")
 	initCmd.Flags().Int("hsm-members", 0, "make an HA set of N copies of the token, each behind its own p11-kit server (DIR/hsm/1..N); see kmipctl dev hsm")
-	dev.AddCommand(initCmd, devHSMCmd())
+	initCmd.Flags().String("backend", "pkcs11", "root of trust of the default tenant: pkcs11 (a SoftHSM2 token) or hpcs (a KMS, see --kms-url)")
+	initCmd.Flags().String("kms-url", "", "with --backend hpcs: the KMS API URL (kmipctl dev kms prints one)")
+	initCmd.Flags().String("kms-iam-url", "", "with --backend hpcs: the IAM token URL (default: the stand-in's, or IBM Cloud IAM)")
+	initCmd.Flags().String("kms-instance-id", "", "with --backend hpcs: the instance id (default: asked of the stand-in)")
+	initCmd.Flags().String("kms-root-key", "", "with --backend hpcs: the root key id (default: the stand-in's first root key)")
+	initCmd.Flags().String("kms-api-key-file", "", "with --backend hpcs: a file holding the API key (default: asked of the stand-in, written to DIR/kms-api-key)")
+	dev.AddCommand(initCmd, devHSMCmd(), devKMSCmd())
 	return dev
 }
 
@@ -66,7 +78,11 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return fmt.Errorf("--listen: %q is not host:port", listen)
 	}
-	if _, err := os.Stat(module); err != nil {
+	backendType, _ := cmd.Flags().GetString("backend")
+	if backendType != "pkcs11" && backendType != "hpcs" {
+		return fmt.Errorf("--backend: %q is not pkcs11 or hpcs", backendType)
+	}
+	if _, err := os.Stat(module); err != nil && backendType == "pkcs11" {
 		return fmt.Errorf("--module: %s not found: install SoftHSM2 (apt-get install softhsm2)", module)
 	}
 	dir, err := filepath.Abs(dir)
@@ -79,21 +95,21 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	out := cmd.OutOrStdout()
 
 	hsmDir := filepath.Join(dir, "softhsm")
-	conf, err := pkcs11.WriteSoftHSM2Conf(hsmDir)
-	if err != nil {
-		return fmt.Errorf("softhsm2.conf: %w", err)
-	}
-	// The module reads SOFTHSM2_CONF when it is loaded, in this process.
-	if err := os.Setenv("SOFTHSM2_CONF", conf); err != nil {
-		return err
-	}
-	userPIN, err := pinFile(filepath.Join(hsmDir, "user.pin"))
-	if err != nil {
-		return err
-	}
-	soPIN, err := pinFile(filepath.Join(hsmDir, "so.pin"))
-	if err != nil {
-		return err
+	var conf, userPIN, soPIN string
+	if backendType == "pkcs11" {
+		if conf, err = pkcs11.WriteSoftHSM2Conf(hsmDir); err != nil {
+			return fmt.Errorf("softhsm2.conf: %w", err)
+		}
+		// The module reads SOFTHSM2_CONF when it is loaded, in this process.
+		if err := os.Setenv("SOFTHSM2_CONF", conf); err != nil {
+			return err
+		}
+		if userPIN, err = pinFile(filepath.Join(hsmDir, "user.pin")); err != nil {
+			return err
+		}
+		if soPIN, err = pinFile(filepath.Join(hsmDir, "so.pin")); err != nil {
+			return err
+		}
 	}
 
 	cfg := config.Default()
@@ -106,6 +122,14 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	p.TokenLabel = DevTokenLabel
 	p.PIN = config.Secret{File: filepath.Join(hsmDir, "user.pin")}
 	p.SoftHSM2Conf = conf
+	if backendType == "hpcs" {
+		cfg.Backend = config.Default().Backend
+		cfg.Backend.Type = "hpcs"
+		if cfg.Backend.HPCS, err = devKMSConfig(ctx, cmd, dir); err != nil {
+			return err
+		}
+		listenSet = true // the configuration names the KMS: rewrite it
+	}
 	if cfg.Store, err = devStore(ctx, dir, storeSpec); err != nil {
 		return err
 	}
@@ -121,11 +145,17 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 		return err
 	}
 
-	if err := pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: *p, SOPIN: soPIN, UserPIN: userPIN}); err != nil {
+	if backendType == "hpcs" {
+		if err := checkKMS(ctx, cfg.Backend.HPCS); err != nil {
+			return fmt.Errorf("--kms-url: %w", err)
+		}
+		fmt.Fprintf(out, "kms      %s instance %s, root key %s\n", cfg.Backend.HPCS.URL, cfg.Backend.HPCS.InstanceID, cfg.Backend.HPCS.RootKeyID)
+	} else if err := pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: *p, SOPIN: soPIN, UserPIN: userPIN}); err != nil {
 		return fmt.Errorf("provision SoftHSM2 token: %w", err)
+	} else {
+		fmt.Fprintf(out, "token    %s in %s: MKEK, SKEY, IKEY, %d TKEK pairs\n", DevTokenLabel, hsmDir, p.TKEKCount)
 	}
-	fmt.Fprintf(out, "token    %s in %s: MKEK, SKEY, IKEY, %d TKEK pairs\n", DevTokenLabel, hsmDir, p.TKEKCount)
-	if n, _ := cmd.Flags().GetInt("hsm-members"); n > 0 {
+	if n, _ := cmd.Flags().GetInt("hsm-members"); n > 0 && backendType == "pkcs11" {
 		if p.Members, err = devHSMSet(out, dir, hsmDir, module, DevTokenLabel, n); err != nil {
 			return fmt.Errorf("--hsm-members: %w", err)
 		}

@@ -27,6 +27,7 @@ func main() {
 	root.AddCommand(kmipCmd(), benchCmd())
 	root.AddCommand(storeCmd())
 	root.AddCommand(auditCmd())
+	root.AddCommand(kmsCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kmipctl:", err)
 		os.Exit(1)

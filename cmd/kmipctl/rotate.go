@@ -108,12 +108,16 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 		bar.step()
 	}
 	bar.finish()
-	fmt.Fprintf(out, "tenants: %d; rewrapped now: %d; already under the configured MKEK: %d; without a tenant key of this backend: %d; failed: %d\n",
-		stats.total, stats.rewrapped, stats.current, stats.skipped, len(stats.failed))
+	root := "the configured MKEK"
+	if backendType == "hpcs" {
+		root = "the root key's newest version"
+	}
+	fmt.Fprintf(out, "tenants: %d; rewrapped now: %d; already under %s: %d; without a tenant key of this backend: %d; failed: %d\n",
+		stats.total, stats.rewrapped, root, stats.current, stats.skipped, len(stats.failed))
 	if len(stats.failed) > 0 {
 		return fmt.Errorf("%d tenants not rewrapped (run again to retry): %s", len(stats.failed), strings.Join(stats.failed, "; "))
 	}
-	fmt.Fprintln(out, "every tenant key is under the configured MKEK")
+	fmt.Fprintln(out, "every tenant key is under "+root)
 	return nil
 }
 

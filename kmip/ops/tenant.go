@@ -26,7 +26,7 @@ func (s *Service) tenantKey(ctx context.Context, tenantID string) (backend.Tenan
 	if err != nil {
 		return backend.TenantKey{}, err
 	}
-	key = backend.TenantKey{TenantID: t.ID, Blob: t.KeyBlob}
+	key = backend.TenantKey{TenantID: t.ID, Blob: t.KeyBlob, Type: t.Backend}
 	s.tenantMu.Lock()
 	s.tenantKeys[tenantID] = key
 	s.tenantMu.Unlock()
@@ -39,6 +39,9 @@ func (s *Service) createTenant(ctx context.Context, tenantID string) (*store.Ten
 		return nil, fmt.Errorf("new tenant key: %w", err)
 	}
 	t := &store.Tenant{ID: tenantID, Backend: s.backendType, KeyBlob: key.Blob}
+	if key.Type != "" { // a backend.Router chose the root of trust
+		t.Backend = key.Type
+	}
 	err = s.store.PutTenant(ctx, t)
 	if errors.Is(err, store.ErrExists) {
 		return s.store.GetTenant(ctx, tenantID)

@@ -8,8 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestExampleConfigurations: the shipped examples load, or (hpcs, not yet
-// available) are refused naming the key.
+// TestExampleConfigurations: the shipped examples load.
 func TestExampleConfigurations(t *testing.T) {
 	for _, name := range []string{"softhsm2.yaml", "luna.yaml"} {
 		cfg, err := LoadConfig("../../../packaging/examples/"+name, pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
@@ -19,7 +18,13 @@ func TestExampleConfigurations(t *testing.T) {
 	cfg, err := LoadConfig("../../../packaging/examples/luna.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "luna", cfg.Backend.PKCS11.Mechanisms.Profile)
-	_, err = LoadConfig("../../../packaging/examples/hpcs.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "backend.type")
+	for _, name := range []string{"hpcs.yaml", "keyprotect.yaml", "mixed.yaml"} {
+		cfg, err := LoadConfig("../../../packaging/examples/"+name, pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
+		require.NoError(t, err, name)
+		assert.Equal(t, "hpcs", cfg.Backend.Type, name)
+		assert.NotEmpty(t, cfg.Backend.HPCS.RootKeyID, name)
+		if name == "mixed.yaml" {
+			assert.Equal(t, []string{"pkcs11", "hpcs"}, cfg.Backend.EnabledTypes())
+		}
+	}
 }
