@@ -79,6 +79,9 @@ type Service struct {
 
 	tenantMu   sync.Mutex
 	tenantKeys map[string]backend.TenantKey
+
+	// streams are the unfinished multi-part cryptographic operations.
+	streams streamTable
 }
 
 // New builds the operations service.
