@@ -119,6 +119,9 @@ func (s *Service) symmetricCipher(call *Call, id string, key symmetricKey, alg k
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if (c.mode == kmip14.BlockCipherModeGCM || c.chachaPoly) && !call.Version.AtLeast(message.V1_4) {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "authenticated encryption needs KMIP 1.4 (the Authenticated Encryption Tag)")
+	}
 	if !p.final && !c.streams() {
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "%s is single-part", c.mode)
 	}

@@ -146,6 +146,8 @@ func TestEncryptRefusals(t *testing.T) {
 	it, _ = call(t, x, message.V2_1, kmip20.OperationDecrypt, cryptoReq{UniqueIdentifier: both, CryptographicParameters: &params{BlockCipherMode: kmip14.BlockCipherModeGCM}, Data: aesKey,
 		IVCounterNonce: make([]byte, 12), AuthenticatedEncryptionTag: make([]byte, 16)})
 	assert.Equal(t, kmip20.ResultReasonCryptographicFailure, it.ResultReason, "a wrong GCM tag")
+	it, _ = call(t, x, message.V1_2, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: both, CryptographicParameters: &params{BlockCipherMode: kmip14.BlockCipherModeGCM}, Data: aesKey})
+	assert.Equal(t, kmip20.ResultReasonInvalidField, it.ResultReason, "GCM before 1.4 has no tag to answer")
 
 	// A revoked (Deactivated) key still decrypts but no longer encrypts.
 	revoke := struct {
