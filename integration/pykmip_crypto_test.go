@@ -30,9 +30,9 @@ type pyCrypto struct {
 	Message   string     `json:"message"`
 	Symmetric struct {
 		pyFailure
-		Key   string                       `json:"key"`
-		CBC   map[string]string            `json:"CBC"`
-		CTR   map[string]string            `json:"CTR"`
+		Key string            `json:"key"`
+		CBC map[string]string `json:"CBC"`
+		CTR map[string]string `json:"CTR"`
 	} `json:"symmetric"`
 	RSA struct {
 		pyFailure
