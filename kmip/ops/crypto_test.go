@@ -105,6 +105,9 @@ func TestEncryptDecryptSymmetric(t *testing.T) {
 				{BlockCipherMode: kmip14.BlockCipherModeGCM, TagLength: 16},
 				{BlockCipherMode: kmip14.BlockCipherModeAESKeyWrapPadding},
 			} {
+				if p.BlockCipherMode == kmip14.BlockCipherModeGCM && !v.AtLeast(message.V1_4) {
+					continue // no tag before 1.4 (TestEncryptRefusals)
+				}
 				it, enc := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: id, CryptographicParameters: &p, Data: data})
 				ok(t, it)
 				assert.NotEqual(t, data, enc.Data)

@@ -28,8 +28,9 @@ import (
 // Cryptographic Algorithm and Length (which the server fills in from the
 // material when the client leaves them out), then sealed under the tenant
 // KEK inside the root of trust with the format it came in (see
-// material.go), so that Get returns it as registered. Wrapped keys are
-// refused for now.
+// material.go), so that Get returns it as registered. A wrapped Key Block
+// is first unwrapped with the managed key its Key Wrapping Data names
+// (wrap.go).
 func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	var req message.RegisterRequest
 	if err := decode(call, &req); err != nil {
@@ -47,6 +48,9 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	}
 	obj, err := req.Object()
 	if err != nil {
+		return nil, err
+	}
+	if obj, err = s.unwrapKeyBlock(ctx, call, obj); err != nil { // wrap.go
 		return nil, err
 	}
 	attrs, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
