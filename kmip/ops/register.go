@@ -36,6 +36,12 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	if err := decode(call, &req); err != nil {
 		return nil, err
 	}
+	return s.registerAs(ctx, call, &req, "")
+}
+
+// registerAs is Register making the object with Unique Identifier id
+// (Import), or with a new one when id is empty.
+func (s *Service) registerAs(ctx context.Context, call *Call, req *message.RegisterRequest, id string) (*message.RegisterResponse, error) {
 	t := req.ObjectType
 	if t == 0 {
 		return nil, message.Errorf(kmip20.ResultReasonMissingData, "Register needs an Object Type")
@@ -100,7 +106,7 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
-	m, err := s.insert(ctx, call, newObject{Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: content.format})
+	m, err := s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: content.format})
 	if err != nil {
 		return nil, err
 	}

@@ -41,5 +41,7 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationHash:             s.hash,
 		kmip20.OperationRNGRetrieve:      s.rngRetrieve,
 		kmip20.OperationRNGSeed:          s.rngSeed,
+		kmip20.OperationExport:           s.export,
+		kmip20.OperationImport:           s.importObject,
 	}
 }
