@@ -102,7 +102,7 @@ func renameWrappingKey(t *testing.T, obj ttlv.TTLV, from, to string) ttlv.TTLV {
 	require.Equal(t, from, o.KeyBlock.KeyWrappingData.EncryptionKeyInformation.UniqueIdentifier)
 	o.KeyBlock.KeyWrappingData.EncryptionKeyInformation.UniqueIdentifier = to
 	b, err := ttlv.Marshal(struct {
-		TTLVTag struct{} `ttlv:"SymmetricKey"`
+		TTLVTag  struct{} `ttlv:"SymmetricKey"`
 		KeyBlock any
 	}{KeyBlock: o.KeyBlock})
 	require.NoError(t, err)
