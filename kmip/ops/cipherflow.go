@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 
@@ -59,6 +60,17 @@ func (s *Service) runCipher(ctx context.Context, call *Call, id string, r cipher
 	switch key := k.key.(type) {
 	case symmetricKey:
 		return s.symmetricCipher(call, id, key, k.algorithm, params, r, p)
+	case keptKey:
+		if k.m.rec.ObjectType != uint32(kmip14.ObjectTypeSymmetricKey) {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it signs only", id)
+		}
+		var res *cipherResult
+		err := s.withKeptBlock(ctx, call, key, func(b cipher.Block) error {
+			var err error
+			res, err = s.runSymmetric(call, id, newSymCipher(params, r, b), params, r, p)
+			return err
+		})
+		return res, err
 	case *rsa.PublicKey, *rsa.PrivateKey:
 		if !p.final || p.prior != nil {
 			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "RSA encryption is single-part")
@@ -77,22 +89,35 @@ func (s *Service) symmetricCipher(call *Call, id string, key symmetricKey, alg k
 	if !blockAlgorithm(alg) && blockAlgorithm(params.CryptographicAlgorithm) {
 		alg = params.CryptographicAlgorithm // Secret Data, or a key of another recorded use
 	}
-	c := &symCipher{mode: params.BlockCipherMode, padding: params.PaddingMethod, encrypt: r.encrypt, tagLen: 16, iv: r.iv, aad: r.aad}
+	var c *symCipher
 	switch alg {
 	case algChaCha20, algChaCha20Poly1305:
+		c = newSymCipher(params, r, nil)
 		c.chacha, c.chachaPoly = key, alg == algChaCha20Poly1305
 	default:
 		block, err := newBlock(alg, key)
 		if err != nil {
 			return nil, err
 		}
-		if params.BlockCipherMode == 0 {
-			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "no Block Cipher Mode: the request and the key's Cryptographic Parameters name none")
-		}
-		c.block = block
+		c = newSymCipher(params, r, block)
 	}
+	return s.runSymmetric(call, id, c, params, r, p)
+}
+
+// newSymCipher sets up a symmetric operation with block (nil for
+// ChaCha20).
+func newSymCipher(params message.CryptographicParameters, r cipherRequest, block cipher.Block) *symCipher {
+	c := &symCipher{block: block, mode: params.BlockCipherMode, padding: params.PaddingMethod, encrypt: r.encrypt, tagLen: 16, iv: r.iv, aad: r.aad}
 	if params.TagLength != 0 {
 		c.tagLen = int(params.TagLength)
+	}
+	return c
+}
+
+// runSymmetric runs a symmetric Encrypt or Decrypt part with c.
+func (s *Service) runSymmetric(call *Call, id string, c *symCipher, params message.CryptographicParameters, r cipherRequest, p part) (*cipherResult, error) {
+	if c.block != nil && params.BlockCipherMode == 0 {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "no Block Cipher Mode: the request and the key's Cryptographic Parameters name none")
 	}
 	res := &cipherResult{}
 	if p.prior != nil {

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -35,7 +36,7 @@ const (
 type cryptoKey struct {
 	m *managed
 	// key is symmetricKey, *rsa.PrivateKey, *rsa.PublicKey,
-	// *ecdsa.PrivateKey or *ecdsa.PublicKey.
+	// *ecdsa.PrivateKey, *ecdsa.PublicKey, or keptKey (keptkeys.go).
 	key any
 	// algorithm is the key's Cryptographic Algorithm attribute.
 	algorithm kmip14.CryptographicAlgorithm
@@ -70,7 +71,15 @@ func (s *Service) usableKey(ctx context.Context, call *Call, id string, use cryp
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
 	var key any
-	if t == kmip14.ObjectTypeSecretData {
+	if st.format == keptFormat {
+		alg, length, _ := cryptoParams(m.attrs)
+		family := kmip14.CryptographicAlgorithm(alg)
+		switch family {
+		case kmip14.CryptographicAlgorithmEC, kmip14.CryptographicAlgorithmECDSA, kmip14.CryptographicAlgorithmECDH:
+			family = kmip14.CryptographicAlgorithmECDSA
+		}
+		key = keptKey{wrapped: bytes.Clone(st.payload), bits: length, family: family}
+	} else if t == kmip14.ObjectTypeSecretData {
 		key = symmetricKey(st.payload)
 	} else if key, err = parseKey(t, st.format, materialItem(st.format, st.payload)); err != nil {
 		clear(plain)

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 
 	"github.com/gemalto/kmip-go/kmip14"
@@ -52,15 +53,29 @@ func (s *Service) runMAC(ctx context.Context, call *Call, op message.Operation, 
 	if p.prior != nil {
 		params = p.prior.params
 	}
-	key, ok := k.key.(symmetricKey)
-	if !ok {
-		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is not a symmetric key: it does not MAC", id)
-	}
 	alg := params.CryptographicAlgorithm
 	if _, isHMAC := hmacHashes[alg]; !isHMAC {
 		alg = k.algorithm
 	}
+	key, ok := k.key.(symmetricKey)
+	kept, isKept := k.key.(keptKey)
+	switch {
+	case isKept && kept.family == kmip14.CryptographicAlgorithmAES:
+		if _, isHMAC := hmacHashes[alg]; isHMAC || (params.BlockCipherMode != 0 && params.BlockCipherMode != kmip14.BlockCipherModeCMAC) {
+			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "a key kept in the root of trust MACs with CMAC only")
+		}
+	case !ok:
+		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is not a symmetric key: it does not MAC", id)
+	}
 	compute := func(data []byte) ([]byte, error) {
+		if isKept {
+			var sum []byte
+			err := s.withKeptBlock(ctx, call, kept, func(b cipher.Block) error {
+				sum = cmacSum(b, data)
+				return nil
+			})
+			return sum, err
+		}
 		if h, ok := newHMAC(alg, key); ok {
 			h.Write(data)
 			return h.Sum(nil), nil

@@ -35,6 +35,10 @@ type Policy struct {
 	// unusable, while the specification wants a new key Pre-Active. It is
 	// the vsphere profile, off for every other client.
 	ActivateOnCreate bool
+	// NonExtractableKeys makes the keys the client creates non-Extractable
+	// unless it says otherwise (KMIP 1.x clients cannot: the attribute is
+	// 2.x's): kept inside the root of trust, see keptkeys.go.
+	NonExtractableKeys bool
 }
 
 // Call is one batch item as a handler sees it.

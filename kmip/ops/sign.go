@@ -53,7 +53,12 @@ func (s *Service) sign(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.SignatureData, err = sc.sign(k.key, digest); err != nil {
+	if kk, kept := k.key.(keptKey); kept {
+		resp.SignatureData, err = s.keptSign(ctx, call, kk, kk.family, sc, digest)
+	} else {
+		resp.SignatureData, err = sc.sign(k.key, digest)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -37,6 +37,14 @@ func schemeFor(key any, p message.CryptographicParameters) (signScheme, error) {
 		family, def = kmip14.CryptographicAlgorithmECDSA, ecHash(k.Curve)
 	case *ecdsa.PublicKey:
 		family, def = kmip14.CryptographicAlgorithmECDSA, ecHash(k.Curve)
+	case keptKey:
+		family = k.family
+		if c, ok := ecCurves[k.bits]; ok && family == kmip14.CryptographicAlgorithmECDSA {
+			def = ecHash(c)
+		}
+		if family != kmip14.CryptographicAlgorithmRSA && family != kmip14.CryptographicAlgorithmECDSA {
+			return signScheme{}, message.Errorf(kmip20.ResultReasonInvalidField, "the key is not an RSA or EC key: it does not sign")
+		}
 	default:
 		return signScheme{}, message.Errorf(kmip20.ResultReasonInvalidField, "the key is not an RSA or EC key: it does not sign")
 	}

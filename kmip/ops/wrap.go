@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -137,24 +138,46 @@ func (s *Service) wrapWith(ctx context.Context, call *Call, id string, reqParams
 	defer k.forget()
 	params := k.requestParams(reqParams)
 	switch key := k.key.(type) {
+	case keptKey:
+		if key.family != kmip14.CryptographicAlgorithmAES {
+			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it does not wrap", id)
+		}
+		err := s.withKeptBlock(ctx, call, key, func(b cipher.Block) error {
+			c, err := wrapCipherBlock(b, params, len(plain), true)
+			if err != nil {
+				return err
+			}
+			wrapped, iv, err = runWrap(c, plain)
+			return err
+		})
+		return wrapped, iv, err
 	case symmetricKey:
-		c, err := wrapCipher(k.algorithm, key, params, len(plain), true)
+		block, err := newBlock(k.algorithm, key)
 		if err != nil {
 			return nil, nil, err
 		}
-		if c.needsIV() {
-			c.iv = make([]byte, c.defaultIVLength())
-			if _, err := rand.Read(c.iv); err != nil {
-				return nil, nil, err
-			}
+		c, err := wrapCipherBlock(block, params, len(plain), true)
+		if err != nil {
+			return nil, nil, err
 		}
-		out, _, err := c.run(plain, true, nil)
-		return out, c.iv, err
+		return runWrap(c, plain)
 	case *rsa.PublicKey, *rsa.PrivateKey:
 		out, err := rsaCipher(key, params, plain, true)
 		return out, nil, err
 	}
 	return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is not a key that wraps", id)
+}
+
+// runWrap wraps plain with c, generating the IV its mode needs.
+func runWrap(c *symCipher, plain []byte) (wrapped, iv []byte, err error) {
+	if c.needsIV() {
+		c.iv = make([]byte, c.defaultIVLength())
+		if _, err := rand.Read(c.iv); err != nil {
+			return nil, nil, err
+		}
+	}
+	out, _, err := c.run(plain, true, nil)
+	return out, c.iv, err
 }
 
 // unwrapWith decrypts wrapped with the managed key id, which must be
@@ -167,32 +190,48 @@ func (s *Service) unwrapWith(ctx context.Context, call *Call, id string, reqPara
 	defer k.forget()
 	params := k.requestParams(reqParams)
 	switch key := k.key.(type) {
+	case keptKey:
+		if key.family != kmip14.CryptographicAlgorithmAES {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it does not unwrap", id)
+		}
+		var out []byte
+		err := s.withKeptBlock(ctx, call, key, func(b cipher.Block) error {
+			var err error
+			out, err = runUnwrap(b, params, wrapped, iv)
+			return err
+		})
+		return out, err
 	case symmetricKey:
-		c, err := wrapCipher(k.algorithm, key, params, len(wrapped)-8, false)
+		block, err := newBlock(k.algorithm, key)
 		if err != nil {
 			return nil, err
 		}
-		c.iv = iv
-		out, _, err := c.run(wrapped, true, nil)
-		if errors.Is(err, errUnwrap) && params.BlockCipherMode == 0 {
-			// No mode named: KW by default, but a KWP-wrapped key has its
-			// own integrity value and says so.
-			c.mode = kmip14.BlockCipherModeAESKeyWrapPadding
-			out, _, err = c.run(wrapped, true, nil)
-		}
-		return out, err
+		return runUnwrap(block, params, wrapped, iv)
 	case *rsa.PrivateKey:
 		return rsaCipher(key, params, wrapped, false)
 	}
 	return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is not a key that unwraps", id)
 }
 
-// wrapCipher is the symmetric cipher that wraps n bytes with key.
-func wrapCipher(alg kmip14.CryptographicAlgorithm, key []byte, params message.CryptographicParameters, n int, encrypt bool) (*symCipher, error) {
-	block, err := newBlock(alg, key)
+// runUnwrap unwraps with block as params say.
+func runUnwrap(block cipher.Block, params message.CryptographicParameters, wrapped, iv []byte) ([]byte, error) {
+	c, err := wrapCipherBlock(block, params, len(wrapped)-8, false)
 	if err != nil {
 		return nil, err
 	}
+	c.iv = iv
+	out, _, err := c.run(wrapped, true, nil)
+	if errors.Is(err, errUnwrap) && params.BlockCipherMode == 0 {
+		// No mode named: KW by default, but a KWP-wrapped key has its
+		// own integrity value and says so.
+		c.mode = kmip14.BlockCipherModeAESKeyWrapPadding
+		out, _, err = c.run(wrapped, true, nil)
+	}
+	return out, err
+}
+
+// wrapCipherBlock is the symmetric cipher that wraps n bytes with block.
+func wrapCipherBlock(block cipher.Block, params message.CryptographicParameters, n int, encrypt bool) (*symCipher, error) {
 	c := &symCipher{block: block, mode: params.BlockCipherMode, padding: params.PaddingMethod, encrypt: encrypt}
 	if c.mode == 0 {
 		c.mode = kmip14.BlockCipherModeNISTKeyWrap

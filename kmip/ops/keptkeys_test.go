@@ -1,0 +1,243 @@
+package ops_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
+	"github.com/kmip-adapter/kmip-adapter/kmip/server"
+	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
+)
+
+// goKeeper is a KeyKeeper in Go for the operations' tests: its "root of
+// trust" is a map of the keys it made, and what it hands out is an index
+// into it, so a test sees whether the operations ever hold a key. It
+// records what the operations seal.
+type goKeeper struct {
+	*kmiptest.SoftBackend
+	mu     sync.Mutex
+	keys   map[string]any // wrapped form -> key
+	sealed [][]byte
+}
+
+func newGoKeeper() *goKeeper {
+	return &goKeeper{SoftBackend: kmiptest.NewSoftBackend(), keys: map[string]any{}}
+}
+
+func (g *goKeeper) Seal(ctx context.Context, r backend.SealRequest) ([]byte, error) {
+	g.mu.Lock()
+	g.sealed = append(g.sealed, append([]byte(nil), r.Plaintext...))
+	g.mu.Unlock()
+	return g.SoftBackend.Seal(ctx, r)
+}
+
+func (g *goKeeper) keep(k any) []byte {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	g.mu.Lock()
+	g.keys[string(id)] = k
+	g.mu.Unlock()
+	return id
+}
+
+func (g *goKeeper) kept(w []byte) (any, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k, ok := g.keys[string(w)]
+	if !ok {
+		return nil, backend.ErrIntegrity
+	}
+	return k, nil
+}
+
+func (g *goKeeper) KeepSecretKey(_ context.Context, r backend.KeepSecretKeyRequest) ([]byte, error) {
+	k := make([]byte, r.Bits/8)
+	_, _ = rand.Read(k)
+	return g.keep(k), nil
+}
+
+func (g *goKeeper) KeepKeyPair(_ context.Context, r backend.KeepKeyPairRequest) (crypto.PublicKey, []byte, error) {
+	if r.RSABits != 0 {
+		k, err := rsa.GenerateKey(rand.Reader, r.RSABits)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &k.PublicKey, g.keep(k), nil
+	}
+	k, err := ecdsa.GenerateKey(r.Curve, rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &k.PublicKey, g.keep(k), nil
+}
+
+func (g *goKeeper) WithKeptBlock(_ context.Context, r backend.KeptKeyRequest, fn func(cipher.Block) error) error {
+	k, err := g.kept(r.Wrapped)
+	if err != nil {
+		return err
+	}
+	b, err := aes.NewCipher(k.([]byte))
+	if err != nil {
+		return err
+	}
+	return fn(b)
+}
+
+func (g *goKeeper) KeptSign(_ context.Context, r backend.KeptSignRequest) ([]byte, error) {
+	k, err := g.kept(r.Wrapped)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Scheme {
+	case backend.SignPKCS1v15:
+		return rsa.SignPKCS1v15(rand.Reader, k.(*rsa.PrivateKey), r.Hash, r.Digest)
+	case backend.SignPSS:
+		return rsa.SignPSS(rand.Reader, k.(*rsa.PrivateKey), r.Hash, r.Digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case backend.SignECDSA:
+		return ecdsa.SignASN1(rand.Reader, k.(*ecdsa.PrivateKey), r.Digest)
+	}
+	return nil, errors.New("scheme")
+}
+
+func keeperExecutor(t *testing.T, be backend.Backend) *server.Executor {
+	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	svc := ops.New(ops.Deps{Store: st, Backend: be, BackendType: "soft", Log: log})
+	return &server.Executor{Ops: svc, Log: log}
+}
+
+// TestKeptKeys: a non-Extractable AES key or key pair is made by the
+// keeper and what the operations seal is its wrapped form; Get refuses
+// it, Encrypt, Decrypt, MAC, wrapping and Sign work through the keeper.
+func TestKeptKeys(t *testing.T) {
+	g := newGoKeeper()
+	x := keeperExecutor(t, g)
+	v := message.V2_0
+	it := kmiptest.Exec1(t, x, v, kmip20.OperationCreate, kmiptest.CreateAES(v, 256,
+		kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false},
+		kmiptest.Attr1{AttributeName: "Activation Date", AttributeValue: timeAgo()}))
+	ok(t, it)
+	var id kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &id)
+	g.mu.Lock()
+	require.Len(t, g.keys, 1)
+	for w, k := range g.keys {
+		assert.Contains(t, string(g.sealed[len(g.sealed)-1]), w, "the sealed material holds the wrapped form")
+		assert.NotContains(t, string(g.sealed[len(g.sealed)-1]), string(k.([]byte)), "and not the key")
+	}
+	g.mu.Unlock()
+
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(id.UniqueIdentifier, 0))
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
+
+	cbc := &params{BlockCipherMode: kmip14.BlockCipherModeCBC, PaddingMethod: kmip14.PaddingMethodPKCS5}
+	it, enc := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: id.UniqueIdentifier, CryptographicParameters: cbc, Data: []byte("kept")})
+	ok(t, it)
+	it, dec := call(t, x, v, kmip20.OperationDecrypt, cryptoReq{UniqueIdentifier: id.UniqueIdentifier, CryptographicParameters: cbc, Data: enc.Data, IVCounterNonce: enc.IVCounterNonce})
+	ok(t, it)
+	assert.Equal(t, "kept", string(dec.Data))
+
+	// A non-Extractable RSA pair: the private key is kept and signs.
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreateKeyPair, struct {
+		CommonAttributes     ttlv.TTLV
+		PrivateKeyAttributes ttlv.TTLV
+		PublicKeyAttributes  ttlv.TTLV
+	}{
+		retag(kmip20.TagCommonAttributes,
+			kmiptest.Attr1{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmRSA},
+			kmiptest.Attr1{AttributeName: "Cryptographic Length", AttributeValue: int32(2048)},
+			kmiptest.Attr1{AttributeName: "Activation Date", AttributeValue: timeAgo()}),
+		retag(kmip20.TagPrivateKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskSign},
+			kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false}),
+		retag(kmip20.TagPublicKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskVerify}),
+	})
+	ok(t, it)
+	var pair struct{ PrivateKeyUniqueIdentifier, PublicKeyUniqueIdentifier string }
+	kmiptest.Decode(t, it.ResponsePayload, &pair)
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(pair.PrivateKeyUniqueIdentifier, 0))
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
+	it, signed := call(t, x, v, kmip20.OperationSign, cryptoReq{UniqueIdentifier: pair.PrivateKeyUniqueIdentifier,
+		CryptographicParameters: &params{PaddingMethod: kmip14.PaddingMethodPSS, HashingAlgorithm: kmip14.HashingAlgorithmSHA_256}, Data: []byte("m")})
+	ok(t, it)
+	it, verified := call(t, x, v, kmip20.OperationSignatureVerify, cryptoReq{UniqueIdentifier: pair.PublicKeyUniqueIdentifier,
+		CryptographicParameters: &params{PaddingMethod: kmip14.PaddingMethodPSS, HashingAlgorithm: kmip14.HashingAlgorithmSHA_256}, Data: []byte("m"), SignatureData: signed.SignatureData})
+	ok(t, it)
+	assert.Equal(t, kmip14.ValidityIndicatorValid, verified.ValidityIndicator)
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(pair.PublicKeyUniqueIdentifier, 0))
+	ok(t, it)
+	var got kmiptest.GetResponse
+	kmiptest.Decode(t, it.ResponsePayload, &got)
+	pubDER, _ := got.KeyBlock().Material()
+	pub, err := x509.ParsePKCS1PublicKey(pubDER.ValueByteString())
+	require.NoError(t, err)
+	d := sha256.Sum256([]byte("m"))
+	assert.NoError(t, rsa.VerifyPSS(pub, crypto.SHA256, d[:], signed.SignatureData, nil))
+}
+
+func timeAgo() time.Time { return time.Now().Add(-time.Hour) }
+
+// retag is a 2.x Attributes structure of attrs tagged tag (Common
+// Attributes, Private Key Attributes...).
+func retag(tag ttlv.Tag, attrs ...kmiptest.Attr1) ttlv.TTLV {
+	return attr.Retag(kmiptest.Attributes2(attrs...), tag)
+}
+
+// TestNonExtractablePolicy: a 1.x client (1.3 has no Extractable
+// attribute) whose policy says so gets its keys kept; a client without
+// the policy does not.
+func TestNonExtractablePolicy(t *testing.T) {
+	g := newGoKeeper()
+	x := keeperExecutor(t, g)
+	v := message.V1_3
+	create := func(policy ops.Policy) kmiptest.ResponseItem {
+		msg := kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(v, 256)})
+		out := x.ExecuteFor(context.Background(), ops.Client{Tenant: kmiptest.Tenant, Name: "test", Policy: policy}, msg)
+		var r kmiptest.Response
+		require.NoError(t, ttlv.Unmarshal(out, &r))
+		require.Len(t, r.BatchItem, 1)
+		return r.BatchItem[0]
+	}
+	for _, tt := range []struct {
+		policy ops.Policy
+		kept   int
+		get    kmip20.ResultReason
+	}{
+		{ops.Policy{}, 0, 0},
+		{ops.Policy{NonExtractableKeys: true}, 1, message.ReasonFor(v, kmip20.ResultReasonNotExtractable)},
+	} {
+		it := create(tt.policy)
+		ok(t, it)
+		var id kmiptest.UID
+		kmiptest.Decode(t, it.ResponsePayload, &id)
+		g.mu.Lock()
+		assert.Len(t, g.keys, tt.kept)
+		g.mu.Unlock()
+		it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(id.UniqueIdentifier, 0))
+		assert.Equal(t, tt.get, it.ResultReason, it.ResultMessage)
+	}
+}
