@@ -3,7 +3,6 @@ package ops
 import (
 	"crypto/subtle"
 	"encoding/binary"
-	"errors"
 	"math/big"
 	"math/bits"
 
@@ -111,8 +110,6 @@ func poly1305(key *[32]byte, msg []byte) []byte {
 // chachaPoly is the ChaCha20-Poly1305 AEAD of RFC 8439 section 2.8 (with
 // 8- or 12-byte nonces); its Seal has the shape of cipher.AEAD's.
 type chachaPoly struct{ key []byte }
-
-var errChachaNonce = errors.New("ChaCha20 takes an 8- or 12-byte nonce")
 
 func (c chachaPoly) Seal(nonce, plaintext, aad []byte) []byte {
 	var otk [32]byte

@@ -214,10 +214,13 @@ func rsaCipher(key any, params message.CryptographicParameters, data []byte, enc
 	case kmip14.PaddingMethodPKCS1V1_5:
 		var out []byte
 		var err error
+		// PKCS#1 v1.5 encryption is what clients name when they want it
+		// (KMIP's Padding Method PKCS1 v1.5); OAEP is the default. Every
+		// decryption failure answers the same reason and message.
 		if encrypt {
-			out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, data)
+			out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, data) //lint:ignore SA1019 asked for by name, see above
 		} else {
-			out, err = rsa.DecryptPKCS1v15(rand.Reader, priv, data)
+			out, err = rsa.DecryptPKCS1v15(rand.Reader, priv, data) //lint:ignore SA1019 asked for by name, see above
 		}
 		if err != nil {
 			return nil, fail(err)

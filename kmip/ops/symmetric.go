@@ -7,7 +7,6 @@ import (
 	"crypto/des"
 	"crypto/subtle"
 	"encoding/binary"
-	"fmt"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
@@ -449,9 +448,4 @@ func cmacSum(b cipher.Block, data []byte) []byte {
 	subtle.XORBytes(x, x, last)
 	b.Encrypt(x, x)
 	return x
-}
-
-// describeMode names a mode for messages.
-func describeMode(p message.CryptographicParameters) string {
-	return fmt.Sprintf("%s/%s", p.BlockCipherMode, p.PaddingMethod)
 }
