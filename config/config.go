@@ -70,6 +70,10 @@ type Server struct {
 	// leave it in plaintext; Get refuses them, Encrypt, Sign and key
 	// wrapping work.
 	NonExtractableKeys bool `mapstructure:"non_extractable_keys"`
+	// WrappingKeysNonExtractable does the same for the keys created with
+	// a usage mask that allows Wrap Key or Unwrap Key only, so that the
+	// keys they wrap can still be fetched (vSphere 9 wrapped-key mode).
+	WrappingKeysNonExtractable bool `mapstructure:"wrapping_keys_non_extractable"`
 }
 
 // TLS configures the mutual TLS of the KMIP listener.

@@ -44,10 +44,18 @@ type keptKey struct {
 
 // keeperFor reports whether a new key with attrs is kept in the root of
 // trust, and by which keeper: it is not Extractable (the client's policy
-// makes that the default) and the backend keeps keys.
+// makes that the default, for all keys or for wrapping keys) and the
+// backend keeps keys.
 func (s *Service) keeperFor(call *Call, attrs *attr.List) (backend.KeyKeeper, bool) {
-	if _, given := attrs.Get(attr.Extractable); !given && call.Policy.NonExtractableKeys {
-		attrs.Set(attr.Extractable, attr.Bool(false))
+	if _, given := attrs.Get(attr.Extractable); !given {
+		var mask int32
+		if a, ok := attrs.Get(attr.CryptographicUsageMask); ok {
+			mask, _ = a.Int()
+		}
+		wrapping := mask&int32(kmip14.CryptographicUsageMaskWrapKey|kmip14.CryptographicUsageMaskUnwrapKey) != 0
+		if call.Policy.NonExtractableKeys || call.Policy.WrappingKeysNonExtractable && wrapping {
+			attrs.Set(attr.Extractable, attr.Bool(false))
+		}
 	}
 	if flag(*attrs, attr.Extractable, true) {
 		return nil, false

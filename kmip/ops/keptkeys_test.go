@@ -208,29 +208,44 @@ func retag(tag ttlv.Tag, attrs ...kmiptest.Attr1) ttlv.TTLV {
 }
 
 // TestNonExtractablePolicy: a 1.x client (1.3 has no Extractable
-// attribute) whose policy says so gets its keys kept; a client without
-// the policy does not.
+// attribute) whose policy says so gets its keys kept (all of them, or its
+// wrapping keys); a client without the policy does not.
 func TestNonExtractablePolicy(t *testing.T) {
 	g := newGoKeeper()
 	x := keeperExecutor(t, g)
 	v := message.V1_3
-	create := func(policy ops.Policy) kmiptest.ResponseItem {
-		msg := kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(v, 256)})
+	create := func(policy ops.Policy, mask kmip14.CryptographicUsageMask) kmiptest.ResponseItem {
+		payload := struct {
+			ObjectType        kmip14.ObjectType
+			TemplateAttribute struct{ Attribute []kmiptest.Attr1 }
+		}{kmip14.ObjectTypeSymmetricKey, struct{ Attribute []kmiptest.Attr1 }{[]kmiptest.Attr1{
+			{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmAES},
+			{AttributeName: "Cryptographic Length", AttributeValue: int32(256)},
+			{AttributeName: "Cryptographic Usage Mask", AttributeValue: mask},
+		}}}
+		msg := kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: payload})
 		out := x.ExecuteFor(context.Background(), ops.Client{Tenant: kmiptest.Tenant, Name: "test", Policy: policy}, msg)
 		var r kmiptest.Response
 		require.NoError(t, ttlv.Unmarshal(out, &r))
 		require.Len(t, r.BatchItem, 1)
 		return r.BatchItem[0]
 	}
+	encMask := kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskDecrypt
+	wrapMask := kmip14.CryptographicUsageMaskWrapKey | kmip14.CryptographicUsageMaskUnwrapKey
+	notExtractable := message.ReasonFor(v, kmip20.ResultReasonNotExtractable)
 	for _, tt := range []struct {
 		policy ops.Policy
-		kept   int
+		mask   kmip14.CryptographicUsageMask
+		kept   int // keys kept so far
 		get    kmip20.ResultReason
 	}{
-		{ops.Policy{}, 0, 0},
-		{ops.Policy{NonExtractableKeys: true}, 1, message.ReasonFor(v, kmip20.ResultReasonNotExtractable)},
+		{ops.Policy{}, encMask, 0, 0},
+		{ops.Policy{}, wrapMask, 0, 0},
+		{ops.Policy{NonExtractableKeys: true}, encMask, 1, notExtractable},
+		{ops.Policy{WrappingKeysNonExtractable: true}, encMask, 1, 0},
+		{ops.Policy{WrappingKeysNonExtractable: true}, wrapMask, 2, notExtractable},
 	} {
-		it := create(tt.policy)
+		it := create(tt.policy, tt.mask)
 		ok(t, it)
 		var id kmiptest.UID
 		kmiptest.Decode(t, it.ResponsePayload, &id)

@@ -39,6 +39,10 @@ type Policy struct {
 	// unless it says otherwise (KMIP 1.x clients cannot: the attribute is
 	// 2.x's): kept inside the root of trust, see keptkeys.go.
 	NonExtractableKeys bool
+	// WrappingKeysNonExtractable does that for the keys whose usage mask
+	// allows Wrap Key or Unwrap Key only: a client's wrapping keys stay in
+	// the root of trust while the keys they wrap may leave it.
+	WrappingKeysNonExtractable bool
 }
 
 // Call is one batch item as a handler sees it.
