@@ -66,9 +66,20 @@ func (s *Service) keeperFor(call *Call, attrs *attr.List) (backend.KeyKeeper, bo
 
 // createKept is Create for a kept AES key.
 func (s *Service) createKept(ctx context.Context, call *Call, keeper backend.KeyKeeper, attrs attr.List, spec symmetricSpec) (any, error) {
-	if spec.algorithm != kmip14.CryptographicAlgorithmAES {
-		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "a non-Extractable key is kept in the root of trust, which keeps AES keys only (not %s)", spec.algorithm)
+	sealed, err := s.keptMaterial(ctx, call, keeper, &attrs, spec)
+	if err != nil {
+		return nil, err
 	}
+	m, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: sealed, Format: kmip14.KeyFormatTypeRaw, Generated: true})
+	if err != nil {
+		return nil, err
+	}
+	return &message.CreateResponse{ObjectType: kmip14.ObjectTypeSymmetricKey, UniqueIdentifier: m.rec.ID}, nil
+}
+
+// keptMaterial makes a kept AES key and returns what insert seals for
+// it; it records in attrs that the key is in hardware.
+func (s *Service) keptMaterial(ctx context.Context, call *Call, keeper backend.KeyKeeper, attrs *attr.List, spec symmetricSpec) ([]byte, error) {
 	tk, err := s.tenantKey(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
@@ -78,12 +89,7 @@ func (s *Service) createKept(ctx context.Context, call *Call, keeper backend.Key
 		return nil, fmt.Errorf("keep AES key: %w", err)
 	}
 	attrs.Set(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))
-	sealed := storedMaterial{format: keptFormat, payload: wrapped}.seal()
-	m, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: sealed, Format: kmip14.KeyFormatTypeRaw, Generated: true})
-	if err != nil {
-		return nil, err
-	}
-	return &message.CreateResponse{ObjectType: kmip14.ObjectTypeSymmetricKey, UniqueIdentifier: m.rec.ID}, nil
+	return storedMaterial{format: keptFormat, payload: wrapped}.seal(), nil
 }
 
 // keepPair makes a kept key pair as privAttrs ask (see generatePair) and

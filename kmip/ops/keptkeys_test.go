@@ -155,6 +155,35 @@ func TestKeptKeys(t *testing.T) {
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(id.UniqueIdentifier, 0))
 	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
 
+	// Re-key makes the replacement in the keeper too.
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationReKey, kmiptest.UID{UniqueIdentifier: id.UniqueIdentifier})
+	ok(t, it)
+	var replacement kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &replacement)
+	g.mu.Lock()
+	assert.Len(t, g.keys, 2, "the replacement is kept")
+	g.mu.Unlock()
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(replacement.UniqueIdentifier, 0))
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
+
+	// A non-Extractable HMAC key is not AES: kept in the store, as usual,
+	// and refused to Get all the same.
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreate, struct {
+		ObjectType kmip14.ObjectType
+		Attributes ttlv.TTLV
+	}{kmip14.ObjectTypeSymmetricKey, kmiptest.Attributes2(
+		kmiptest.Attr1{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmHMAC_SHA256},
+		kmiptest.Attr1{AttributeName: "Cryptographic Length", AttributeValue: int32(256)},
+		kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false})})
+	ok(t, it)
+	var hmacKey kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &hmacKey)
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(hmacKey.UniqueIdentifier, 0))
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
+	g.mu.Lock()
+	assert.Len(t, g.keys, 2)
+	g.mu.Unlock()
+
 	cbc := &params{BlockCipherMode: kmip14.BlockCipherModeCBC, PaddingMethod: kmip14.PaddingMethodPKCS5}
 	it, enc := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: id.UniqueIdentifier, CryptographicParameters: cbc, Data: []byte("kept")})
 	ok(t, it)
