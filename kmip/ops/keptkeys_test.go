@@ -217,6 +217,8 @@ func TestKeptKeys(t *testing.T) {
 		CryptographicParameters: &params{PaddingMethod: kmip14.PaddingMethodPSS, HashingAlgorithm: kmip14.HashingAlgorithmSHA_256}, Data: []byte("m"), SignatureData: signed.SignatureData})
 	ok(t, it)
 	assert.Equal(t, kmip14.ValidityIndicatorValid, verified.ValidityIndicator)
+	it, _ = call(t, x, v, kmip20.OperationSignatureVerify, cryptoReq{UniqueIdentifier: pair.PrivateKeyUniqueIdentifier, Data: []byte("m"), SignatureData: signed.SignatureData})
+	assert.NotEqual(t, kmip14.ResultStatusSuccess, it.ResultStatus, "a kept private key does not verify (its usage mask is Sign only, and it is kept)")
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(pair.PublicKeyUniqueIdentifier, 0))
 	ok(t, it)
 	var got kmiptest.GetResponse

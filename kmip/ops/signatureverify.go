@@ -30,6 +30,9 @@ func (s *Service) signatureVerify(ctx context.Context, call *Call) (any, error) 
 	if err != nil {
 		return nil, err
 	}
+	if _, kept := k.key.(keptKey); kept {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: verify with its public key", id)
+	}
 	params := k.requestParams(req.CryptographicParameters)
 	if p.prior != nil {
 		params = p.prior.params
