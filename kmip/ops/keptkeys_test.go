@@ -287,3 +287,67 @@ func TestNonExtractablePolicy(t *testing.T) {
 		assert.Equal(t, tt.get, it.ResultReason, it.ResultMessage)
 	}
 }
+
+// TestWrappedKeyFlowAtKMIP11 plays what the vSphere 9 wrapped-key mode
+// needs from a KMS, in KMIP 1.1 as vCenter speaks it, for a client with
+// the wrapping-keys policy: a wrapping key created with Wrap Key / Unwrap
+// Key is kept (Get refuses it); a data key stays fetchable, and comes back
+// wrapped under the wrapping key, by it in the keeper; the wrapped block
+// registers back to the same material. Encrypt does not exist in 1.1.
+func TestWrappedKeyFlowAtKMIP11(t *testing.T) {
+	g := newGoKeeper()
+	x := keeperExecutor(t, g)
+	v := message.V1_1
+	client := ops.Client{Tenant: kmiptest.Tenant, Name: "vcenter", Policy: ops.Policy{ActivateOnCreate: true, WrappingKeysNonExtractable: true}}
+	exec := func(op kmip20.Operation, payload any) kmiptest.ResponseItem {
+		out := x.ExecuteFor(context.Background(), client, kmiptest.Request(t, v, kmiptest.Item{Operation: op, RequestPayload: payload}))
+		var r kmiptest.Response
+		require.NoError(t, ttlv.Unmarshal(out, &r))
+		return r.BatchItem[0]
+	}
+	create := func(mask kmip14.CryptographicUsageMask) string {
+		it := exec(kmip20.OperationCreate, struct {
+			ObjectType        kmip14.ObjectType
+			TemplateAttribute struct{ Attribute []kmiptest.Attr1 }
+		}{kmip14.ObjectTypeSymmetricKey, struct{ Attribute []kmiptest.Attr1 }{[]kmiptest.Attr1{
+			{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmAES},
+			{AttributeName: "Cryptographic Length", AttributeValue: int32(256)},
+			{AttributeName: "Cryptographic Usage Mask", AttributeValue: mask},
+		}}})
+		ok(t, it)
+		var id kmiptest.UID
+		kmiptest.Decode(t, it.ResponsePayload, &id)
+		return id.UniqueIdentifier
+	}
+	wrapping := create(kmip14.CryptographicUsageMaskWrapKey | kmip14.CryptographicUsageMaskUnwrapKey | kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskDecrypt)
+	data := create(kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskDecrypt)
+	assert.Len(t, g.keys, 1, "only the wrapping key is kept")
+	assert.Equal(t, kmip20.ResultReasonPermissionDenied, exec(kmip20.OperationGet, kmiptest.Get(wrapping, 0)).ResultReason, "Not Extractable, as 1.1 says it")
+	it := exec(kmip20.OperationGet, kmiptest.Get(data, 0))
+	ok(t, it)
+	var plain kmiptest.GetResponse
+	kmiptest.Decode(t, it.ResponsePayload, &plain)
+	material, _ := plain.KeyBlock().Material()
+
+	it = exec(kmip20.OperationGet, struct {
+		UniqueIdentifier         string
+		KeyWrappingSpecification wrapSpec
+	}{data, wrapSpec{WrappingMethod: kmip14.WrappingMethodEncrypt, EncryptionKeyInformation: keyInfo{UniqueIdentifier: wrapping}, EncodingOption: kmip14.EncodingOptionNoEncoding}})
+	ok(t, it)
+	var wrapped wrappedGet
+	kmiptest.Decode(t, it.ResponsePayload, &wrapped)
+	kb := wrapped.SymmetricKey.KeyBlock
+	require.Equal(t, ttlv.TypeByteString, kb.KeyValue.Type())
+	assert.NotContains(t, string(kb.KeyValue.ValueByteString()), string(material.ValueByteString()))
+	it = exec(kmip20.OperationRegister, kmiptest.Register(v, kmip14.ObjectTypeSymmetricKey, struct{ KeyBlock any }{kb},
+		kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskEncrypt}))
+	ok(t, it)
+	var back kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &back)
+	assert.Equal(t, material.ValueByteString(), keyMaterial(t, x, v, back.UniqueIdentifier))
+
+	// Encrypt and Decrypt exist from KMIP 1.2 on: at 1.1, wrapping is Get
+	// with a Key Wrapping Specification.
+	it = exec(kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: wrapping, CryptographicParameters: &params{BlockCipherMode: kmip14.BlockCipherModeNISTKeyWrap}, Data: material.ValueByteString()})
+	assert.Equal(t, kmip20.ResultReasonOperationNotSupported, it.ResultReason)
+}
