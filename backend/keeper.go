@@ -16,8 +16,9 @@ import (
 // memory. The operations layer uses it for keys that are not Extractable
 // (KMIP Extractable false, or a tenant policy for 1.x clients).
 type KeyKeeper interface {
-	// KeepSecretKey makes an AES key of Bits inside the root of trust and
-	// returns it wrapped under the tenant KEK.
+	// KeepSecretKey makes an AES key of Bits inside the root of trust (or
+	// takes the Material a client registered into it) and returns it
+	// wrapped under the tenant KEK.
 	KeepSecretKey(ctx context.Context, req KeepSecretKeyRequest) ([]byte, error)
 	// KeepKeyPair makes an RSA (RSABits) or EC (Curve) key pair inside the
 	// root of trust and returns its public key and its private key
@@ -38,6 +39,10 @@ type KeyKeeper interface {
 type KeepSecretKeyRequest struct {
 	Key  TenantKey
 	Bits int // 128, 192 or 256
+	// Material, when set, is the key (Bits/8 bytes) instead of a new one:
+	// a key a client registers enters the root of trust once and is kept
+	// there like a generated one.
+	Material []byte
 }
 
 // KeepKeyPairRequest asks for a new kept key pair: RSA when RSABits is

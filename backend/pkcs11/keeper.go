@@ -49,6 +49,9 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 	if req.Bits != 128 && req.Bits != 192 && req.Bits != 256 {
 		return nil, fmt.Errorf("pkcs11: keep AES key: %d bits is not 128, 192 or 256", req.Bits)
 	}
+	if req.Material != nil && len(req.Material) != req.Bits/8 {
+		return nil, fmt.Errorf("pkcs11: keep AES key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
+	}
 	return onMember(b, ctx, "keep AES key", func(m *member) ([]byte, error) {
 		var out []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
@@ -57,19 +60,27 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 				return err
 			}
 			defer func() { _ = m.mod.DestroyObject(s, kek) }()
-			h, err := m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, []*pkcs11.Attribute{
+			tmpl := []*pkcs11.Attribute{
 				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-				pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8),
 				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true), // to be wrapped, once
 				pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
 				pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
-			})
-			if err != nil {
-				return unavailable("C_GenerateKey", err)
+			}
+			var h pkcs11.ObjectHandle
+			if req.Material != nil {
+				h, err = m.mod.CreateObject(s, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE, req.Material)))
+				if err != nil {
+					return unavailable("C_CreateObject", err)
+				}
+			} else {
+				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
+				if err != nil {
+					return unavailable("C_GenerateKey", err)
+				}
 			}
 			defer func() { _ = m.mod.DestroyObject(s, h) }()
 			wrapped, err := m.mod.WrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, kek, h)

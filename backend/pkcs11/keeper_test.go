@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"context"
+	"crypto/aes"
 	"crypto"
 	"crypto/cipher"
 	"crypto/ecdsa"
@@ -202,4 +203,32 @@ func TestKeptSignChecksTheDigest(t *testing.T) {
 	b := &Backend{}
 	_, err := b.KeptSign(context.Background(), backend.KeptSignRequest{Hash: crypto.SHA256, Digest: make([]byte, 20)})
 	assert.ErrorContains(t, err, fmt.Sprint(crypto.SHA256))
+}
+
+// TestKeptRegisteredKey: a key a client gives enters the HSM and is kept
+// like a generated one; the HSM's AES with it is Go's AES with the
+// material.
+func TestKeptRegisteredKey(t *testing.T) {
+	requireSoftHSM2(t)
+	b := openTest(t, testCfg)
+	ctx := context.Background()
+	tk, err := b.NewTenantKey(ctx, "tenant-registered")
+	require.NoError(t, err)
+	material := []byte("0123456789abcdef0123456789abcdef")
+	blob, err := b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 256, Material: material})
+	require.NoError(t, err)
+	assert.NotContains(t, string(blob), string(material))
+	in := []byte("sixteen byte blk")
+	got := make([]byte, 16)
+	require.NoError(t, b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: tk, Wrapped: blob}, func(blk cipher.Block) error {
+		blk.Encrypt(got, in)
+		return nil
+	}))
+	goBlock, err := aes.NewCipher(material)
+	require.NoError(t, err)
+	want := make([]byte, 16)
+	goBlock.Encrypt(want, in)
+	assert.Equal(t, want, got)
+	_, err = b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 128, Material: material})
+	assert.Error(t, err, "32 bytes are no AES-128 key")
 }

@@ -24,9 +24,10 @@ import (
 // RSA or EC pair (Create Key Pair) for Sign. What the store keeps is its
 // wrapped form, sealed like any material with the format keptFormat;
 // Get and Export refuse it (Not Extractable), as for any non-Extractable
-// key. Keys of other algorithms, registered keys and keys on a backend
-// that keeps none are kept in the adapter's store as usual, and equally
-// refused to Get.
+// key. A registered (or imported) raw AES key enters the root of trust
+// once and is kept likewise. Keys of other algorithms and keys on a
+// backend that keeps none are kept in the adapter's store as usual, and
+// equally refused to Get.
 
 // keptFormat marks sealed material that is a kept key's wrapped form. It
 // is a value in the vendor range that never goes on the wire (the Key
@@ -185,4 +186,41 @@ func (s *Service) keptSign(ctx context.Context, call *Call, k keptKey, family km
 		sr.Scheme = backend.SignPKCS1v15
 	}
 	return keeper.KeptSign(ctx, sr)
+}
+
+// keepRegistered keeps a registered AES key in the root of trust when it
+// is not Extractable and the backend keeps keys: its material, which the
+// client sent, enters the root of trust once and the store holds only its
+// wrapped form (and no Digest, as for a generated kept key).
+func (s *Service) keepRegistered(ctx context.Context, call *Call, t kmip14.ObjectType, attrs *attr.List, r registration) (registration, error) {
+	if t != kmip14.ObjectTypeSymmetricKey || r.format != kmip14.KeyFormatTypeRaw {
+		return r, nil
+	}
+	if alg, _, err := cryptoParams(*attrs); err != nil || kmip14.CryptographicAlgorithm(alg) != kmip14.CryptographicAlgorithmAES {
+		return r, nil
+	}
+	keeper, keep := s.keeperFor(call, attrs)
+	if !keep {
+		return r, nil
+	}
+	tk, err := s.tenantKey(ctx, call.Tenant)
+	if err != nil {
+		return r, err
+	}
+	wrapped, err := keeper.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: len(r.payload) * 8, Material: r.payload})
+	if err != nil {
+		return r, fmt.Errorf("keep registered AES key: %w", err)
+	}
+	clear(r.payload)
+	attrs.Set(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))
+	return registration{storedMaterial: storedMaterial{format: keptFormat, payload: wrapped}, noDigest: true}, nil
+}
+
+// recordedFormat is the Key Format Type attribute of material sealed in
+// format f: a kept key says what it is, Raw.
+func recordedFormat(f kmip14.KeyFormatType) kmip14.KeyFormatType {
+	if f == keptFormat {
+		return kmip14.KeyFormatTypeRaw
+	}
+	return f
 }

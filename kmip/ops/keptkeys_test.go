@@ -76,6 +76,9 @@ func (g *goKeeper) kept(w []byte) (any, error) {
 func (g *goKeeper) KeepSecretKey(_ context.Context, r backend.KeepSecretKeyRequest) ([]byte, error) {
 	k := make([]byte, r.Bits/8)
 	_, _ = rand.Read(k)
+	if r.Material != nil {
+		k = append([]byte(nil), r.Material...)
+	}
 	return g.keep(k), nil
 }
 
@@ -166,6 +169,25 @@ func TestKeptKeys(t *testing.T) {
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(replacement.UniqueIdentifier, 0))
 	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
 
+	// A registered non-Extractable AES key is kept too, and is the key
+	// the client gave: CBC with it is Go's CBC with the material.
+	material := []byte("0123456789abcdef")
+	regID := registerKey(t, x, v, kmip14.ObjectTypeSymmetricKey, kmip14.KeyFormatTypeRaw, kmip14.CryptographicAlgorithmAES, 128, material,
+		kmip14.CryptographicUsageMaskEncrypt, kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false})
+	g.mu.Lock()
+	assert.Len(t, g.keys, 3, "the registered key is kept")
+	g.mu.Unlock()
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(regID, 0))
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
+	ecb := &params{BlockCipherMode: kmip14.BlockCipherModeECB}
+	it, regEnc := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: regID, CryptographicParameters: ecb, Data: material})
+	ok(t, it)
+	goBlock, err := aes.NewCipher(material)
+	require.NoError(t, err)
+	want := make([]byte, 16)
+	goBlock.Encrypt(want, material)
+	assert.Equal(t, want, regEnc.Data)
+
 	// A non-Extractable HMAC key is not AES: kept in the store, as usual,
 	// and refused to Get all the same.
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreate, struct {
@@ -181,7 +203,7 @@ func TestKeptKeys(t *testing.T) {
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(hmacKey.UniqueIdentifier, 0))
 	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
 	g.mu.Lock()
-	assert.Len(t, g.keys, 2)
+	assert.Len(t, g.keys, 3, "the HMAC key is not kept")
 	g.mu.Unlock()
 
 	cbc := &params{BlockCipherMode: kmip14.BlockCipherModeCBC, PaddingMethod: kmip14.PaddingMethodPKCS5}

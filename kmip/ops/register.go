@@ -93,6 +93,9 @@ func (s *Service) registerAs(ctx context.Context, call *Call, req *message.Regis
 		content, err = registerTemplate(obj)
 	default:
 		content, err = registerKey(call.Version, t, obj, &attrs)
+		if err == nil {
+			content, err = s.keepRegistered(ctx, call, t, &attrs, content) // keptkeys.go
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -106,7 +109,7 @@ func (s *Service) registerAs(ctx context.Context, call *Call, req *message.Regis
 			return nil, err
 		}
 	}
-	m, err := s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: content.format})
+	m, err := s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: recordedFormat(content.format)})
 	if err != nil {
 		return nil, err
 	}
