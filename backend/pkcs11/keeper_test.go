@@ -2,8 +2,8 @@ package pkcs11
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
