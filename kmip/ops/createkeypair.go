@@ -53,6 +53,13 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
+	return s.makePair(ctx, call, privAttrs, pubAttrs)
+}
+
+// makePair is Create Key Pair with the attributes of each half checked
+// (Re-key Key Pair makes its replacement pair with it).
+func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs attr.List) (*message.CreateKeyPairResponse, error) {
+	var err error
 
 	var private, public any
 	keeper, keep := s.keeperFor(call, &privAttrs) // keptkeys.go
@@ -91,10 +98,10 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 	alg, length := keyFacts(public)
 	privID, pubID := uuid.NewString(), uuid.NewString()
 	for _, half := range []struct {
-		attrs attr.List
+		attrs *attr.List // a pointer: Add may grow the list
 		link  kmip14.LinkType
 		to    string
-	}{{privAttrs, kmip14.LinkTypePublicKeyLink, pubID}, {pubAttrs, kmip14.LinkTypePrivateKeyLink, privID}} {
+	}{{&privAttrs, kmip14.LinkTypePublicKeyLink, pubID}, {&pubAttrs, kmip14.LinkTypePrivateKeyLink, privID}} {
 		half.attrs.Set(attr.CryptographicAlgorithm, attr.Enum(uint32(familyAlgorithm(alg, call.Version))))
 		half.attrs.Set(attr.CryptographicLength, attr.Int(length))
 		half.attrs.Add(attr.Link, mustLink(half.link, half.to))

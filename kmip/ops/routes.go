@@ -43,5 +43,6 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationRNGSeed:          s.rngSeed,
 		kmip20.OperationExport:           s.export,
 		kmip20.OperationImport:           s.importObject,
+		kmip20.OperationReKeyKeyPair:     s.rekeyKeyPair,
 	}
 }
