@@ -129,10 +129,10 @@ func (s *Service) runSymmetric(call *Call, id string, c *symCipher, params messa
 			return nil, message.Errorf(kmip20.ResultReasonInvalidMessage, "%s decryption needs the IV/Counter/Nonce", c.mode)
 		}
 		n := c.defaultIVLength()
-		if params.IVLength > 0 {
-			if params.IVLength%8 != 0 || params.IVLength > 1024 {
-				return nil, message.Errorf(kmip20.ResultReasonInvalidField, "IV Length %d bits is not supported", params.IVLength)
-			}
+		// IV Length is in bits (KMIP 1.4 section 3.6). CBC and CTR take a
+		// block; for GCM a length of 64 bits or more is taken, anything
+		// else (some clients give 12, meaning bytes) means the default.
+		if c.mode == kmip14.BlockCipherModeGCM && params.IVLength >= 64 && params.IVLength <= 1024 && params.IVLength%8 == 0 {
 			n = int(params.IVLength / 8)
 		}
 		c.iv = make([]byte, n)
