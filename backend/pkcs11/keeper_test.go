@@ -232,3 +232,30 @@ func TestKeptRegisteredKey(t *testing.T) {
 	_, err = b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 128, Material: material})
 	assert.Error(t, err, "32 bytes are no AES-128 key")
 }
+
+// TestKeptKeysOnTheHASet: a kept key is wrapped under the tenant KEK,
+// which every member of a set holds the same way, so any member uses it.
+func TestKeptKeysOnTheHASet(t *testing.T) {
+	requireSoftHSM2(t)
+	b := openTest(t, haCfg)
+	ctx := context.Background()
+	tk, err := b.NewTenantKey(ctx, "tenant-ha")
+	require.NoError(t, err)
+	blob, err := b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 128})
+	require.NoError(t, err)
+	var first []byte
+	for i := 0; i < 8; i++ {
+		out := make([]byte, 16)
+		require.NoError(t, b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: tk, Wrapped: blob}, func(blk cipher.Block) error {
+			blk.Encrypt(out, make([]byte, 16))
+			return nil
+		}))
+		if first == nil {
+			first = out
+		}
+		assert.Equal(t, first, out, "use %d gives the same block", i)
+	}
+	for _, m := range b.members {
+		assert.NotZero(t, m.requests.Load(), "member %d served (round robin)", m.idx)
+	}
+}
