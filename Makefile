@@ -87,7 +87,8 @@ FUZZ_SHORT_TIME ?= 4s
 FUZZ_TARGETS    := ./kmip/wire:FuzzCheck ./kmip/wire:FuzzReadFrame \
 	./kmip/message:FuzzDecodeRequest ./kmip/message:FuzzPayload \
 	./kmip/attr:FuzzAttributeValue ./kmip/attr:FuzzStoredList \
-	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem
+	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem \
+	./kmip/ops:FuzzSymmetric
 .PHONY: fuzz fuzz-short
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

@@ -90,6 +90,16 @@ type Server struct {
 	// Activate): "sha256:HEX" fingerprints of the certificate, or
 	// "cn:NAME" subject common names.
 	VSphereClients []string `mapstructure:"vsphere_clients"`
+	// NonExtractableKeys makes the keys clients create non-Extractable
+	// unless the request says otherwise (KMIP 1.x before 1.4 cannot):
+	// with the pkcs11 backend they are made and kept in the HSM and never
+	// leave it in plaintext; Get refuses them, Encrypt, Sign and key
+	// wrapping work.
+	NonExtractableKeys bool `mapstructure:"non_extractable_keys"`
+	// WrappingKeysNonExtractable does the same for the keys created with
+	// a usage mask that allows Wrap Key or Unwrap Key only, so that the
+	// keys they wrap can still be fetched (vSphere 9 wrapped-key mode).
+	WrappingKeysNonExtractable bool `mapstructure:"wrapping_keys_non_extractable"`
 }
 
 // TLS configures the mutual TLS of the KMIP listener.

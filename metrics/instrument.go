@@ -65,6 +65,9 @@ func (s *measuredStore) PutTenant(ctx context.Context, t *store.Tenant) (err err
 // falls back to crypto/rand (as the operations do without a RandomSource),
 // Check to an empty report.
 func (m *Metrics) Backend(be backend.Backend) backend.Backend {
+	if k, ok := be.(backend.KeyKeeper); ok { // keeper.go
+		return &measuredKeeper{measuredBackend: measuredBackend{Backend: be, m: m}, keeper: k}
+	}
 	return &measuredBackend{Backend: be, m: m}
 }
 

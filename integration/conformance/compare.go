@@ -70,6 +70,9 @@ type Comparer struct {
 	// Recorded is set for recorded traces: a concrete time in a response
 	// that no request sent is the server's choice.
 	Recorded bool
+	// Request is the request message the response answers (nil: unknown);
+	// the cryptographic rules (crypto.go) read it.
+	Request *Node
 }
 
 // scope is what the walk knows about where it is.
@@ -89,6 +92,10 @@ type scope struct {
 	unordered bool
 	// attributes: the payload is a Get Attributes answer.
 	attributes bool
+	// request is the request's batch item (nil: unknown); randomized,
+	// serverIV: see crypto.go.
+	request                             *Node
+	randomized, serverIV, signed, maced bool
 }
 
 func (s scope) with(segment string) scope {
@@ -116,6 +123,9 @@ func (c *Comparer) Message(want, got *Node) *Difference {
 	}
 	for i, w := range wantItems {
 		s := scope{path: []string{fmt.Sprintf("BatchItem[%d]", i)}}
+		if c.Request != nil && i < len(c.Request.ChildrenOf(kmip14.TagBatchItem)) {
+			s.request = c.Request.ChildrenOf(kmip14.TagBatchItem)[i]
+		}
 		if i >= len(gotItems) {
 			return s.diff("missing: the response has %d batch items, want %d", len(gotItems), len(wantItems))
 		}
@@ -163,6 +173,7 @@ func (c *Comparer) batchItem(s scope, want, got *Node) *Difference {
 			}
 		}
 	}
+	s = c.cryptoScope(s, op, got)
 	s.query = op == uint32(kmip14.OperationQuery)
 	s.unordered = op == uint32(kmip14.OperationGetAttributeList)
 	s.attributes = op == uint32(kmip14.OperationGetAttributes)
@@ -357,6 +368,9 @@ func (c *Comparer) item(s scope, want, got *Node) *Difference {
 	}
 	if want.Type == ttlv.TypeStructure {
 		return c.children(s, want, got)
+	}
+	if d, done := c.cryptoItem(s, want, got); done {
+		return d
 	}
 	switch {
 	case want.Tag == kmip14.TagTimeStamp, want.Tag == kmip14.TagResultMessage, optional[want.Tag]:

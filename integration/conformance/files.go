@@ -14,8 +14,9 @@ import (
 // Claimed are the profiles whose mandatory test cases the server claims
 // (KMIP Profiles: Baseline, Symmetric Key Lifecycle and Foundry,
 // Asymmetric Key Lifecycle, Opaque Managed Object Store, Storage Array
-// with Self-Encrypting Drives, Tape Library).
-var Claimed = []string{"BL", "SKLC", "SKFF", "AKLC", "OMOS", "SASED", "TL"}
+// with Self-Encrypting Drives, Tape Library, Basic and Advanced
+// Cryptographic, RNG Cryptographic).
+var Claimed = []string{"BL", "SKLC", "SKFF", "AKLC", "OMOS", "SASED", "TL", "CS-BC", "CS-AC", "CS-RNG"}
 
 // File is one vector file.
 type File struct {

@@ -31,6 +31,9 @@ type Bindings struct {
 	// generated (Create, Create Key Pair, Re-key...): their Digest and
 	// key material are wildcards.
 	random map[string]bool
+	// asymmetric holds the identifiers of the public and private keys
+	// requests registered (crypto.go).
+	asymmetric map[string]bool
 	// seen holds every identifier a response returned, in order, for the
 	// cleanup after the files.
 	seen  []string

@@ -164,7 +164,8 @@ func runFile(f File, b *Bindings, opts Options) (r Result) {
 			return r
 		}
 		b.learn(got)
-		c := Comparer{Bindings: b, Now: now, Recorded: v.Recorded}
+		b.learnKeys(req, got)
+		c := Comparer{Bindings: b, Now: now, Recorded: v.Recorded, Request: req}
 		if d := c.Message(ex.Response, got); d != nil && !fail(i, d) {
 			return r
 		}

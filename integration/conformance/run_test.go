@@ -133,7 +133,7 @@ func TestRun(t *testing.T) {
 	vector(t, root, "v1.4/XML/mandatory/OMOS-M-1-14.xml",
 		[2]string{requestItem("Destroy", uid("$UNIQUE_IDENTIFIER_4")), item("Destroy", "Success", payload())})
 	// Not claimed: listed, never read (not even valid XML).
-	for _, rel := range []string{"v1.4/XML/mandatory/CS-BC-M-1-14.xml", "v1.4/XML/optional/SKLC-O-1-14.xml"} {
+	for _, rel := range []string{"v1.4/XML/mandatory/SUITEB_128-M-1-14.xml", "v1.4/XML/optional/SKLC-O-1-14.xml"} {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(root, rel), []byte("not xml"), 0o600))
 	}
@@ -158,10 +158,10 @@ func TestRun(t *testing.T) {
 	assert.Equal(t, `SKLC-M-2-14              FAIL request 1/1 (Query): BatchItem[0]/ResultStatus: want Success, got OperationFailed OperationNotSupported "no"`, failed[1])
 	assert.Len(t, lines, 5, "one line per file run")
 
-	r, ok := report.Result("CS-BC-M-1-14")
+	r, ok := report.Result("SUITEB_128-M-1-14")
 	require.True(t, ok)
 	assert.False(t, r.Run)
-	assert.Equal(t, "CS-BC-M-1-14             not claimed", r.String())
+	assert.Equal(t, "SUITEB_128-M-1-14        not claimed", r.String())
 
 	// TL-M-3 found id-3, the last one TL-M-2 created, and destroyed it;
 	// the cleanups destroyed the rest.
@@ -174,7 +174,7 @@ func TestRun(t *testing.T) {
 		"1.4 SKLC     1 passed,   1 failed\n",
 		"1.4 TL       2 passed,   0 failed\n",
 		"1.4 all      3 passed,   2 failed\n",
-		"not claimed (listed, not run): 2 files: CS-BC 1, SKLC (optional) 1\n",
+		"not claimed (listed, not run): 2 files: SKLC (optional) 1, SUITEB 1\n",
 		"total: 3 passed, 2 failed (5 claimed files in ",
 	} {
 		assert.Contains(t, summary, want)

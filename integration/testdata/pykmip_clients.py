@@ -11,8 +11,8 @@ of the new key); at 2.0 set_attribute,
 modify_attribute and delete_attribute (by Current Attribute, then by
 Attribute Reference as PyKMIP builds it); revoke, destroy, then get and
 locate again; register of a symmetric key and of a password, get and
-destroy of each; create_key_pair. The call the server does not implement
-(encrypt) is made too: it must fail cleanly.
+destroy of each; create_key_pair. An encrypt with the destroyed key is
+made too: it must fail cleanly.
 
 Each step is recorded under its name, as its result or as
 {"error": ..., "reason": ...}, and a failed step does not stop the ones

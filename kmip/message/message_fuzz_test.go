@@ -61,6 +61,12 @@ func payloadTypes() []any {
 		&message.ActivateRequest{}, &message.RevokeRequest{}, &message.DestroyRequest{},
 		&message.ArchiveRequest{}, &message.CheckRequest{}, &message.InteropRequest{},
 		&message.LogRequest{}, &message.QueryRequest{}, &message.DiscoverVersionsRequest{},
+		// The cryptographic services and key wrapping (payload_crypto.go,
+		// payload_wrap.go, payload_export.go).
+		&message.EncryptRequest{}, &message.DecryptRequest{}, &message.SignRequest{},
+		&message.SignatureVerifyRequest{}, &message.MACRequest{}, &message.MACVerifyRequest{},
+		&message.HashRequest{}, &message.RNGRetrieveRequest{}, &message.RNGSeedRequest{},
+		&message.ImportRequest{}, &message.KeyWrappingSpecification{}, &message.KeyWrappingData{},
 	}
 }
 

@@ -73,6 +73,8 @@ var operationSince = map[Operation]Version{
 	kmip20.OperationSetAttribute:     V2_0,
 	kmip20.OperationInterop:          V2_0,
 	kmip20.OperationLog:              V2_0,
+	kmip20.OperationImport:           V2_0,
+	kmip20.OperationExport:           V2_0,
 }
 
 // OperationIn reports whether operation op exists in version v.

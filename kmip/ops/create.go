@@ -36,6 +36,9 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if keeper, keep := s.keeperFor(call, &attrs); keep && spec.algorithm == kmip14.CryptographicAlgorithmAES { // keptkeys.go
+		return s.createKept(ctx, call, keeper, attrs, spec)
+	}
 	material, err := s.newMaterial(ctx, spec)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
 	"github.com/google/uuid"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
@@ -52,14 +53,35 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
+	return s.makePair(ctx, call, privAttrs, pubAttrs)
+}
 
-	private, public, err := generatePair(privAttrs)
+// makePair is Create Key Pair with the attributes of each half checked
+// (Re-key Key Pair makes its replacement pair with it).
+func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs attr.List) (*message.CreateKeyPairResponse, error) {
+	var err error
+
+	var private, public any
+	keeper, keep := s.keeperFor(call, &privAttrs) // keptkeys.go
+	var kept []byte
+	if keep {
+		public, kept, err = keepPair(ctx, keeper, call, s, &privAttrs)
+	} else {
+		private, public, err = generatePair(privAttrs)
+	}
 	if err != nil {
 		return nil, err
 	}
 	privFormat, privDER := kmip14.KeyFormatTypePKCS_8, []byte(nil)
 	pubFormat, pubDER := kmip14.KeyFormatTypeX_509, []byte(nil)
 	switch k := private.(type) {
+	case nil: // kept in the root of trust
+		privFormat, privDER = keptFormat, kept
+		if rk, ok := public.(*rsa.PublicKey); ok {
+			pubFormat, pubDER = kmip14.KeyFormatTypePKCS_1, x509.MarshalPKCS1PublicKey(rk)
+		} else if pubDER, err = x509.MarshalPKIXPublicKey(public); err != nil {
+			return nil, fmt.Errorf("encode public key: %w", err)
+		}
 	case *rsa.PrivateKey:
 		privFormat, privDER = kmip14.KeyFormatTypePKCS_1, x509.MarshalPKCS1PrivateKey(k)
 		pubFormat, pubDER = kmip14.KeyFormatTypePKCS_1, x509.MarshalPKCS1PublicKey(&k.PublicKey)
@@ -73,13 +95,13 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 	}
 	defer clear(privDER)
 
-	alg, length := keyFacts(private)
+	alg, length := keyFacts(public)
 	privID, pubID := uuid.NewString(), uuid.NewString()
 	for _, half := range []struct {
-		attrs attr.List
+		attrs *attr.List // a pointer: Add may grow the list
 		link  kmip14.LinkType
 		to    string
-	}{{privAttrs, kmip14.LinkTypePublicKeyLink, pubID}, {pubAttrs, kmip14.LinkTypePrivateKeyLink, privID}} {
+	}{{&privAttrs, kmip14.LinkTypePublicKeyLink, pubID}, {&pubAttrs, kmip14.LinkTypePrivateKeyLink, privID}} {
 		half.attrs.Set(attr.CryptographicAlgorithm, attr.Enum(uint32(familyAlgorithm(alg, call.Version))))
 		half.attrs.Set(attr.CryptographicLength, attr.Int(length))
 		half.attrs.Add(attr.Link, mustLink(half.link, half.to))
@@ -87,13 +109,16 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 
 	placeholder := call.Placeholder
 	insertHalf := func(id string, t kmip14.ObjectType, attrs attr.List, format kmip14.KeyFormatType, der []byte) error {
-		digest, err := rawDigest(der, format)
-		if err != nil {
+		var digest ttlv.TTLV // none for a kept key, whose material the server never sees
+		recorded := format
+		if format == keptFormat {
+			recorded = kmip14.KeyFormatTypePKCS_8
+		} else if digest, err = rawDigest(der, format); err != nil {
 			return err
 		}
 		sealed := storedMaterial{format: format, payload: der}.seal()
 		defer clear(sealed)
-		_, err = s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: format, Generated: true})
+		_, err = s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: recorded, Generated: true})
 		return err
 	}
 	if err := insertHalf(privID, kmip14.ObjectTypePrivateKey, privAttrs, privFormat, privDER); err != nil {

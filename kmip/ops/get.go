@@ -32,7 +32,8 @@ import (
 // A Certificate comes as its X.509 value, an Opaque Object as registered,
 // a Template (1.x) as its list of attributes. Anything else is Key Format
 // Type Not Supported. The Key Value holds the Key Material only: no
-// attributes, in any version. Wrapping is not supported yet.
+// attributes, in any version, unless the client asks for the key wrapped
+// (Key Wrapping Specification, see wrap.go).
 func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 	var req message.GetRequest
 	if err := decode(call, &req); err != nil {
@@ -43,8 +44,6 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	switch {
-	case len(req.KeyWrappingSpecification) > 0:
-		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "key wrapping on Get is not supported")
 	case req.KeyWrapType != 0 && req.KeyWrapType != kmip14.KeyWrapTypeNotWrapped && req.KeyWrapType != kmip14.KeyWrapTypeAsRegistered:
 		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Key Wrap Type %s is not supported", req.KeyWrapType)
 	case req.KeyCompressionType != 0 && req.KeyCompressionType != kmip14.KeyCompressionTypeECPublicKeyTypeUncompressed:
@@ -59,13 +58,14 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	// Sensitive and Extractable (KMIP 1.4 sections 3.39, 3.40): a sensitive
-	// object leaves the server only wrapped, which Get does not do yet; a
-	// non-extractable one never leaves it.
+	// object leaves the server only wrapped; a non-extractable one never
+	// leaves it.
 	if !flag(m.attrs, "Extractable", true) {
 		return nil, message.Errorf(kmip20.ResultReasonNotExtractable, "object %s is not extractable", id)
 	}
-	if flag(m.attrs, "Sensitive", false) {
-		return nil, message.Errorf(kmip20.ResultReasonSensitive, "object %s is sensitive: it is only returned wrapped, and wrapping is not supported yet", id)
+	wrapping := len(req.KeyWrappingSpecification) > 0
+	if flag(m.attrs, "Sensitive", false) && !wrapping {
+		return nil, message.Errorf(kmip20.ResultReasonSensitive, "object %s is sensitive: it is only returned wrapped (give a Key Wrapping Specification)", id)
 	}
 	t := kmip14.ObjectType(m.rec.ObjectType)
 	if !message.ObjectTypeIn(t, call.Version) {
@@ -116,6 +116,11 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if wrapping {
+			if kb, err = s.wrapKey(ctx, call, req.KeyWrappingSpecification, kb, m); err != nil {
+				return nil, err
+			}
+		}
 		switch t {
 		case kmip14.ObjectTypeSymmetricKey:
 			resp.SymmetricKey = &message.SymmetricKey{KeyBlock: kb}
@@ -128,6 +133,9 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		}
 	default:
 		return nil, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "Get of a %s is not supported", t)
+	}
+	if wrapping && resp.SymmetricKey == nil && resp.SecretData == nil && resp.PublicKey == nil && resp.PrivateKey == nil {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "a %s has no Key Block to wrap", t)
 	}
 	// Fresh (KMIP 1.4 section 3.34) says the object has never been served
 	// to a client: this Get ends that.

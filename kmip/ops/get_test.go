@@ -33,8 +33,8 @@ func TestGetCreatedKeyFormats(t *testing.T) {
 	}
 }
 
-// TestGetRefuses: wrapping is not supported yet, compressed EC points
-// neither; a Sensitive object only leaves the server wrapped, a
+// TestGetRefuses: a Key Wrapping Specification must name the wrapping
+// key; compressed EC points are not supported; a Sensitive object only leaves the server wrapped, a
 // non-Extractable one never; a destroyed one has no material.
 func TestGetRefuses(t *testing.T) {
 	x := kmiptest.NewExecutor(t)
@@ -46,7 +46,7 @@ func TestGetRefuses(t *testing.T) {
 		UniqueIdentifier         string
 		KeyWrappingSpecification struct{ WrappingMethod kmip14.WrappingMethod }
 	}{id, struct{ WrappingMethod kmip14.WrappingMethod }{kmip14.WrappingMethodEncrypt}})
-	assert.Equal(t, kmip20.ResultReasonFeatureNotSupported, it.ResultReason, it.ResultMessage)
+	assert.Equal(t, kmip20.ResultReasonMissingData, it.ResultReason, it.ResultMessage)
 
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, struct {
 		UniqueIdentifier string

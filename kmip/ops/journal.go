@@ -64,6 +64,12 @@ func (s *Service) Rollback(ctx context.Context, j *Journal) error {
 func (s *Service) restore(ctx context.Context, before *store.Object) error {
 	for attempt := 0; ; attempt++ {
 		cur, err := s.store.GetObject(ctx, before.TenantID, before.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			// Deleted since (Import replacing it): make it again.
+			rec := *before
+			rec.Revision = 0
+			return s.store.CreateObject(ctx, &rec)
+		}
 		if err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func unsealMaterial(t kmip14.ObjectType, plain []byte) (storedMaterial, error) {
 			subtype: binary.BigEndian.Uint32(plain[len(sealedMagic)+4:]),
 			payload: plain[sealedHeaderLen:],
 		}
-		if t != kmip14.ObjectTypeSymmetricKey || m.subtype == 0 && slices.Contains(registerFormats[t], m.format) {
+		if t != kmip14.ObjectTypeSymmetricKey || m.subtype == 0 && (slices.Contains(registerFormats[t], m.format) || m.format == keptFormat) {
 			return m, nil
 		}
 	}

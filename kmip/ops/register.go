@@ -28,13 +28,20 @@ import (
 // Cryptographic Algorithm and Length (which the server fills in from the
 // material when the client leaves them out), then sealed under the tenant
 // KEK inside the root of trust with the format it came in (see
-// material.go), so that Get returns it as registered. Wrapped keys are
-// refused for now.
+// material.go), so that Get returns it as registered. A wrapped Key Block
+// is first unwrapped with the managed key its Key Wrapping Data names
+// (wrap.go).
 func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	var req message.RegisterRequest
 	if err := decode(call, &req); err != nil {
 		return nil, err
 	}
+	return s.registerAs(ctx, call, &req, "")
+}
+
+// registerAs is Register making the object with Unique Identifier id
+// (Import), or with a new one when id is empty.
+func (s *Service) registerAs(ctx context.Context, call *Call, req *message.RegisterRequest, id string) (*message.RegisterResponse, error) {
 	t := req.ObjectType
 	if t == 0 {
 		return nil, message.Errorf(kmip20.ResultReasonMissingData, "Register needs an Object Type")
@@ -47,6 +54,9 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 	}
 	obj, err := req.Object()
 	if err != nil {
+		return nil, err
+	}
+	if obj, err = s.unwrapKeyBlock(ctx, call, obj); err != nil { // wrap.go
 		return nil, err
 	}
 	attrs, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
@@ -83,6 +93,9 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 		content, err = registerTemplate(obj)
 	default:
 		content, err = registerKey(call.Version, t, obj, &attrs)
+		if err == nil {
+			content, err = s.keepRegistered(ctx, call, t, &attrs, content) // keptkeys.go
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -96,7 +109,7 @@ func (s *Service) register(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
-	m, err := s.insert(ctx, call, newObject{Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: content.format})
+	m, err := s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: recordedFormat(content.format)})
 	if err != nil {
 		return nil, err
 	}

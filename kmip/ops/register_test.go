@@ -489,7 +489,7 @@ func TestRegisterRefuses(t *testing.T) {
 		{"split key", func(v message.Version) any {
 			return kmiptest.Register(v, kmip14.ObjectTypeSplitKey, aes)
 		}, kmip20.ResultReasonFeatureNotSupported},
-		{"wrapped key", func(v message.Version) any { return kmiptest.Register(v, kmip14.ObjectTypeSymmetricKey, wrapped) }, kmip20.ResultReasonFeatureNotSupported},
+		{"wrapped key naming no wrapping key", func(v message.Version) any { return kmiptest.Register(v, kmip14.ObjectTypeSymmetricKey, wrapped) }, kmip20.ResultReasonMissingData},
 		{"attributes in the Key Value", func(v message.Version) any {
 			return kmiptest.Register(v, kmip14.ObjectTypeSymmetricKey, withAttribute)
 		}, kmip20.ResultReasonFeatureNotSupported},

@@ -95,17 +95,19 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	material, err := s.newMaterial(ctx, spec)
+	var material []byte
+	var digest ttlv.TTLV                                                                                       // none for a kept key, whose material the server never sees
+	if keeper, keep := s.keeperFor(call, &attrs); keep && spec.algorithm == kmip14.CryptographicAlgorithmAES { // keptkeys.go
+		material, err = s.keptMaterial(ctx, call, keeper, &attrs, spec)
+	} else if material, err = s.newMaterial(ctx, spec); err == nil {
+		digest, err = rawDigest(material, kmip14.KeyFormatTypeRaw)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer clear(material)
 
 	placeholder := call.Placeholder
-	digest, err := rawDigest(material, kmip14.KeyFormatTypeRaw)
-	if err != nil {
-		return nil, err
-	}
 	replacement, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: material, Digest: digest, Format: kmip14.KeyFormatTypeRaw, Generated: true})
 	if err != nil {
 		return nil, err

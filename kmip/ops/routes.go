@@ -32,5 +32,17 @@ func (s *Service) routeTable() map[message.Operation]Handler {
 		kmip20.OperationLog:              s.logMessage,
 		kmip20.OperationQuery:            s.query,
 		kmip20.OperationDiscoverVersions: s.discoverVersions,
+		kmip20.OperationEncrypt:          s.encrypt,
+		kmip20.OperationDecrypt:          s.decrypt,
+		kmip20.OperationSign:             s.sign,
+		kmip20.OperationSignatureVerify:  s.signatureVerify,
+		kmip20.OperationMAC:              s.mac,
+		kmip20.OperationMACVerify:        s.macVerify,
+		kmip20.OperationHash:             s.hash,
+		kmip20.OperationRNGRetrieve:      s.rngRetrieve,
+		kmip20.OperationRNGSeed:          s.rngSeed,
+		kmip20.OperationExport:           s.export,
+		kmip20.OperationImport:           s.importObject,
+		kmip20.OperationReKeyKeyPair:     s.rekeyKeyPair,
 	}
 }

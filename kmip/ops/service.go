@@ -35,6 +35,14 @@ type Policy struct {
 	// unusable, while the specification wants a new key Pre-Active. It is
 	// the vsphere profile, off for every other client.
 	ActivateOnCreate bool
+	// NonExtractableKeys makes the keys the client creates non-Extractable
+	// unless it says otherwise (KMIP 1.x clients cannot: the attribute is
+	// 2.x's): kept inside the root of trust, see keptkeys.go.
+	NonExtractableKeys bool
+	// WrappingKeysNonExtractable does that for the keys whose usage mask
+	// allows Wrap Key or Unwrap Key only: a client's wrapping keys stay in
+	// the root of trust while the keys they wrap may leave it.
+	WrappingKeysNonExtractable bool
 }
 
 // Call is one batch item as a handler sees it.
@@ -79,6 +87,9 @@ type Service struct {
 
 	tenantMu   sync.Mutex
 	tenantKeys map[string]backend.TenantKey
+
+	// streams are the unfinished multi-part cryptographic operations.
+	streams streamTable
 }
 
 // New builds the operations service.

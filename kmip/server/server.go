@@ -53,6 +53,8 @@ func ConfiguredIdentity(cfg config.Server) Identifier {
 	}
 	return func(cert *x509.Certificate) (ops.Client, error) {
 		c := ops.Client{Tenant: cfg.Tenant, Name: cert.Subject.String()}
+		c.Policy.NonExtractableKeys = cfg.NonExtractableKeys
+		c.Policy.WrappingKeysNonExtractable = cfg.WrappingKeysNonExtractable
 		if vsphere[Fingerprint(cert)] || vsphere["cn:"+strings.ToLower(cert.Subject.CommonName)] {
 			c.Policy.ActivateOnCreate = true
 		}

@@ -1,0 +1,431 @@
+package pkcs11
+
+import (
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+)
+
+// Kept keys (backend.KeyKeeper): object keys that are made inside the HSM
+// and never leave it in plaintext.
+//
+// A kept key is generated as a session object that is sensitive (C_Get-
+// AttributeValue never reveals its value) and extractable only so that it
+// can be wrapped, with AES key wrap with padding, under the tenant KEK;
+// then destroyed. Its wrapped form, prefixed with one byte that says what
+// it is, is what the adapter stores. To use it, one session unwraps the
+// tenant KEK (after checking its blob's MAC with SKEY) as a session object
+// that may wrap and unwrap, unwraps the kept key with it as a session
+// object that is sensitive and not extractable, runs the operation,
+// and destroys both. Nothing is cached: a kept key exists in the HSM only
+// for the operation that uses it.
+
+// Kinds of kept keys: the first byte of a kept blob.
+const (
+	keptAES byte = 1
+	keptRSA byte = 2
+	keptEC  byte = 3
+)
+
+// maxKeptBlocks bounds the block operations of one WithKeptBlock, each a
+// round trip to the HSM.
+const maxKeptBlocks = 1 << 16
+
+var _ backend.KeyKeeper = (*Backend)(nil)
+
+// KeepSecretKey implements backend.KeyKeeper.
+func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) ([]byte, error) {
+	if req.Bits != 128 && req.Bits != 192 && req.Bits != 256 {
+		return nil, fmt.Errorf("pkcs11: keep AES key: %d bits is not 128, 192 or 256", req.Bits)
+	}
+	if req.Material != nil && len(req.Material) != req.Bits/8 {
+		return nil, fmt.Errorf("pkcs11: keep AES key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
+	}
+	return onMember(b, ctx, "keep AES key", func(m *member) ([]byte, error) {
+		var out []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			kek, err := m.wrappingKEK(s, req.Key)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, kek) }()
+			tmpl := []*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true), // to be wrapped, once
+				pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+				pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+			}
+			var h pkcs11.ObjectHandle
+			if req.Material != nil {
+				h, err = m.mod.CreateObject(s, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE, req.Material)))
+				if err != nil {
+					return unavailable("C_CreateObject", err)
+				}
+			} else {
+				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
+				if err != nil {
+					return unavailable("C_GenerateKey", err)
+				}
+			}
+			defer func() { _ = m.mod.DestroyObject(s, h) }()
+			wrapped, err := m.mod.WrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, kek, h)
+			if err != nil {
+				return unavailable("C_WrapKey", err)
+			}
+			out = append([]byte{keptAES}, wrapped...)
+			return nil
+		})
+		return out, err
+	})
+}
+
+// KeepKeyPair implements backend.KeyKeeper.
+func (b *Backend) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (crypto.PublicKey, []byte, error) {
+	type pair struct {
+		pub     crypto.PublicKey
+		wrapped []byte
+	}
+	var (
+		mech         uint
+		kind         byte
+		public, priv []*pkcs11.Attribute
+		keyType      uint
+		ecParams     []byte
+		describe     string
+		err          error
+	)
+	switch {
+	case req.RSABits != 0:
+		if req.RSABits < 2048 || req.RSABits > 4096 {
+			return nil, nil, fmt.Errorf("pkcs11: keep RSA key pair: %d bits is outside 2048..4096", req.RSABits)
+		}
+		mech, kind, keyType, describe = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, keptRSA, pkcs11.CKK_RSA, fmt.Sprintf("keep RSA-%d key pair", req.RSABits)
+		public = []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, req.RSABits),
+			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{0x01, 0x00, 0x01}),
+		}
+	default:
+		oid, ok := curveOIDs[req.Curve]
+		if !ok {
+			return nil, nil, fmt.Errorf("pkcs11: keep EC key pair: the curve is not P-256, P-384 or P-521")
+		}
+		if ecParams, err = asn1.Marshal(oid); err != nil {
+			return nil, nil, err
+		}
+		mech, kind, keyType, describe = pkcs11.CKM_EC_KEY_PAIR_GEN, keptEC, pkcs11.CKK_EC, "keep EC key pair on "+req.Curve.Params().Name
+		public = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, ecParams)}
+	}
+	public = append(public,
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
+	)
+	priv = []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true), // to be wrapped, once
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+	}
+	p, err := onMember(b, ctx, describe, func(m *member) (pair, error) {
+		var out pair
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			kek, err := m.wrappingKEK(s, req.Key)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, kek) }()
+			pubH, privH, err := m.mod.GenerateKeyPair(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, public, priv)
+			if err != nil {
+				return unavailable("C_GenerateKeyPair", err)
+			}
+			defer func() {
+				_ = m.mod.DestroyObject(s, privH)
+				_ = m.mod.DestroyObject(s, pubH)
+			}()
+			if out.pub, err = m.publicKey(s, pubH, kind, req.Curve); err != nil {
+				return err
+			}
+			wrapped, err := m.mod.WrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, kek, privH)
+			if err != nil {
+				return unavailable("C_WrapKey", err)
+			}
+			out.wrapped = append([]byte{kind}, wrapped...)
+			return nil
+		})
+		return out, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.pub, p.wrapped, nil
+}
+
+// publicKey reads the public half of a generated pair (public values
+// only: the modulus and exponent, or the EC point).
+func (m *member) publicKey(s pkcs11.SessionHandle, h pkcs11.ObjectHandle, kind byte, curve elliptic.Curve) (crypto.PublicKey, error) {
+	if kind == keptRSA {
+		a, err := attrs(m.mod, s, h, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT)
+		if err != nil {
+			return nil, unavailable("C_GetAttributeValue", err)
+		}
+		e := new(big.Int).SetBytes(a[pkcs11.CKA_PUBLIC_EXPONENT])
+		if !e.IsInt64() || e.Int64() > 1<<31-1 {
+			return nil, errors.New("the HSM returned an unusable public exponent")
+		}
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(a[pkcs11.CKA_MODULUS]), E: int(e.Int64())}, nil
+	}
+	a, err := attrs(m.mod, s, h, pkcs11.CKA_EC_POINT)
+	if err != nil {
+		return nil, unavailable("C_GetAttributeValue", err)
+	}
+	// CKA_EC_POINT is the DER OCTET STRING of the uncompressed point.
+	var point []byte
+	if rest, err := asn1.Unmarshal(a[pkcs11.CKA_EC_POINT], &point); err != nil || len(rest) != 0 {
+		point = a[pkcs11.CKA_EC_POINT]
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+	if err != nil {
+		return nil, fmt.Errorf("the HSM's EC point is unusable: %w", err)
+	}
+	return pub, nil
+}
+
+// wrappingKEK unwraps a tenant KEK on session s as a session object that
+// wraps and unwraps kept keys (the cached KEK of Seal and Open only
+// encrypts and decrypts). The caller destroys it.
+func (m *member) wrappingKEK(s pkcs11.SessionHandle, tk backend.TenantKey) (pkcs11.ObjectHandle, error) {
+	blob, err := parseTenantKey(tk.Blob)
+	if err != nil {
+		return 0, err
+	}
+	skey, err := m.key(s, skeySpec(m.cfg.SKEYLabel))
+	if err != nil {
+		return 0, unavailable("SKEY", err)
+	}
+	if err := m.verifyMAC(s, skey, macInput(blob.version, tk.TenantID, blob.signed), blob.mac); err != nil {
+		return 0, fmt.Errorf("tenant key blob: %w", err)
+	}
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
+	}
+	return m.unwrapTenantKey(s, blob, tmpl)
+}
+
+// unwrapKept unwraps a kept key on s as a sensitive, non-extractable
+// session object that can do what use says. The caller destroys it.
+func (m *member) unwrapKept(s pkcs11.SessionHandle, req backend.KeptKeyRequest, want byte, use ...uint) (pkcs11.ObjectHandle, error) {
+	if len(req.Wrapped) < 2 || req.Wrapped[0] != want {
+		return 0, fmt.Errorf("%w: not a kept key of the expected kind", backend.ErrIntegrity)
+	}
+	kek, err := m.wrappingKEK(s, req.Key)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = m.mod.DestroyObject(s, kek) }()
+	class, keyType := uint(pkcs11.CKO_SECRET_KEY), uint(pkcs11.CKK_AES)
+	switch want {
+	case keptRSA:
+		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA
+	case keptEC:
+		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC
+	}
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+	}
+	for _, u := range use {
+		tmpl = append(tmpl, pkcs11.NewAttribute(u, true))
+	}
+	h, err := m.mod.UnwrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, kek, req.Wrapped[1:], tmpl)
+	if err != nil {
+		if isRV(err, pkcs11.CKR_WRAPPED_KEY_INVALID, pkcs11.CKR_WRAPPED_KEY_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
+			return 0, fmt.Errorf("%w: the kept key does not unwrap under this tenant's KEK: %w", backend.ErrIntegrity, err)
+		}
+		return 0, unavailable("C_UnwrapKey", err)
+	}
+	return h, nil
+}
+
+// WithKeptBlock implements backend.KeyKeeper.
+func (b *Backend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) error {
+	_, err := onMember(b, ctx, "use kept AES key", func(m *member) (struct{}, error) {
+		return struct{}{}, m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			h, err := m.unwrapKept(s, req, keptAES, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, h) }()
+			blk := &hsmBlock{mod: m.mod, s: s, h: h}
+			if err := fn(blk); err != nil {
+				return err
+			}
+			return blk.err
+		})
+	})
+	return err
+}
+
+// hsmBlock is the AES block cipher of a key inside the HSM: each block is
+// a C_Encrypt or C_Decrypt in ECB mode on one session.
+type hsmBlock struct {
+	mod   p11
+	s     pkcs11.SessionHandle
+	h     pkcs11.ObjectHandle
+	err   error
+	count int
+}
+
+func (k *hsmBlock) BlockSize() int { return 16 }
+
+func (k *hsmBlock) Encrypt(dst, src []byte) { k.run(dst, src, true) }
+func (k *hsmBlock) Decrypt(dst, src []byte) { k.run(dst, src, false) }
+
+func (k *hsmBlock) run(dst, src []byte, encrypt bool) {
+	out, err := k.crypt(src[:16], encrypt)
+	if err != nil {
+		if k.err == nil {
+			k.err = err
+		}
+		clear(dst[:16])
+		return
+	}
+	copy(dst[:16], out)
+}
+
+func (k *hsmBlock) crypt(in []byte, encrypt bool) ([]byte, error) {
+	if k.err != nil {
+		return nil, k.err
+	}
+	if k.count++; k.count > maxKeptBlocks {
+		return nil, fmt.Errorf("pkcs11: more than %d blocks in one use of a kept key", maxKeptBlocks)
+	}
+	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}
+	if encrypt {
+		if err := k.mod.EncryptInit(k.s, mech, k.h); err != nil {
+			return nil, unavailable("C_EncryptInit", err)
+		}
+		out, err := k.mod.Encrypt(k.s, in)
+		if err != nil {
+			return nil, unavailable("C_Encrypt", err)
+		}
+		return out, nil
+	}
+	if err := k.mod.DecryptInit(k.s, mech, k.h); err != nil {
+		return nil, unavailable("C_DecryptInit", err)
+	}
+	out, err := k.mod.Decrypt(k.s, in)
+	if err != nil {
+		return nil, unavailable("C_Decrypt", err)
+	}
+	return out, nil
+}
+
+// digestInfo are the DER prefixes of PKCS#1 v1.5's DigestInfo (RFC 8017
+// section 9.2, note 1).
+var digestInfo = map[crypto.Hash][]byte{
+	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+	crypto.SHA224: {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c},
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// pssHashes are the hash and MGF1 mechanisms of PSS per hash.
+var pssHashes = map[crypto.Hash][2]uint{
+	crypto.SHA1:   {pkcs11.CKM_SHA_1, pkcs11.CKG_MGF1_SHA1},
+	crypto.SHA224: {pkcs11.CKM_SHA224, pkcs11.CKG_MGF1_SHA224},
+	crypto.SHA256: {pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256},
+	crypto.SHA384: {pkcs11.CKM_SHA384, pkcs11.CKG_MGF1_SHA384},
+	crypto.SHA512: {pkcs11.CKM_SHA512, pkcs11.CKG_MGF1_SHA512},
+}
+
+// KeptSign implements backend.KeyKeeper.
+func (b *Backend) KeptSign(ctx context.Context, req backend.KeptSignRequest) ([]byte, error) {
+	if len(req.Digest) != req.Hash.Size() {
+		return nil, fmt.Errorf("pkcs11: kept sign: the digest is not a %s digest", req.Hash)
+	}
+	var (
+		kind  byte
+		mech  *pkcs11.Mechanism
+		input = req.Digest
+	)
+	switch req.Scheme {
+	case backend.SignPKCS1v15:
+		prefix, ok := digestInfo[req.Hash]
+		if !ok {
+			return nil, fmt.Errorf("pkcs11: kept sign: PKCS#1 v1.5 with %s is not supported", req.Hash)
+		}
+		kind, mech = keptRSA, pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)
+		input = append(append([]byte(nil), prefix...), req.Digest...)
+	case backend.SignPSS:
+		h, ok := pssHashes[req.Hash]
+		if !ok {
+			return nil, fmt.Errorf("pkcs11: kept sign: PSS with %s is not supported", req.Hash)
+		}
+		salt := req.SaltLength
+		if salt == 0 {
+			salt = req.Hash.Size()
+		}
+		kind, mech = keptRSA, pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, pkcs11.NewPSSParams(h[0], h[1], uint(salt)))
+	case backend.SignECDSA:
+		kind, mech = keptEC, pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil)
+	default:
+		return nil, fmt.Errorf("pkcs11: kept sign: unknown scheme %d", req.Scheme)
+	}
+	return onMember(b, ctx, "sign with kept key", func(m *member) ([]byte, error) {
+		var sig []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			h, err := m.unwrapKept(s, req.KeptKeyRequest, kind, pkcs11.CKA_SIGN)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, h) }()
+			if err := m.mod.SignInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+				return unavailable("C_SignInit", err)
+			}
+			if sig, err = m.mod.Sign(s, input); err != nil {
+				return unavailable("C_Sign", err)
+			}
+			return nil
+		})
+		if err != nil || kind != keptEC {
+			return sig, err
+		}
+		// CKM_ECDSA answers r || s; Go and X.509 write ASN.1 DER.
+		if len(sig)%2 != 0 || len(sig) == 0 {
+			return nil, errors.New("the HSM returned a malformed ECDSA signature")
+		}
+		half := len(sig) / 2
+		return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:half]), new(big.Int).SetBytes(sig[half:])})
+	})
+}

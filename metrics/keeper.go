@@ -1,0 +1,41 @@
+package metrics
+
+import (
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"time"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+)
+
+// measuredKeeper is measuredBackend for a backend that keeps keys
+// (backend.KeyKeeper): only such a backend's wrapper offers the interface,
+// so that the operations still find out by a type assertion whether keys
+// can be kept.
+type measuredKeeper struct {
+	measuredBackend
+	keeper backend.KeyKeeper
+}
+
+func (b *measuredKeeper) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeepSecretKey", start, err) }(time.Now())
+	return b.keeper.KeepSecretKey(ctx, req)
+}
+
+func (b *measuredKeeper) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (pub crypto.PublicKey, out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeepKeyPair", start, err) }(time.Now())
+	return b.keeper.KeepKeyPair(ctx, req)
+}
+
+func (b *measuredKeeper) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) (err error) {
+	defer func(start time.Time) { b.observe("WithKeptBlock", start, err) }(time.Now())
+	return b.keeper.WithKeptBlock(ctx, req, fn)
+}
+
+func (b *measuredKeeper) KeptSign(ctx context.Context, req backend.KeptSignRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeptSign", start, err) }(time.Now())
+	return b.keeper.KeptSign(ctx, req)
+}
+
+var _ backend.KeyKeeper = (*measuredKeeper)(nil)
