@@ -39,3 +39,14 @@ func (b *measuredKeeper) KeptSign(ctx context.Context, req backend.KeptSignReque
 }
 
 var _ backend.KeyKeeper = (*measuredKeeper)(nil)
+
+// CanKeep forwards the wrapped backend's answer (a Router keeps keys for
+// some tenants only); a backend without KeepChecker keeps for every tenant.
+func (b *measuredKeeper) CanKeep(tk backend.TenantKey) bool {
+	if c, ok := b.keeper.(backend.KeepChecker); ok {
+		return c.CanKeep(tk)
+	}
+	return true
+}
+
+var _ backend.KeepChecker = (*measuredKeeper)(nil)

@@ -36,7 +36,11 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if keeper, keep := s.keeperFor(call, &attrs); keep && spec.algorithm == kmip14.CryptographicAlgorithmAES { // keptkeys.go
+	keeper, keep, err := s.keeperFor(ctx, call, &attrs) // keptkeys.go
+	if err != nil {
+		return nil, err
+	}
+	if keep && spec.algorithm == kmip14.CryptographicAlgorithmAES {
 		return s.createKept(ctx, call, keeper, attrs, spec)
 	}
 	material, err := s.newMaterial(ctx, spec)

@@ -62,7 +62,10 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 	var err error
 
 	var private, public any
-	keeper, keep := s.keeperFor(call, &privAttrs) // keptkeys.go
+	keeper, keep, err := s.keeperFor(ctx, call, &privAttrs) // keptkeys.go
+	if err != nil {
+		return nil, err
+	}
 	var kept []byte
 	if keep {
 		public, kept, err = keepPair(ctx, keeper, call, s, &privAttrs)

@@ -46,8 +46,9 @@ type keptKey struct {
 // keeperFor reports whether a new key with attrs is kept in the root of
 // trust, and by which keeper: it is not Extractable (the client's policy
 // makes that the default, for all keys or for wrapping keys) and the
-// backend keeps keys.
-func (s *Service) keeperFor(call *Call, attrs *attr.List) (backend.KeyKeeper, bool) {
+// backend keeps keys (for this tenant: a Router keeps keys only for
+// tenants on a root of trust that can).
+func (s *Service) keeperFor(ctx context.Context, call *Call, attrs *attr.List) (backend.KeyKeeper, bool, error) {
 	if _, given := attrs.Get(attr.Extractable); !given {
 		var mask int32
 		if a, ok := attrs.Get(attr.CryptographicUsageMask); ok {
@@ -59,10 +60,22 @@ func (s *Service) keeperFor(call *Call, attrs *attr.List) (backend.KeyKeeper, bo
 		}
 	}
 	if flag(*attrs, attr.Extractable, true) {
-		return nil, false
+		return nil, false, nil
 	}
 	k, ok := s.backend.(backend.KeyKeeper)
-	return k, ok
+	if !ok {
+		return nil, false, nil
+	}
+	if c, ok := s.backend.(backend.KeepChecker); ok {
+		tk, err := s.tenantKey(ctx, call.Tenant)
+		if err != nil {
+			return nil, false, err
+		}
+		if !c.CanKeep(tk) {
+			return nil, false, nil
+		}
+	}
+	return k, true, nil
 }
 
 // createKept is Create for a kept AES key.
@@ -199,9 +212,9 @@ func (s *Service) keepRegistered(ctx context.Context, call *Call, t kmip14.Objec
 	if alg, _, err := cryptoParams(*attrs); err != nil || kmip14.CryptographicAlgorithm(alg) != kmip14.CryptographicAlgorithmAES {
 		return r, nil
 	}
-	keeper, keep := s.keeperFor(call, attrs)
-	if !keep {
-		return r, nil
+	keeper, keep, err := s.keeperFor(ctx, call, attrs)
+	if err != nil || !keep {
+		return r, err
 	}
 	tk, err := s.tenantKey(ctx, call.Tenant)
 	if err != nil {

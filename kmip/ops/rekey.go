@@ -96,8 +96,12 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 		return nil, err
 	}
 	var material []byte
-	var digest ttlv.TTLV                                                                                       // none for a kept key, whose material the server never sees
-	if keeper, keep := s.keeperFor(call, &attrs); keep && spec.algorithm == kmip14.CryptographicAlgorithmAES { // keptkeys.go
+	var digest ttlv.TTLV                                // none for a kept key, whose material the server never sees
+	keeper, keep, err := s.keeperFor(ctx, call, &attrs) // keptkeys.go
+	if err != nil {
+		return nil, err
+	}
+	if keep && spec.algorithm == kmip14.CryptographicAlgorithmAES {
 		material, err = s.keptMaterial(ctx, call, keeper, &attrs, spec)
 	} else if material, err = s.newMaterial(ctx, spec); err == nil {
 		digest, err = rawDigest(material, kmip14.KeyFormatTypeRaw)
