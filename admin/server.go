@@ -94,6 +94,17 @@ func New(d Deps) *API {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
+// statusWriter remembers the status a handler wrote, for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
 // httpError is an error with the status the operator gets.
 type httpError struct {
 	status int
@@ -111,8 +122,9 @@ func errorf(status int, format string, args ...any) error {
 func (a *API) wrap(action string, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		err := h(w, r)
-		status := http.StatusOK
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		err := h(sw, r)
+		status := sw.status
 		if err != nil {
 			status = a.writeError(w, r, err)
 		}

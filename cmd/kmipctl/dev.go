@@ -36,7 +36,8 @@ func devCmd() *cobra.Command {
 
   DIR/softhsm/   a SoftHSM2 token "` + DevTokenLabel + `" holding MKEK, SKEY, IKEY and ten TKEK pairs,
                  its softhsm2.conf and PIN files (mode 0600)
-  DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key
+  DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key, and the
+                 admin API's operator CA and certificate (operator-ca.crt, operator.crt/key)
   DIR/data/      the embedded store, or with --store postgres://... the DSN file
                  (postgres.dsn) of a PostgreSQL store shared by several nodes: start a
                  second node with kmip-adapter serve --config DIR/config.yaml --listen ADDR2
@@ -137,6 +138,9 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 		return fmt.Errorf("vCenter client certificate: %w", err)
 	}
 	cfg.Server.VSphereClients = []string{fp}
+	if cfg.Admin, err = devAdmin(filepath.Join(dir, "pki"), listen); err != nil {
+		return fmt.Errorf("operator certificate: %w", err)
+	}
 	fmt.Fprintf(out, "pki      %s: ca.crt, server.crt/key, client.crt/key, vcenter.crt/key (vsphere profile)\n", filepath.Join(dir, "pki"))
 
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
@@ -156,6 +160,7 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 		fmt.Fprintf(out, "config   %s kept\n", cfgPath)
 	}
 	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
+	fmt.Fprintf(out, "then manage tenants and clients: kmipctl tenant list --config %s\n", cfgPath)
 	if cfg.Store.Type == "postgres" {
 		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3\n", cfgPath)
 	}

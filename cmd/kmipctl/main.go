@@ -26,6 +26,7 @@ func main() {
 	})
 	root.AddCommand(kmipCmd(), benchCmd())
 	root.AddCommand(storeCmd())
+	root.AddCommand(tenantCmd(), clientCmd(), caCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kmipctl:", err)
 		os.Exit(1)
