@@ -47,6 +47,12 @@ func startTenantServer(t *testing.T) *tenantServer {
 			t.Errorf("tenant server: %v", err)
 		}
 	})
+	return withAdmin(t, s)
+}
+
+// withAdmin finds the admin listener's address in a server's log.
+func withAdmin(t *testing.T, s *server) *tenantServer {
+	t.Helper()
 	ts := &tenantServer{server: s}
 	for _, e := range s.log.entries() {
 		if e["message"] == adminReadyMessage {
@@ -410,4 +416,55 @@ func splitPort(addr string) (host, port string, err error) {
 		return "", "", os.ErrInvalid
 	}
 	return addr[:i], addr[i+1:], nil
+}
+
+// TestTenantsPostgresNodes: a change made through one node's admin API
+// reaches the other node of a PostgreSQL pair within
+// registry.refresh_interval (2s by default), without a restart.
+func TestTenantsPostgresNodes(t *testing.T) {
+	e := newPGEnv(t, "tenants")
+	a, b := withAdmin(t, e.node(t)), withAdmin(t, e.node(t))
+	out := t.TempDir()
+	discover := gkmip.RequestBatchItem{Operation: kmip14.OperationDiscoverVersions, RequestPayload: gkmip.DiscoverVersionsRequestPayload{}}
+	// Until node B sees the first managed tenant, it serves the
+	// configured single tenant: wait for it to refuse the development
+	// client, which no tenant registers.
+	a.ctl(t, "tenant", "create", "shared")
+	dev := loadPair(t, a.pki("client.crt"), a.pki("client.key"))
+	require.Eventually(t, func() bool {
+		w, err := b.dialAs(t, dev)
+		if err != nil {
+			return false
+		}
+		r := batch(t, w, 0, nil, discover)
+		return len(r) == 1 && r[0].ResultReason == kmip14.ResultReasonAuthenticationNotSuccessful
+	}, 10*time.Second, 100*time.Millisecond, "node B never switched to registered clients")
+
+	a.ctl(t, "client", "issue", "--tenant", "shared", "--name", "c1", "--out", out)
+	cert := issued(t, out, "c1")
+	start := time.Now()
+	require.Eventually(t, func() bool {
+		w, err := b.dialAs(t, cert)
+		if err != nil {
+			return false
+		}
+		r := batch(t, w, 0, nil, discover)
+		return len(r) == 1 && r[0].ResultStatus == kmip14.ResultStatusSuccess
+	}, 10*time.Second, 100*time.Millisecond, "node B never accepted the client registered through node A")
+	t.Logf("node B accepted the new client %s after it was registered on node A", time.Since(start).Round(10*time.Millisecond))
+	id := b.session(t, cert).create()
+	a.session(t, cert).getKey(id)
+
+	b.ctl(t, "client", "remove", "--tenant", "shared", "--name", "c1")
+	assertAuthRefused(t, b.session(t, cert), "is not registered")
+	start = time.Now()
+	require.Eventually(t, func() bool {
+		w, err := a.dialAs(t, cert)
+		if err != nil {
+			return false
+		}
+		r := batch(t, w, 0, nil, discover)
+		return len(r) == 1 && r[0].ResultReason == kmip14.ResultReasonAuthenticationNotSuccessful
+	}, 10*time.Second, 100*time.Millisecond, "node A still accepts the client removed through node B")
+	t.Logf("node A refused the removed client %s after its removal on node B", time.Since(start).Round(10*time.Millisecond))
 }
