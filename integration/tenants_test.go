@@ -82,7 +82,9 @@ func (ts *tenantServer) run(t *testing.T, wantErr bool, args ...string) string {
 
 func (ts *tenantServer) ctl(t *testing.T, args ...string) string { return ts.run(t, false, args...) }
 
-func (ts *tenantServer) ctlFails(t *testing.T, args ...string) string { return ts.run(t, true, args...) }
+func (ts *tenantServer) ctlFails(t *testing.T, args ...string) string {
+	return ts.run(t, true, args...)
+}
 
 // dialAs opens a KMIP 1.4 session with a certificate.
 func (ts *tenantServer) dialAs(t *testing.T, cert tls.Certificate) (*wireSession, error) {
