@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -454,8 +455,8 @@ func (a *API) trustCA(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "pem: %v", err)
 	}
 	for _, c := range cas {
-		if !c.BasicConstraintsValid || !c.IsCA {
-			return errorf(http.StatusBadRequest, "%s is not a CA certificate", c.Subject)
+		if !(c.BasicConstraintsValid && c.IsCA) && !selfSigned(c) {
+			return errorf(http.StatusBadRequest, "%s is neither a CA certificate nor self-signed", c.Subject)
 		}
 		if time.Now().After(c.NotAfter) {
 			return errorf(http.StatusBadRequest, "%s expired on %s", c.Subject, c.NotAfter.Format(time.DateOnly))
@@ -489,6 +490,12 @@ func (a *API) trustCA(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// selfSigned reports whether c signs itself: a client's self-signed
+// certificate (older vCenters) is trusted as its own root.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 func clientView(c *store.Client) Client {

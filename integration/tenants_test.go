@@ -1,9 +1,15 @@
 package integration
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,6 +387,15 @@ func TestTenants(t *testing.T) {
 		})
 		ts.ctl(t, "client", "add", "--tenant", "alpha", "--name", "array-no-eku", "--subject-cn", "array-no-eku")
 		assertAuthRefused(t, ts.session(t, otherServerOnly), `not trusted for tenant "alpha"`)
+
+		// vCenter's own self-signed certificate ("vCenter Certificate"):
+		// the tenant trusts it as its own root, and registers it.
+		self := selfSignedServerOnly(t, "vc65.example.com")
+		selfFile := filepath.Join(out, "vc65.crt")
+		require.NoError(t, os.WriteFile(selfFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: self.Certificate[0]}), 0o644))
+		ts.ctl(t, "tenant", "trust-ca", "legacy-vc", "--ca", selfFile)
+		ts.ctl(t, "client", "add", "--tenant", "legacy-vc", "--name", "vc65", "--cert", selfFile)
+		ts.session(t, self).create()
 	})
 
 	t.Run("CSR signed by kmipctl, used by PyKMIP", func(t *testing.T) {
@@ -410,6 +425,23 @@ func TestTenants(t *testing.T) {
 		r := batch(t, b1, 0, nil, byID(kmip14.OperationGet, uid))
 		assert.Equal(t, kmip14.ResultStatusOperationFailed, r[0].ResultStatus, "beta does not")
 	})
+}
+
+// selfSignedServerOnly is a self-signed certificate for server
+// authentication only, as vCenter 6.5 presents to a KMS.
+func selfSignedServerOnly(t *testing.T, cn string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, DNSNames: []string{cn},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func splitPort(addr string) (host, port string, err error) {
