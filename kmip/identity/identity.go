@@ -440,24 +440,49 @@ func (id *Identity) TLSConfig(base *tls.Config) *tls.Config {
 	out := base.Clone()
 	out.ClientAuth = tls.RequireAnyClientCert
 	out.VerifyConnection = func(cs tls.ConnectionState) error { return id.verifyHandshake(cs, global) }
-	out.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		s := id.snap.Load()
-		if !s.registry || s.tenantCAs == nil {
-			return nil, nil
-		}
+	out.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		// One configuration per handshake, to know who a refusal was
+		// for. A clone without session ticket keys of its own resumes
+		// sessions with out's keys, so resumption works across them.
 		c := out.Clone()
 		c.GetConfigForClient = nil
-		hints := x509.NewCertPool()
-		if global != nil {
-			hints = global.Clone()
+		remote := ""
+		if hello != nil && hello.Conn != nil {
+			remote = hello.Conn.RemoteAddr().String()
 		}
-		for _, ca := range s.tenantCACerts {
-			hints.AddCert(ca)
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			err := id.verifyHandshake(cs, global)
+			if err != nil {
+				id.handshakeRefused(cs, remote, err)
+			}
+			return err
 		}
-		c.ClientCAs = hints
+		if s := id.snap.Load(); s.registry && len(s.tenantCACerts) > 0 {
+			hints := x509.NewCertPool()
+			if global != nil {
+				hints = global.Clone()
+			}
+			for _, ca := range s.tenantCACerts {
+				hints.AddCert(ca)
+			}
+			c.ClientCAs = hints
+		}
 		return c, nil
 	}
 	return out
+}
+
+// handshakeRefused records a certificate refused at the handshake
+// (expired, untrusted, or not for client authentication).
+func (id *Identity) handshakeRefused(cs tls.ConnectionState, remote string, err error) {
+	ev := audit.Event{Source: audit.SourceAuth, Remote: remote, Operation: "handshake"}
+	if len(cs.PeerCertificates) > 0 {
+		ev.Fingerprint = server.Fingerprint(cs.PeerCertificates[0])
+		ev.Client = cs.PeerCertificates[0].Subject.String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = id.refuse(ctx, ev, err.Error())
 }
 
 func (id *Identity) verifyHandshake(cs tls.ConnectionState, global *x509.CertPool) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -261,11 +262,26 @@ func TestHandshakeVerification(t *testing.T) {
 			cfg := tt.f.id.TLSConfig(&tls.Config{ClientCAs: pool})
 			assert.Equal(t, tls.RequireAnyClientCert, cfg.ClientAuth)
 			err := cfg.VerifyConnection(state(tt.cert))
+			a, b := net.Pipe()
+			defer a.Close()
+			defer b.Close()
+			perConn, cerr := cfg.GetConfigForClient(&tls.ClientHelloInfo{Conn: a})
+			require.NoError(t, cerr)
+			before := len(tt.f.audit.events)
+			perConnErr := perConn.VerifyConnection(state(tt.cert))
 			if tt.ok {
 				assert.NoError(t, err)
-			} else {
-				assert.Error(t, err)
+				assert.NoError(t, perConnErr)
+				assert.Len(t, tt.f.audit.events, before)
+				return
 			}
+			assert.Error(t, err)
+			assert.Error(t, perConnErr)
+			require.Len(t, tt.f.audit.events, before+1, "a refusal at the handshake is audited")
+			ev := tt.f.audit.last()
+			assert.Equal(t, "handshake", ev.Operation)
+			assert.Equal(t, server.Fingerprint(tt.cert), ev.Fingerprint)
+			assert.Equal(t, "pipe", ev.Remote)
 		})
 	}
 }
