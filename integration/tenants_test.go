@@ -317,6 +317,7 @@ func TestTenants(t *testing.T) {
 
 		ts.ctl(t, "client", "remove", "--tenant", "alpha", "--name", "a2")
 		assertAuthRefused(t, ts.session(t, issued(t, out, "a2")), "is not registered")
+		assertAuthRefused(t, a2, "is not registered") // its open connection too, at its next request
 
 		ts.ctl(t, "client", "disable", "--tenant", "alpha", "--name", "devclient")
 		assertAuthRefused(t, ts.session(t, dev), "client is disabled")

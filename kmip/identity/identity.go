@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
 	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
@@ -378,10 +379,46 @@ func (id *Identity) Identify(ctx context.Context, state tls.ConnectionState, rem
 		Tenant: c.TenantID, Name: c.Name,
 		Policy: ops.Policy{ActivateOnCreate: te.t.Policy.ActivateOnCreate, AllowedOperations: te.allowed},
 	}
+	var cred *credentialCheck
 	if te.t.Policy.RequireCredential || c.Credential != nil {
-		client.Authenticate = (&credentialCheck{id: id, client: c, required: te.t.Policy.RequireCredential, event: ev}).check
+		cred = &credentialCheck{id: id, client: c, required: te.t.Policy.RequireCredential, event: ev}
+	}
+	// Every request checks that the client is still registered and
+	// enabled in an enabled tenant: a removal or a disable applies to
+	// open connections too, at their next request. (Policy changes apply
+	// to new connections.)
+	client.Authenticate = func(ctx context.Context, auth ttlv.TTLV) error {
+		if reason := id.stillValid(leaf, fp, c); reason != "" {
+			return id.refuse(ctx, ev, reason)
+		}
+		if cred != nil {
+			return cred.check(ctx, auth)
+		}
+		return nil
 	}
 	return client, nil
+}
+
+// stillValid says why a connection's client no longer holds ("" if it
+// does), on the current reading of the registry.
+func (id *Identity) stillValid(leaf *x509.Certificate, fp string, was *store.Client) string {
+	s := id.snap.Load()
+	if !s.registry {
+		return "the client registry is no longer in use; reconnect"
+	}
+	c, err := s.find(leaf, fp)
+	switch {
+	case err != nil:
+		return err.Error()
+	case c.TenantID != was.TenantID || c.Name != was.Name:
+		return "the certificate now maps to another client; reconnect"
+	case !c.Enabled:
+		return "the client is disabled"
+	}
+	if te := s.tenants[c.TenantID]; te == nil || te.t.Status != store.TenantEnabled {
+		return "the client's tenant is disabled or gone"
+	}
+	return ""
 }
 
 // trusted checks that the certificate chains to the server's client CA or

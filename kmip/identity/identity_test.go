@@ -207,10 +207,15 @@ func TestChangesApplyAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a", c.Tenant)
 
+	require.NoError(t, c.Authenticate(ctx, nil), "a registered client's requests pass")
 	require.NoError(t, f.st.DeleteClient(ctx, "a", "new"))
 	require.NoError(t, f.id.Invalidate(ctx))
 	_, err = f.id.Identify(ctx, state(stranger), "")
 	require.Error(t, err)
+	err = c.Authenticate(ctx, nil)
+	var me *message.Error
+	require.ErrorAs(t, err, &me, "the open connection's next request is refused too")
+	assert.Equal(t, kmip20.ResultReasonAuthenticationNotSuccessful, me.Reason)
 
 	// Run picks up a change made by another process through the serial.
 	pollCtx, cancel := context.WithCancel(ctx)
@@ -226,6 +231,16 @@ func TestChangesApplyAtOnce(t *testing.T) {
 		c, err := id2.Identify(ctx, state(stranger), "")
 		return err == nil && c.Tenant == "a"
 	}, 2e9, 1e7)
+
+	// Disabling the tenant refuses its open connections' requests.
+	a1, err := f.id.Identify(ctx, state(f.a1), "")
+	require.NoError(t, err)
+	tn, err := f.st.GetTenant(ctx, "a")
+	require.NoError(t, err)
+	tn.Status = store.TenantDisabled
+	require.NoError(t, f.st.PutTenant(ctx, tn))
+	require.NoError(t, f.id.Invalidate(ctx))
+	require.ErrorContains(t, a1.Authenticate(ctx, nil), "tenant is disabled")
 }
 
 func TestConfiguredIdentityUntilTheRegistryIsUsed(t *testing.T) {
