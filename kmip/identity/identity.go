@@ -415,7 +415,7 @@ func (id *Identity) stillValid(leaf *x509.Certificate, fp string, was *store.Cli
 	case !c.Enabled:
 		return "the client is disabled"
 	}
-	if te := s.tenants[c.TenantID]; te == nil || te.t.Status != store.TenantEnabled {
+	if te := s.tenants[c.TenantID]; te == nil || te.t.Status == store.TenantDisabled {
 		return "the client's tenant is disabled or gone"
 	}
 	return ""
