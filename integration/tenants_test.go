@@ -425,6 +425,34 @@ func TestTenants(t *testing.T) {
 		assert.Equal(t, created.Keys[0].material(t), a1.getKey(uid), "alpha's other clients see the key PyKMIP made")
 		r := batch(t, b1, 0, nil, byID(kmip14.OperationGet, uid))
 		assert.Equal(t, kmip14.ResultStatusOperationFailed, r[0].ResultStatus, "beta does not")
+
+		// PyKMIP's own encoding of a KMIP Credential, in the tenant that
+		// requires one (made above).
+		credPKI := filepath.Join(out, "pykmip-cred")
+		require.NoError(t, os.MkdirAll(credPKI, 0o700))
+		csr = filepath.Join(credPKI, "client.csr")
+		got, err = runWithTimeout(exec.Command(openssl, "req", "-new", "-newkey", "rsa:2048", "-nodes",
+			"-keyout", filepath.Join(credPKI, "client.key"), "-out", csr, "-subj", "/CN=pykmip-cred"), cmdTimeout)
+		require.NoError(t, err, "%s", got)
+		ts.ctl(t, "client", "sign-csr", "--tenant", "gamma", "--csr", csr, "--out", filepath.Join(credPKI, "client.crt"),
+			"--ca-out", filepath.Join(credPKI, "ca.crt"), "--username", "array", "--password-file", filepath.Join(out, "gamma.pw"))
+		for _, tt := range []struct {
+			password string
+			ok       bool
+		}{{"correct horse", true}, {"wrong horse", false}} {
+			stdout, stderr, err := runSplit(exec.Command(systemPython, pykmipDriver, "--port", port, "--pki", credPKI,
+				"--username", "array", "--password", tt.password, "--count", "1", "create"), cmdTimeout)
+			var res pyCreated
+			require.NoError(t, json.Unmarshal(stdout, &res), "%s\n%s", stdout, stderr)
+			if tt.ok {
+				require.NoError(t, err, "%s", stderr)
+				require.Nil(t, res.Fatal)
+				assert.Len(t, res.Keys, 1)
+				continue
+			}
+			require.NotNil(t, res.Fatal, "a wrong password must be refused")
+			assert.Equal(t, "AUTHENTICATION_NOT_SUCCESSFUL", res.Fatal.Reason, "%+v", res.Fatal)
+		}
 	})
 }
 
