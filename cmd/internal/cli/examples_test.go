@@ -19,6 +19,8 @@ func TestExampleConfigurations(t *testing.T) {
 	cfg, err := LoadConfig("../../../packaging/examples/luna.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "luna", cfg.Backend.PKCS11.Mechanisms.Profile)
+	assert.Equal(t, "registry", cfg.Registry.Mode)
+	assert.Equal(t, "127.0.0.1:5697", cfg.Admin.Listen)
 	_, err = LoadConfig("../../../packaging/examples/hpcs.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "backend.type")
