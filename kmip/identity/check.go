@@ -25,10 +25,16 @@ type credentialCheck struct {
 	required bool
 	event    audit.Event
 
-	mu     sync.Mutex
-	passed [sha256.Size]byte
-	ok     bool
+	mu       sync.Mutex
+	passed   [sha256.Size]byte
+	ok       bool
+	failures int
 }
+
+// maxFailures bounds the wrong credentials one connection may try: past
+// it, every request is refused without running the slow hash, so that a
+// client cannot use one connection to guess passwords or burn CPU.
+const maxFailures = 3
 
 // authentication is the request header's Authentication structure (KMIP
 // 1.4 section 2.1.2): one or more Credentials.
@@ -64,11 +70,18 @@ func (c *credentialCheck) check(ctx context.Context, raw ttlv.TTLV) error {
 	sum := sha256.Sum256([]byte(username + "\x00" + password))
 	c.mu.Lock()
 	remembered := c.ok && subtle.ConstantTimeCompare(sum[:], c.passed[:]) == 1
+	exhausted := c.failures >= maxFailures
 	c.mu.Unlock()
-	if remembered {
+	switch {
+	case remembered:
 		return nil
+	case exhausted:
+		return c.fail(ctx, "too many wrong credentials on this connection; reconnect")
 	}
 	if username != c.client.Credential.Username || !CheckPassword(c.client.Credential.Hash, password) {
+		c.mu.Lock()
+		c.failures++
+		c.mu.Unlock()
 		return c.fail(ctx, "wrong username or password")
 	}
 	c.mu.Lock()

@@ -353,6 +353,8 @@ func TestCredential(t *testing.T) {
 		{"right", authTTLV(t, "vc", "s3cret"), ""},
 		{"right again (remembered)", authTTLV(t, "vc", "s3cret"), ""},
 		{"wrong after right", authTTLV(t, "vc", "s3cret2"), "wrong username or password"},
+		{"the fourth wrong one ends the guessing", authTTLV(t, "vc", "s3cret3"), "too many wrong credentials"},
+		{"the right one it already proved still passes", authTTLV(t, "vc", "s3cret"), ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := c.Authenticate(ctx, tt.auth)
