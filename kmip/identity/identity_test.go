@@ -49,7 +49,7 @@ func (r *recorder) last() audit.Event {
 	return r.events[len(r.events)-1]
 }
 
-func parse(t *testing.T, certPEM []byte) *x509.Certificate {
+func parse(t testing.TB, certPEM []byte) *x509.Certificate {
 	t.Helper()
 	b, _ := pem.Decode(certPEM)
 	require.NotNil(t, b)
@@ -58,7 +58,7 @@ func parse(t *testing.T, certPEM []byte) *x509.Certificate {
 	return c
 }
 
-func issue(t *testing.T, ca *certs.CA, cn string) *x509.Certificate {
+func issue(t testing.TB, ca *certs.CA, cn string) *x509.Certificate {
 	t.Helper()
 	certPEM, _, err := ca.IssueClient(cn, certs.KeyTypeECDSA)
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func issue(t *testing.T, ca *certs.CA, cn string) *x509.Certificate {
 
 // serverOnly is a certificate whose Extended Key Usage is serverAuth
 // only, as vCenter 6.5's self-signed client certificates are.
-func serverOnly(t *testing.T, ca *certs.CA, cn string) *x509.Certificate {
+func serverOnly(t testing.TB, ca *certs.CA, cn string) *x509.Certificate {
 	t.Helper()
 	certPEM, _, err := ca.IssueServer([]string{cn}, certs.KeyTypeECDSA)
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func state(c *x509.Certificate) tls.ConnectionState {
 	return tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}
 }
 
-func newFixture(t *testing.T, mode string) *fixture {
+func newFixture(t testing.TB, mode string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
