@@ -308,6 +308,14 @@ func TestTenants(t *testing.T) {
 				assert.Equal(t, kmip14.ResultReasonAuthenticationNotSuccessful, r[0].ResultReason, tt.name)
 			}
 		}
+
+		// A new password applies to the next connection.
+		pw2 := filepath.Join(out, "gamma2.pw")
+		require.NoError(t, os.WriteFile(pw2, []byte("new horse\n"), 0o600))
+		ts.ctl(t, "client", "set-credential", "--tenant", "gamma", "--name", "g1", "--username", "kmip", "--password-file", pw2)
+		g1 = ts.session(t, issued(t, out, "g1"))
+		assert.Equal(t, kmip14.ResultReasonAuthenticationNotSuccessful, batch(t, g1, 0, credentialOf("kmip", "correct horse"), discover)[0].ResultReason)
+		assert.Equal(t, kmip14.ResultStatusSuccess, batch(t, g1, 0, credentialOf("kmip", "new horse"), discover)[0].ResultStatus)
 	})
 
 	t.Run("admin changes apply at once", func(t *testing.T) {

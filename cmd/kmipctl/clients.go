@@ -251,7 +251,33 @@ fingerprint (named --name, or the CSR's common name), and writes the certificate
 		tenantFlags(cmd, true)
 		return cmd
 	}
-	client.AddCommand(issue, signCSR, add, list, remove,
+	var ccf credentialFlags
+	setCred := &cobra.Command{
+		Use:   "set-credential --tenant NAME --name CLIENT --username USER --password-file FILE",
+		Short: "Set or change the KMIP Credential (username and password) a client sends",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			user, pass, err := ccf.read()
+			if err != nil {
+				return err
+			}
+			if user == "" {
+				return errors.New("--username and --password-file: required")
+			}
+			c, ctx, err := af.client(cmd)
+			if err != nil {
+				return err
+			}
+			cl, err := c.UpdateClient(ctx, tenant, name, admin.ClientUpdate{Username: &user, Password: &pass})
+			if err != nil {
+				return err
+			}
+			return printClients(cmd, af, []admin.Client{cl})
+		},
+	}
+	tenantFlags(setCred, true)
+	ccf.register(setCred)
+	client.AddCommand(issue, signCSR, add, list, remove, setCred,
 		setEnabled("enable", "Enable a client", true), setEnabled("disable", "Disable a client: refused at once, kept registered", false))
 	return client
 }
