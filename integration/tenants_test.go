@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/admin"
 	"github.com/kmip-adapter/kmip-adapter/certs"
 )
 
@@ -405,6 +407,24 @@ func TestTenants(t *testing.T) {
 		ts.ctl(t, "tenant", "trust-ca", "legacy-vc", "--ca", selfFile)
 		ts.ctl(t, "client", "add", "--tenant", "legacy-vc", "--name", "vc65", "--cert", selfFile)
 		ts.session(t, self).create()
+	})
+
+	t.Run("the admin API takes operator certificates only", func(t *testing.T) {
+		operator := ts.clientTLS(t)
+		operator.Certificates = []tls.Certificate{loadPair(t, ts.pki("operator.crt"), ts.pki("operator.key"))}
+		tenants, err := admin.NewClient(ts.admin, operator).ListTenants(context.Background())
+		require.NoError(t, err)
+		assert.NotEmpty(t, tenants)
+
+		// A KMIP client's certificate, even a registered one, is refused.
+		for _, cert := range []tls.Certificate{issued(t, out, "a1"), loadPair(t, ts.pki("client.crt"), ts.pki("client.key"))} {
+			kmipClient := ts.clientTLS(t)
+			kmipClient.Certificates = nil
+			kmipClient.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+			_, err := admin.NewClient(ts.admin, kmipClient).ListTenants(context.Background())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "certificate")
+		}
 	})
 
 	t.Run("CSR signed by kmipctl, used by PyKMIP", func(t *testing.T) {
