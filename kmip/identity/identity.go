@@ -353,10 +353,39 @@ func (id *Identity) Identify(ctx context.Context, state tls.ConnectionState, rem
 	}
 	leaf := state.PeerCertificates[0]
 	s := id.snap.Load()
-	if !s.registry {
-		return id.legacy(leaf)
+	if !s.registry && id.opts.Mode == ModeAuto && id.opts.Registry != nil {
+		// Serving the configured single tenant is the permissive mode:
+		// before using it, make sure no node has started the registry
+		// since the last poll (one small read per connection, only in
+		// this mode).
+		serial, err := id.opts.Registry.RegistrySerial(ctx)
+		if err != nil {
+			return ops.Client{}, fmt.Errorf("client registry: %w", err)
+		}
+		if serial != s.serial {
+			if err := id.Invalidate(ctx); err != nil {
+				return ops.Client{}, err
+			}
+			s = id.snap.Load()
+		}
 	}
 	fp := server.Fingerprint(leaf)
+	if !s.registry {
+		c, err := id.legacy(leaf)
+		if err != nil || id.opts.Mode != ModeAuto {
+			return c, err
+		}
+		// Once the registry is in use, this connection's next request
+		// is refused: its client was never registered.
+		ev := audit.Event{Source: audit.SourceAuth, Fingerprint: fp, Remote: remote, Operation: "connect", Client: leaf.Subject.String()}
+		c.Authenticate = func(ctx context.Context, _ ttlv.TTLV) error {
+			if id.snap.Load().registry {
+				return id.refuse(ctx, ev, "the client registry is now in use and this certificate was accepted before it; reconnect")
+			}
+			return nil
+		}
+		return c, nil
+	}
 	ev := audit.Event{Source: audit.SourceAuth, Fingerprint: fp, Remote: remote, Operation: "connect", Client: leaf.Subject.String()}
 	c, err := s.find(leaf, fp)
 	if err != nil {

@@ -245,10 +245,21 @@ func TestChangesApplyAtOnce(t *testing.T) {
 
 func TestConfiguredIdentityUntilTheRegistryIsUsed(t *testing.T) {
 	f := newFixture(t, "empty")
+	ctx := context.Background()
 	require.False(t, f.id.RegistryMode())
-	c, err := f.id.Identify(context.Background(), state(issue(t, f.ca, "anyone")), "")
+	anyone := issue(t, f.ca, "anyone")
+	c, err := f.id.Identify(ctx, state(anyone), "")
 	require.NoError(t, err)
 	assert.Equal(t, "default", c.Tenant)
+	require.NoError(t, c.Authenticate(ctx, nil))
+
+	// Another node makes the first tenant: the next connection here sees
+	// it, without waiting for a poll or an Invalidate.
+	require.NoError(t, f.st.PutTenant(ctx, &store.Tenant{ID: "t", Backend: "pkcs11", TenantSettings: store.TenantSettings{Status: store.TenantEnabled}}))
+	_, err = f.id.Identify(ctx, state(anyone), "")
+	require.ErrorContains(t, err, "is not registered")
+	assert.True(t, f.id.RegistryMode())
+	require.ErrorContains(t, c.Authenticate(ctx, nil), "reconnect", "the connection opened before is refused at its next request")
 }
 
 func TestHandshakeVerification(t *testing.T) {
