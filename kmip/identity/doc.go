@@ -13,8 +13,15 @@
 // RegistrySerial, so that other nodes on a shared store follow within the
 // poll interval.
 //
+// Every request of a connection re-checks its client on the current
+// reading (ops.Client.Authenticate), so that removing or disabling a client
+// or a tenant also stops its open connections; the same hook checks the
+// KMIP Credential.
+//
 // Until the registry holds a client or a tenant made through the admin API
 // (mode "auto"), the configured single-tenant identity applies: every
 // certificate of the server's client CA belongs to server.tenant, and
-// server.vsphere_clients get the vsphere profile.
+// server.vsphere_clients get the vsphere profile. In that mode each new
+// connection first reads the store's RegistrySerial, so that no node keeps
+// admitting unregistered certificates after the registry came into use.
 package identity
