@@ -41,7 +41,7 @@ func devCmd() *cobra.Command {
   DIR/data/      the embedded store, or with --store postgres://... the DSN file
                  (postgres.dsn) of a PostgreSQL store shared by several nodes: start a
                  second node with kmip-adapter serve --config DIR/config.yaml --listen ADDR2
-                 --metrics-listen ADDR3
+                 --metrics-listen ADDR3 --admin-listen ADDR4
   DIR/config.yaml  the server configuration pointing at all of it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -162,7 +162,7 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
 	fmt.Fprintf(out, "then manage tenants and clients: kmipctl tenant list --config %s\n", cfgPath)
 	if cfg.Store.Type == "postgres" {
-		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3\n", cfgPath)
+		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3 --admin-listen HOST:PORT4\n", cfgPath)
 	}
 	return nil
 }

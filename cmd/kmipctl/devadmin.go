@@ -23,8 +23,9 @@ const (
 
 // devAdmin makes the operator PKI in pki (once: a CA of its own, so that
 // KMIP client certificates never reach the admin API, and one operator
-// certificate) and returns the admin section: the admin listener on the
-// port after the KMIP one (port 0 stays 0), the server certificate, and
+// certificate) and returns the admin section: the admin listener two
+// ports after the KMIP one (port 0 stays 0; the next port is a second
+// node's KMIP port in the examples), the server certificate, and
 // the development CA as the CA that issues KMIP client certificates.
 func devAdmin(pki, kmipListen string) (config.Admin, error) {
 	caCert, caKey := filepath.Join(pki, operatorCACert), filepath.Join(pki, operatorCAKey)
@@ -57,8 +58,8 @@ func devAdmin(pki, kmipListen string) (config.Admin, error) {
 		return config.Admin{}, fmt.Errorf("--listen: %w", err)
 	}
 	adminPort := "0"
-	if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65535 {
-		adminPort = strconv.Itoa(p + 1)
+	if p, err := strconv.Atoi(port); err == nil && p > 0 && p < 65534 {
+		adminPort = strconv.Itoa(p + 2)
 	}
 	return config.Admin{
 		Listen:           net.JoinHostPort(host, adminPort),
