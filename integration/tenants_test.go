@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"os/exec"
@@ -423,7 +424,10 @@ func TestTenants(t *testing.T) {
 			kmipClient.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 			_, err := admin.NewClient(ts.admin, kmipClient).ListTenants(context.Background())
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "certificate")
+			// Refused by TLS (at 1.3 the client may learn it only as a
+			// failed connection), never answered by the API.
+			var apiErr *admin.APIError
+			assert.False(t, errors.As(err, &apiErr), "the API answered a KMIP client: %v", err)
 		}
 	})
 
