@@ -87,11 +87,12 @@ func (r *Router) route(tk TenantKey) (Backend, error) {
 // NewTenantKey makes the tenant key on the chosen backend and records
 // the type in the key.
 func (r *Router) NewTenantKey(ctx context.Context, tenantID string) (TenantKey, error) {
-	typ := r.def
-	if r.Choose != nil {
-		if t := r.Choose(ctx, tenantID); t != "" {
-			typ = t
-		}
+	typ := tenantTypeFrom(ctx)
+	if typ == "" && r.Choose != nil {
+		typ = r.Choose(ctx, tenantID)
+	}
+	if typ == "" {
+		typ = r.def
 	}
 	b, err := r.route(TenantKey{TenantID: tenantID, Type: typ})
 	if err != nil {
@@ -201,3 +202,17 @@ var (
 	_ Checker        = (*Router)(nil)
 	_ RewrapNotifier = (*Router)(nil)
 )
+
+type tenantTypeKey struct{}
+
+// WithTenantType asks the Router, through ctx, to make the new tenant key
+// of NewTenantKey on the root of trust of type typ (an operator's choice
+// when creating a tenant), ahead of Choose and the default.
+func WithTenantType(ctx context.Context, typ string) context.Context {
+	return context.WithValue(ctx, tenantTypeKey{}, typ)
+}
+
+func tenantTypeFrom(ctx context.Context) string {
+	typ, _ := ctx.Value(tenantTypeKey{}).(string)
+	return typ
+}

@@ -28,6 +28,9 @@ type Config struct {
 	Log     Log     `mapstructure:"log"`
 	Metrics Metrics `mapstructure:"metrics"`
 	Audit   Audit   `mapstructure:"audit"`
+	// Registry and Admin are the client registry and its admin API.
+	Registry Registry `mapstructure:"registry"`
+	Admin    Admin    `mapstructure:"admin"`
 }
 
 // Audit configures the audit trail: one JSON line per KMIP batch item and
@@ -53,6 +56,46 @@ type Audit struct {
 	// MaxSegmentSize rotates the active file once it holds this many
 	// bytes; 0 never rotates.
 	MaxSegmentSize int `mapstructure:"max_segment_size"`
+}
+
+// Registry configures how KMIP clients are identified: by the tenant and
+// client registry that the admin API keeps in the store, or by
+// server.tenant and server.vsphere_clients.
+type Registry struct {
+	// Mode is "auto" (the registry as soon as it holds a client or a
+	// tenant made through the admin API, server.tenant before),
+	// "registry" (registered clients only: an empty registry refuses
+	// everyone) or "config" (server.tenant only, the registry ignored).
+	Mode string `mapstructure:"mode"`
+	// RefreshInterval is how often a node checks the store for registry
+	// changes made through another node's admin API (changes made through
+	// its own apply at once).
+	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
+}
+
+// Admin configures the admin API: JSON over HTTPS with mutual TLS, on its
+// own listener, for operators (kmipctl tenant, client, ca). Operators are
+// the holders of certificates from OperatorCAFile, which must not be the
+// CA of KMIP clients.
+type Admin struct {
+	// Listen is host:port; empty turns the admin API off.
+	Listen string `mapstructure:"listen"`
+	// CertFile and KeyFile are the admin listener's certificate and key.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// OperatorCAFile is the CA of operator certificates.
+	OperatorCAFile string `mapstructure:"operator_ca_file"`
+	// IssuerCertFile and IssuerKeyFile are the CA with which the admin
+	// API certifies KMIP clients (kmipctl client issue, client sign-csr);
+	// it should be the CA of tls.client_ca_file. Empty: no issuing.
+	IssuerCertFile string `mapstructure:"issuer_cert_file"`
+	IssuerKeyFile  string `mapstructure:"issuer_key_file"`
+	// ServerCAFile, OperatorCertFile and OperatorKeyFile are read by
+	// kmipctl only: the CA that verifies the admin listener, and the
+	// operator certificate and key it presents.
+	ServerCAFile     string `mapstructure:"server_ca_file"`
+	OperatorCertFile string `mapstructure:"operator_cert_file"`
+	OperatorKeyFile  string `mapstructure:"operator_key_file"`
 }
 
 // Metrics configures the operations listener: Prometheus metrics on
@@ -620,9 +663,10 @@ func Default() Config {
 			},
 			HPCS: HPCS{}.WithDefaults(),
 		},
-		Store: Store{Type: "bbolt"},
-		Log:   Log{Level: "info", Format: "json"},
-		Audit: Audit{Required: true, Sync: "fsync", MaxSegmentSize: 64 << 20},
+		Store:    Store{Type: "bbolt"},
+		Log:      Log{Level: "info", Format: "json"},
+		Audit:    Audit{Required: true, Sync: "fsync", MaxSegmentSize: 64 << 20},
+		Registry: Registry{Mode: "auto", RefreshInterval: 2 * time.Second},
 	}
 }
 
@@ -632,7 +676,7 @@ func (c *Config) Validate() error {
 	checks := []func() error{
 		c.Server.validate, c.TLS.validate, c.Backend.validate,
 		c.Store.validate, c.Log.validate, c.Metrics.validate,
-		c.Audit.validate,
+		c.Audit.validate, c.Registry.validate, c.Admin.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -838,6 +882,38 @@ func (l *Log) validate() error {
 	case "json", "console":
 	default:
 		return fmt.Errorf("log.format: %q is not json or console", l.Format)
+	}
+	return nil
+}
+
+func (r *Registry) validate() error {
+	switch r.Mode {
+	case "auto", "registry", "config":
+	default:
+		return fmt.Errorf("registry.mode: %q is not auto, registry or config", r.Mode)
+	}
+	if r.RefreshInterval < 100*time.Millisecond || r.RefreshInterval > time.Hour {
+		return fmt.Errorf("registry.refresh_interval: %s is outside 100ms..1h", r.RefreshInterval)
+	}
+	return nil
+}
+
+func (a *Admin) validate() error {
+	if (a.IssuerCertFile == "") != (a.IssuerKeyFile == "") {
+		return errors.New("admin.issuer_cert_file/admin.issuer_key_file: set both or neither")
+	}
+	if a.Listen == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+		return fmt.Errorf("admin.listen: %q is not host:port", a.Listen)
+	}
+	for _, k := range []struct{ key, path string }{
+		{"admin.cert_file", a.CertFile}, {"admin.key_file", a.KeyFile}, {"admin.operator_ca_file", a.OperatorCAFile},
+	} {
+		if k.path == "" {
+			return fmt.Errorf("%s: required when admin.listen is set (mutual TLS is always on)", k.key)
+		}
 	}
 	return nil
 }

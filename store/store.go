@@ -59,7 +59,10 @@ type Tenant struct {
 	// Backend is the root-of-trust type that made KeyBlob ("pkcs11", ...).
 	Backend string
 	// KeyBlob is the tenant KEK wrapped by the root key (backend.TenantKey).
-	KeyBlob   []byte
+	KeyBlob []byte
+	// TenantSettings are what the admin API sets (registry.go); zero for
+	// a tenant made on first use by the configured single-tenant identity.
+	TenantSettings
 	Revision  uint64
 	CreatedAt time.Time
 	UpdatedAt time.Time

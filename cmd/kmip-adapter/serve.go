@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,7 @@ func serveCmd() *cobra.Command {
 			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), map[string]string{
 				"server.listen":  "listen",
 				"metrics.listen": "metrics-listen",
+				"admin.listen":   "admin-listen",
 				"log.level":      "log-level",
 				"log.format":     "log-format",
 			})
@@ -50,6 +52,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().String("listen", "", "KMIP listen address, host:port (server.listen)")
 	cmd.Flags().String("metrics-listen", "", "metrics and health listen address, host:port (metrics.listen)")
+	cmd.Flags().String("admin-listen", "", "admin API listen address, host:port (admin.listen)")
 	cmd.Flags().String("log-level", "", "trace, debug, info, warn or error (log.level)")
 	cmd.Flags().String("log-format", "", "json or console (log.format)")
 	return cmd
@@ -97,12 +100,17 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	defer closeAudit()
 	exec := &server.Executor{Ops: service, Log: log, Audit: auditRec, AuditRequired: cfg.Audit.Required}
-	srv := server.New(cfg.Server, tlsCfg, exec, server.ConfiguredIdentity(cfg.Server), log)
+	ident, err := startRegistry(ctx, cfg, st, service, auditRec, log)
+	if err != nil {
+		return err
+	}
+	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
+	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {
 		return err
 	}
-	go reloadOnHangup(ctx, cfg.TLS, srv, log)
+	go reloadOnHangup(ctx, cfg.TLS, srv, ident.TLSConfig, log)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -169,7 +177,7 @@ func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st
 // SIGHUP. New connections use them; open ones keep theirs. A file that
 // does not load is refused with a log line, and the old configuration
 // stays.
-func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, log zerolog.Logger) {
+func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, wrap func(*tls.Config) *tls.Config, log zerolog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -183,7 +191,7 @@ func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, log z
 				log.Error().Err(err).Msg("reload refused: keeping the current certificates")
 				continue
 			}
-			srv.SetTLSConfig(next)
+			srv.SetTLSConfig(wrap(next))
 			log.Info().Msg("reloaded certificates and trusted CAs")
 		}
 	}

@@ -36,11 +36,12 @@ func devCmd() *cobra.Command {
 
   DIR/softhsm/   a SoftHSM2 token "` + DevTokenLabel + `" holding MKEK, SKEY, IKEY and ten TKEK pairs,
                  its softhsm2.conf and PIN files (mode 0600)
-  DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key
+  DIR/pki/       ca.crt ca.key server.crt server.key client.crt client.key, and the
+                 admin API's operator CA and certificate (operator-ca.crt, operator.crt/key)
   DIR/data/      the embedded store, or with --store postgres://... the DSN file
                  (postgres.dsn) of a PostgreSQL store shared by several nodes: start a
                  second node with kmip-adapter serve --config DIR/config.yaml --listen ADDR2
-                 --metrics-listen ADDR3
+                 --metrics-listen ADDR3 --admin-listen ADDR4
   DIR/audit/     the audit log (audit.log and its sealed key audit.log.key), made at the
                  first start; check it with kmipctl audit verify --config DIR/config.yaml
                  (not with --store postgres://...: its nodes would share one log)
@@ -176,6 +177,9 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 		return fmt.Errorf("vCenter client certificate: %w", err)
 	}
 	cfg.Server.VSphereClients = []string{fp}
+	if cfg.Admin, err = devAdmin(filepath.Join(dir, "pki"), listen); err != nil {
+		return fmt.Errorf("operator certificate: %w", err)
+	}
 	fmt.Fprintf(out, "pki      %s: ca.crt, server.crt/key, client.crt/key, vcenter.crt/key (vsphere profile)\n", filepath.Join(dir, "pki"))
 
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
@@ -195,8 +199,9 @@ func devInit(ctx context.Context, cmd *cobra.Command, dir, listen, module, store
 		fmt.Fprintf(out, "config   %s kept\n", cfgPath)
 	}
 	fmt.Fprintf(out, "\nstart the server: kmip-adapter serve --config %s\n", cfgPath)
+	fmt.Fprintf(out, "then manage tenants and clients: kmipctl tenant list --config %s\n", cfgPath)
 	if cfg.Store.Type == "postgres" {
-		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3\n", cfgPath)
+		fmt.Fprintf(out, "a second node on the same store: kmip-adapter serve --config %s --listen HOST:PORT2 --metrics-listen HOST:PORT3 --admin-listen HOST:PORT4\n", cfgPath)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func main() {
 	root.AddCommand(storeCmd())
 	root.AddCommand(auditCmd())
 	root.AddCommand(kmsCmd())
+	root.AddCommand(tenantCmd(), clientCmd(), caCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "kmipctl:", err)
 		os.Exit(1)

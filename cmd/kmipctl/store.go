@@ -194,6 +194,9 @@ func copyStore(ctx context.Context, src *bbolt.Store, dst *postgres.Store, batch
 			return err
 		}
 	}
+	if _, err := copyClients(ctx, src, dst); err != nil {
+		return err
+	}
 	for _, id := range tenants {
 		n, err := dst.CountObjects(ctx, store.ListQuery{TenantID: id, IDsOnly: true})
 		if err != nil {

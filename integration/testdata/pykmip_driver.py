@@ -147,6 +147,9 @@ def main():
     parser.add_argument("--version", choices=sorted(VERSIONS), default="1.4")
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--username", default=None,
+                        help="KMIP Credential username (with --password)")
+    parser.add_argument("--password", default=None)
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     args = parser.parse_args()
 
@@ -158,6 +161,8 @@ def main():
         key=args.pki + "/client.key",
         ca=args.pki + "/ca.crt",
         kmip_version=VERSIONS[args.version],
+        username=args.username,
+        password=args.password,
     )
     try:
         with client:

@@ -26,6 +26,10 @@ type Client struct {
 	Name string
 	// Policy is what the client's profile changes in the operations.
 	Policy Policy
+	// Authenticate, when set, checks the Authentication field (KMIP
+	// Credential) of each request's header; an error (a *message.Error,
+	// Authentication Not Successful) refuses the whole request.
+	Authenticate func(ctx context.Context, authentication ttlv.TTLV) error
 }
 
 // Policy holds the behaviour a client profile changes.
@@ -43,6 +47,9 @@ type Policy struct {
 	// allows Wrap Key or Unwrap Key only: a client's wrapping keys stay in
 	// the root of trust while the keys they wrap may leave it.
 	WrappingKeysNonExtractable bool
+	// AllowedOperations, when not nil, are the only operations the client
+	// may call; others are Permission Denied.
+	AllowedOperations map[message.Operation]bool
 }
 
 // Call is one batch item as a handler sees it.
@@ -111,6 +118,9 @@ func (s *Service) Handle(ctx context.Context, op message.Operation, call *Call) 
 	h, ok := s.routes[op]
 	if !ok || !(message.OperationIn(op, call.Version) || op == kmip20.OperationDiscoverVersions) {
 		return nil, message.Errorf(kmip20.ResultReasonOperationNotSupported, "operation %s is not supported in KMIP %s", op, call.Version)
+	}
+	if allowed := call.Policy.AllowedOperations; allowed != nil && !allowed[op] {
+		return nil, message.Errorf(kmip20.ResultReasonPermissionDenied, "operation %s is not allowed for this client's tenant", op)
 	}
 	return h(ctx, call)
 }

@@ -115,6 +115,11 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		resp.Header.BatchCount = 1
 		return resp
 	}
+	if client.Authenticate != nil {
+		if err := client.Authenticate(ctx, h.Authentication); err != nil {
+			return x.refuseItems(v, resp, req.Items, err)
+		}
+	}
 	stopOnError := h.BatchErrorContinuationOption != message.BatchErrorContinue
 	var journal *ops.Journal
 	if h.BatchErrorContinuationOption == message.BatchErrorUndo {

@@ -72,7 +72,9 @@ type Server struct {
 	connSeq  atomic.Uint64
 	exec     *Executor
 	identify Identifier
-	log      zerolog.Logger
+	// identifyConn, when set, replaces identify (refuse.go).
+	identifyConn ConnIdentifier
+	log          zerolog.Logger
 
 	sem      chan struct{}
 	mu       sync.Mutex
@@ -230,9 +232,10 @@ func (s *Server) serveConn(raw net.Conn) {
 	s.observer.ConnectionOpened()
 	defer s.observer.ConnectionClosed()
 	state := conn.ConnectionState()
-	client, err := s.identify(state.PeerCertificates[0])
+	client, err := s.identifyPeer(state, raw.RemoteAddr().String())
 	if err != nil {
 		log.Warn().Err(err).Str("subject", state.PeerCertificates[0].Subject.String()).Msg("client refused")
+		s.refuse(conn, err, log)
 		return
 	}
 	log = log.With().Str("tenant", client.Tenant).Str("client", client.Name).Bool("activate_on_create", client.Policy.ActivateOnCreate).Logger()

@@ -316,6 +316,9 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 			rec.CreatedAt = old.CreatedAt
 			rec.UpdatedAt = now()
 		}
+		if err := bumpRegistrySerial(tx); err != nil {
+			return err
+		}
 		return b.Put([]byte(t.ID), encodeTenant(&rec))
 	})
 	if err != nil {

@@ -27,16 +27,18 @@ import (
 // (Version 1, without flags and index, was written by pre-release builds
 // with schema 1, which Open refuses.)
 //
-// Tenant record, version 1:
+// Tenant record, version 2 (version 1 lacks settings, which decode as
+// zero):
 //
-//	version=1 | revision uvarint | createdAt varint | updatedAt varint |
-//	backend bytes | keyBlob bytes
+//	version=2 | revision uvarint | createdAt varint | updatedAt varint |
+//	backend bytes | keyBlob bytes | settings bytes (JSON, see
+//	store.EncodeTenantSettings)
 //
 // where "bytes" is a uvarint length followed by the bytes. Empty and nil
 // byte slices are the same on disk and decode as nil.
 const (
 	objectRecordVersion = 2
-	tenantRecordVersion = 1
+	tenantRecordVersion = 2
 )
 
 const flagArchived = 1
@@ -133,12 +135,14 @@ func encodeTenant(t *store.Tenant) []byte {
 	b = binary.AppendVarint(b, t.UpdatedAt.UnixNano())
 	b = appendBytes(b, []byte(t.Backend))
 	b = appendBytes(b, t.KeyBlob)
+	b = appendBytes(b, store.EncodeTenantSettings(t.TenantSettings))
 	return b
 }
 
 func decodeTenant(id string, b []byte) (*store.Tenant, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != tenantRecordVersion && d.err == nil {
+	v := d.byte()
+	if v != tenantRecordVersion && v != 1 && d.err == nil {
 		return nil, fmt.Errorf("tenant record version %d: %w", v, errCorrupt)
 	}
 	t := &store.Tenant{ID: id}
@@ -147,6 +151,13 @@ func decodeTenant(id string, b []byte) (*store.Tenant, error) {
 	t.UpdatedAt = d.time()
 	t.Backend = string(d.bytes())
 	t.KeyBlob = d.bytesCopy()
+	if v >= 2 {
+		settings, err := store.DecodeTenantSettings(d.bytes())
+		if err != nil {
+			return nil, fmt.Errorf("tenant record: %w", err)
+		}
+		t.TenantSettings = settings
+	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("tenant record: %w", err)
 	}

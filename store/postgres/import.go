@@ -80,7 +80,7 @@ func (s *Store) ImportTenant(ctx context.Context, t *store.Tenant) error {
 	}
 	return s.run(ctx, op, true, func(ctx context.Context) error {
 		tag, err := s.pool.Exec(ctx, insertTenantSQL, t.ID, t.Backend, t.KeyBlob, int64(t.Revision), //nolint:gosec // far below 2^63
-			t.CreatedAt.UTC(), t.UpdatedAt.UTC())
+			t.CreatedAt.UTC(), t.UpdatedAt.UTC(), settingsJSON(t.TenantSettings))
 		if err != nil {
 			return err
 		}

@@ -15,22 +15,12 @@ import (
 func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error) {
 	var t *store.Tenant
 	err := s.run(ctx, fmt.Sprintf("get tenant %q", id), true, func(ctx context.Context) error {
-		var (
-			rec      store.Tenant
-			revision int64
-		)
-		err := s.pool.QueryRow(ctx, "SELECT id, backend, key_blob, revision, created_at, updated_at FROM kmip_tenants WHERE id = $1", id).
-			Scan(&rec.ID, &rec.Backend, &rec.KeyBlob, &revision, &rec.CreatedAt, &rec.UpdatedAt)
+		rec, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants WHERE id = $1", id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
-		if err != nil {
-			return err
-		}
-		rec.Revision = uint64(revision) //nolint:gosec // positive (CHECK)
-		rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
-		t = &rec
-		return nil
+		t = rec
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -38,15 +28,15 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error)
 	return t, nil
 }
 
-const insertTenantSQL = `INSERT INTO kmip_tenants (id, backend, key_blob, revision, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
+const insertTenantSQL = `INSERT INTO kmip_tenants (id, backend, key_blob, revision, created_at, updated_at, settings)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
 
 // updateTenantSQL is updateSQL for tenants: it writes only over revision
 // $4, and says which revision is stored when it does not.
 const updateTenantSQL = `WITH cur AS (
 	SELECT revision FROM kmip_tenants WHERE id = $1
 ), u AS (
-	UPDATE kmip_tenants SET backend = $2, key_blob = $3, revision = revision + 1, updated_at = $5
+	UPDATE kmip_tenants SET backend = $2, key_blob = $3, revision = revision + 1, updated_at = $5, settings = $6
 	WHERE id = $1 AND revision = $4
 	RETURNING revision, created_at
 )
@@ -64,7 +54,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 	err := s.run(ctx, op, false, func(ctx context.Context) error {
 		if t.Revision == 0 {
 			rec.Revision, rec.CreatedAt = 1, rec.UpdatedAt
-			tag, err := s.pool.Exec(ctx, insertTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, int64(1), rec.CreatedAt, rec.UpdatedAt)
+			tag, err := s.pool.Exec(ctx, insertTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, int64(1), rec.CreatedAt, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
 			if err != nil {
 				return err
 			}
@@ -76,7 +66,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 		var newRev, stored *int64
 		var created *time.Time
 		carried := int64(t.Revision) //nolint:gosec // revisions stay far below 2^63
-		row := s.pool.QueryRow(ctx, updateTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, carried, rec.UpdatedAt)
+		row := s.pool.QueryRow(ctx, updateTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, carried, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
 		err := row.Scan(&newRev, &created, &stored)
 		switch {
 		case err != nil:

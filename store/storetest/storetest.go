@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BinaryText", testBinaryText},
 		{"Scanner", testScanner},
 		{"Importer", testImporter},
+		{"RegistryTenants", testRegistryTenants},
+		{"RegistryClients", testRegistryClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -752,6 +754,7 @@ func assertTenant(t *testing.T, want, got *store.Tenant) {
 	assert.Equal(t, want.ID, got.ID, "ID")
 	assert.Equal(t, want.Backend, got.Backend, "Backend")
 	assertSlice(t, want.KeyBlob, got.KeyBlob, "KeyBlob")
+	assert.Equal(t, want.TenantSettings, got.TenantSettings, "TenantSettings")
 	assert.Equal(t, want.Revision, got.Revision, "Revision")
 	assert.WithinDuration(t, want.CreatedAt, got.CreatedAt, precision, "CreatedAt")
 	assert.WithinDuration(t, want.UpdatedAt, got.UpdatedAt, precision, "UpdatedAt")

@@ -18,6 +18,8 @@ func TestExampleConfigurations(t *testing.T) {
 	cfg, err := LoadConfig("../../../packaging/examples/luna.yaml", pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "luna", cfg.Backend.PKCS11.Mechanisms.Profile)
+	assert.Equal(t, "registry", cfg.Registry.Mode)
+	assert.Equal(t, "127.0.0.1:5697", cfg.Admin.Listen)
 	for _, name := range []string{"hpcs.yaml", "keyprotect.yaml", "mixed.yaml"} {
 		cfg, err := LoadConfig("../../../packaging/examples/"+name, pflag.NewFlagSet("x", pflag.ContinueOnError), nil)
 		require.NoError(t, err, name)

@@ -1,0 +1,41 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/store"
+)
+
+// CreateTenant makes a tenant record with its KEK (generated inside the
+// tenant's root of trust) and the given settings, for the admin API.
+// ErrExists (wrapped) if the tenant has a record. backendType "" is the
+// configured backend's type; the KEK is always made by the configured
+// backend, until backends are chosen per tenant.
+func (s *Service) CreateTenant(ctx context.Context, id, backendType string, settings store.TenantSettings) (*store.Tenant, error) {
+	if backendType == "" {
+		backendType = s.backendType
+	}
+	key, err := s.backend.NewTenantKey(backend.WithTenantType(ctx, backendType), id)
+	if err != nil {
+		return nil, fmt.Errorf("new tenant key: %w", err)
+	}
+	if key.Type != "" { // a backend.Router made it, on the type asked for
+		backendType = key.Type
+	}
+	t := &store.Tenant{ID: id, Backend: backendType, KeyBlob: key.Blob, TenantSettings: settings}
+	if err := s.store.PutTenant(ctx, t); err != nil {
+		return nil, fmt.Errorf("store tenant: %w", err)
+	}
+	s.log.Info().Str("tenant", id).Msg("tenant created with its key")
+	return t, nil
+}
+
+// ForgetTenant drops what the service caches of a tenant (its KEK blob),
+// after the tenant was deleted.
+func (s *Service) ForgetTenant(id string) {
+	s.tenantMu.Lock()
+	delete(s.tenantKeys, id)
+	s.tenantMu.Unlock()
+}
