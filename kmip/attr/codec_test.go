@@ -79,10 +79,10 @@ func TestUnmarshalMatchesReflection(t *testing.T) {
 	}
 	name := attr.Retag(attr.Text("Name"), ttlv.Tag(0x42000A))
 	inputs = append(inputs,
-		odd(attr.Structure(ttlv.Tag(0x420008), attr.Retag(attr.Int(3), ttlv.Tag(0x42000A)))), // name as Integer
+		odd(attr.Structure(ttlv.Tag(0x420008), attr.Retag(attr.Int(3), ttlv.Tag(0x42000A)))),        // name as Integer
 		odd(attr.Structure(ttlv.Tag(0x420008), name, attr.Retag(attr.Enum(3), ttlv.Tag(0x420009)))), // index as Enumeration
-		odd(attr.Retag(attr.Int(1), ttlv.Tag(0x420008))),                                          // Attribute not a structure
-		odd(attr.Retag(attr.Int(1), ttlv.Tag(0x420094))),                                          // unknown child, ignored
+		odd(attr.Retag(attr.Int(1), ttlv.Tag(0x420008))),                                            // Attribute not a structure
+		odd(attr.Retag(attr.Int(1), ttlv.Tag(0x420094))),                                            // unknown child, ignored
 		odd(attr.Structure(ttlv.Tag(0x420008), name, name, attr.Retag(attr.Int(9), ttlv.Tag(0x420009)), attr.Retag(attr.Int(2), ttlv.Tag(0x420009)))),
 		attr.Text("not a structure"),
 		[]byte{0x42, 0, 0x91, 1, 0xff, 0xff, 0xff, 0xff}, // length claims 4 GiB
