@@ -65,6 +65,7 @@ standard error.`,
 	f.StringVar(&o.label, "label", "", "name of the server under test, carried into the results")
 	f.StringVar(&o.out, "out", "", "also write the JSON results to this file")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress line")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file (to tell its cost from the server's)")
 	cmd.AddCommand(benchHSMCmd(), benchReportCmd(), benchPKICmd())
 	return cmd
 }
@@ -79,6 +80,8 @@ type benchOptions struct {
 	label     string
 	out       string
 	quiet     bool
+	// cpuProfile is where the load generator's own CPU profile goes.
+	cpuProfile string
 }
 
 // benchReport is what `kmipctl bench --json` prints and `bench report`
@@ -134,6 +137,13 @@ func runBench(ctx context.Context, d *dialer, o benchOptions, stdout, stderr io.
 	}
 	if o.keys < 1 {
 		return errors.New("--keys: at least 1")
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	rep := benchReport{Label: o.label, Target: d.addr, Started: time.Now().UTC()}
 	// One connection first: it proves the target answers, and says how.

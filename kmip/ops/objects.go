@@ -112,11 +112,20 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 // modify is update with the loader to use (load, or loadArchived for
 // Recover).
 func (s *Service) modify(ctx context.Context, call *Call, id string, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
+	return s.modifyFrom(ctx, call, id, nil, load, change)
+}
+
+// modifyFrom is modify starting from m, the object as the caller already
+// loaded it (nil: load it first), which saves a read and a decode; when
+// another writer got there first it is re-read as modify does.
+func (s *Service) modifyFrom(ctx context.Context, call *Call, id string, m *managed, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
 	const attempts = 5
 	for i := 0; ; i++ {
-		m, err := load(ctx, call, id)
-		if err != nil {
-			return nil, err
+		if m == nil {
+			var err error
+			if m, err = load(ctx, call, id); err != nil {
+				return nil, err
+			}
 		}
 		before := snapshot(m.rec)
 		if err := change(m); err != nil {
@@ -126,8 +135,9 @@ func (s *Service) modify(ctx context.Context, call *Call, id string, load func(c
 		if err := m.encodeAttrs(); err != nil {
 			return nil, err
 		}
-		err = s.store.UpdateObject(ctx, m.rec)
+		err := s.store.UpdateObject(ctx, m.rec)
 		if errors.Is(err, store.ErrConflict) && i+1 < attempts {
+			m = nil
 			continue
 		}
 		if err != nil {

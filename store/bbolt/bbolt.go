@@ -39,7 +39,8 @@ var (
 // time, which makes the revision checks of updates atomic without more
 // locking; every write is fsynced before its method returns.
 type Store struct {
-	db *bolt.DB
+	db     *bolt.DB
+	writes *committer // group commit of the writes (commit.go)
 }
 
 // Option configures Open.
@@ -86,7 +87,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store.path: %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, writes: newCommitter(db)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -115,8 +116,10 @@ func initSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close closes the database. Calling it again does nothing.
+// Close commits the writes in progress and closes the database. Calling
+// it again does nothing.
 func (s *Store) Close() error {
+	s.writes.close()
 	return s.db.Close()
 }
 
@@ -133,7 +136,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
 	}
-	return wrap(op, s.db.Update(fn))
+	return wrap(op, s.writes.update(fn))
 }
 
 func wrap(op string, err error) error {
