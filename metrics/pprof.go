@@ -3,6 +3,7 @@ package metrics
 import (
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -13,7 +14,13 @@ import (
 // (metrics.pprof): a profile shows where the server spends its time, never
 // key material, but it costs CPU while it runs and the listener is plain
 // HTTP.
+//
+// It also turns on sampling of contended mutexes (1 in 100) and of
+// blocking over 100µs (/debug/pprof/mutex, /debug/pprof/block), which
+// show where requests wait rather than where they compute.
 func WithPprof(h http.Handler) http.Handler {
+	runtime.SetMutexProfileFraction(100)
+	runtime.SetBlockProfileRate(int((100 * time.Microsecond).Nanoseconds()))
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

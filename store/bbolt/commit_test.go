@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +89,29 @@ func TestCloseCommitsQueued(t *testing.T) {
 	require.NoError(t, s.Close(), "a second Close does nothing")
 	err = s.CreateObject(ctx, &store.Object{TenantID: "t", ID: "k2", ObjectType: 2})
 	assert.True(t, errors.Is(err, store.ErrUnavailable), "%v", err)
+}
+
+// BenchmarkCreateConcurrent: Creates from 16 goroutines, as 16 KMIP
+// connections make them; it reports the writes per commit.
+func BenchmarkCreateConcurrent(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "kmip.db"))
+	require.NoError(b, err)
+	defer s.Close()
+	ctx := context.Background()
+	attrs := make([]byte, 600)
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("%08d-0000-4000-8000-%012d", n.Add(1), n.Load())
+			o := &store.Object{TenantID: "t", ID: id, ObjectType: 2, State: 1, Attributes: attrs, Material: make([]byte, 60),
+				Index: []store.IndexEntry{{Key: "Cryptographic Algorithm", Value: []byte{3}}}}
+			if err := s.CreateObject(ctx, o); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(s.writes.commits.Load()), "writes/commit")
 }
