@@ -376,3 +376,24 @@ func (k *KeyBlock) appendFast(b []byte) []byte {
 	b = append(b, k.KeyWrappingData...)
 	return tf.End(b, s)
 }
+
+func (a *attributeV1) decodeFast(item ttlv.TTLV) bool {
+	out := *a
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagVendorIdentification:
+			return readText(it, &out.VendorIdentification)
+		case kmip14.TagAttributeName:
+			return readText(it, &out.AttributeName)
+		case kmip14.TagAttributeIndex:
+			return readInt(it, &out.AttributeIndex)
+		case kmip14.TagAttributeValue:
+			out.AttributeValue = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*a = out
+	}
+	return ok
+}
