@@ -89,10 +89,14 @@ for _ in $(seq 1 120); do
 done
 RSS_START=$(rss_kib)
 
-MEASURE=(--workload create,locate --conns 16 --duration "$DURATION" --keys 256)
+# Create at 16 connections (throughput); Locate at 1 (its latency, the
+# target, without 16 clients queueing for 2 cores).
+MEASURE_CREATE=(--workload create --conns 16 --duration "$DURATION")
+MEASURE_LOCATE=(--workload locate --conns 1 --duration "$DURATION" --keys 256)
 
 log "Create and Locate on the empty store"
-"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE[@]}" --label empty --out "$TMP/empty.json"
+"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE_CREATE[@]}" --label empty --out "$TMP/empty-create.json"
+"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE_LOCATE[@]}" --label empty --out "$TMP/empty-locate.json"
 
 log "fill the store to $OBJECTS objects ($FILL_CONNS connections)"
 FILL_START=$(date +%s)
@@ -101,7 +105,8 @@ FILL_SECONDS=$(($(date +%s) - FILL_START))
 RSS_FILLED=$(rss_kib)
 
 log "Create and Locate at $OBJECTS objects"
-"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE[@]}" --label full --out "$TMP/full.json"
+"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE_CREATE[@]}" --label full --out "$TMP/full-create.json"
+"$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE_LOCATE[@]}" --label full --out "$TMP/full-locate.json"
 RSS_FULL=$(rss_kib)
 STORE_BYTES=$(stat -c %s "$STORE")
 
@@ -127,9 +132,12 @@ import json, sys, datetime
 tmp, out, objects, fill_conns, fill_s, store_bytes, rss_start, rss_filled, rss_full, rss_before_idle, rss_idle, idle, duration = sys.argv[1:]
 objects, store_bytes, idle = int(objects), int(store_bytes), int(idle)
 rss = {k: int(v) / 1024 for k, v in dict(start=rss_start, filled=rss_filled, full=rss_full, before_idle=rss_before_idle, idle=rss_idle).items()}
-def load(name):
-    return {r["workload"]: r for r in json.load(open(f"{tmp}/{name}.json"))["results"]}
-empty, full, fill = load("empty"), load("full"), load("fill")["fill"]
+def load(*names):
+    out = {}
+    for name in names:
+        out.update({r["workload"]: r for r in json.load(open(f"{tmp}/{name}.json"))["results"]})
+    return out
+empty, full, fill = load("empty-create", "empty-locate"), load("full-create", "full-locate"), load("fill")["fill"]
 # every object in the store: the fill, the keys each locate run made, every create
 stored = fill["ops"] + sum(r["ops"] for r in (empty["create"], full["create"])) + 2 * 256
 res = {
@@ -151,7 +159,7 @@ md = f"""# Scale benchmark: kmip-adapter with {objects:,} objects
 
 Produced by `make bench-scale SCALE_OBJECTS={objects} SCALE_DURATION={duration} SCALE_IDLE={idle}` on {res['when']}
 (the store filled through KMIP by {fill_conns} connections in {int(fill_s)} s, {fill['ops_per_s']:.0f} Creates/s, {fill['errors']} errors;
-Create and Locate measured with 16 connections for {duration} each, the load generator on the same machine).
+Create measured with 16 connections, Locate by Name with 1, for {duration} each, the load generator on the same machine).
 
 | measure | empty store | at {stored:,} objects | target | met |
 |---|---:|---:|---|---|
