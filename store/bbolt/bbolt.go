@@ -201,17 +201,30 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 // GetObject implements store.Store.
 func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Object, error) {
 	var o *store.Object
-	err := s.view(ctx, fmt.Sprintf("get object %q/%q", tenantID, id), func(tx *bolt.Tx) error {
-		tb, ok, err := openTenant(tx, tenantID)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	err := s.view(ctx, "get object", func(tx *bolt.Tx) error {
+		// Only the records bucket: the read every Get makes opens no index.
+		if tenantID == "" {
 			return store.ErrNotFound
 		}
-		o, err = tb.get(tenantID, id)
+		t := tx.Bucket(bucketObjects).Bucket([]byte(tenantID))
+		if t == nil {
+			return store.ErrNotFound
+		}
+		records := t.Bucket(bucketRecords)
+		if records == nil {
+			return fmt.Errorf("tenant %q: bucket %s missing: %w", tenantID, bucketRecords, errCorrupt)
+		}
+		v := records.Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		o, err = decodeObject(tenantID, id, v)
 		return err
 	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w (object %q/%q)", err, tenantID, id)
+	}
 	return o, err
 }
 
