@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/kmip-adapter/kmip-adapter/cmd/internal/cli.Version=$(VERSION)
 SOFTHSM  := /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: all build run test unit integration conformance lint deps deps-test clean bench bench-scale
+.PHONY: all build run test unit integration conformance lint deps deps-test clean bench bench-scale docs dist
 
 all: build
 
