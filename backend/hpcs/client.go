@@ -40,6 +40,7 @@ type client struct {
 	timeout    time.Duration // per attempt
 	retry      retryPolicy
 	breaker    *breaker
+	metrics    *kmsMetrics
 
 	tokenMu  sync.Mutex
 	token    string
@@ -138,7 +139,7 @@ func newClient(endpoint, iamURL, instanceID, keyRing, apiKey string, timeout tim
 	}
 	return &client{
 		base: u, iamURL: iamURL, instanceID: instanceID, keyRing: keyRing, apiKey: apiKey,
-		http: &http.Client{Transport: transport}, timeout: timeout, retry: retry, breaker: br, now: time.Now,
+		http: &http.Client{Transport: transport}, timeout: timeout, retry: retry, breaker: br, metrics: newKMSMetrics(), now: time.Now,
 	}, nil
 }
 
@@ -322,12 +323,15 @@ func (c *client) once(ctx context.Context, method, path string, payload []byte, 
 	if c.keyRing != "" {
 		req.Header.Set("x-kms-key-ring", c.keyRing)
 	}
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.metrics.observe(actionOf(method, path), 0, err, time.Since(start))
 		return fmt.Errorf("KMS %s %s (correlation-id %s): %w: %w", method, u.Path, corr, backend.ErrUnavailable, scrub(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	c.metrics.observe(actionOf(method, path), resp.StatusCode, err, time.Since(start))
 	if err != nil {
 		return fmt.Errorf("KMS %s %s: read answer: %w: %w", method, u.Path, backend.ErrUnavailable, err)
 	}
@@ -427,12 +431,15 @@ func (c *client) exchange(ctx context.Context) (string, time.Duration, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.metrics.observe("iam_token", 0, err, time.Since(start))
 		return "", 0, fmt.Errorf("IAM token: %w: %w", backend.ErrUnavailable, scrub(err))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	c.metrics.observe("iam_token", resp.StatusCode, nil, time.Since(start))
 	if resp.StatusCode != http.StatusOK {
 		var iamErr struct {
 			ErrorCode    string `json:"errorCode"`
