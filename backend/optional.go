@@ -18,6 +18,7 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[RewrapNotifier](),
 	reflect.TypeFor[KeyKeeper](),
 	reflect.TypeFor[KeepChecker](),
+	reflect.TypeFor[ReadyProber](),
 }
 
 // Narrow returns a Backend that runs full's methods but offers, of the

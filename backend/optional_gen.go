@@ -214,6 +214,246 @@ func narrow(full Backend, mask uint) Backend {
 			KeyKeeper
 			KeepChecker
 		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker)}
+	case 32:
+		return struct {
+			Backend
+			ReadyProber
+		}{full, full.(ReadyProber)}
+	case 33:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+		}{full, full.(RandomSource), full.(ReadyProber)}
+	case 34:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+		}{full, full.(Checker), full.(ReadyProber)}
+	case 35:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber)}
+	case 36:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+		}{full, full.(RewrapNotifier), full.(ReadyProber)}
+	case 37:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber)}
+	case 38:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber)}
+	case 39:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber)}
+	case 40:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+		}{full, full.(KeyKeeper), full.(ReadyProber)}
+	case 41:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber)}
+	case 42:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber)}
+	case 43:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber)}
+	case 44:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber)}
+	case 45:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber)}
+	case 46:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber)}
+	case 47:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber)}
+	case 48:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+		}{full, full.(KeepChecker), full.(ReadyProber)}
+	case 49:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber)}
+	case 50:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber)}
+	case 51:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber)}
+	case 52:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber)}
+	case 53:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber)}
+	case 54:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber)}
+	case 55:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber)}
+	case 56:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 57:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 58:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 59:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 60:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 61:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 62:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 63:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
 	}
 	panic("backend: optional interfaces changed; regenerate optional_gen.go")
 }

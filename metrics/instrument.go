@@ -122,3 +122,10 @@ var (
 	_ backend.Checker        = (*measuredBackend)(nil)
 	_ backend.RewrapNotifier = (*measuredBackend)(nil)
 )
+
+// Ready is not measured: readiness probes call it every few seconds.
+func (b *measuredBackend) Ready(ctx context.Context) error {
+	return b.Backend.(backend.ReadyProber).Ready(ctx)
+}
+
+var _ backend.ReadyProber = (*measuredBackend)(nil)

@@ -88,6 +88,11 @@ func (e *everything) OnRewrap(func(ctx context.Context, old, updated backend.Ten
 	e.calls = append(e.calls, "OnRewrap")
 }
 
+func (e *everything) Ready(context.Context) error {
+	e.calls = append(e.calls, "Ready")
+	return nil
+}
+
 func (e *everything) CanKeep(backend.TenantKey) bool {
 	e.calls = append(e.calls, "CanKeep")
 	return false
@@ -126,7 +131,8 @@ func TestBackendForwardsOptionalCalls(t *testing.T) {
 	assert.Equal(t, []backend.CheckResult{{Name: "MKEK", OK: true}}, be.(backend.Checker).Check(ctx))
 	be.(backend.RewrapNotifier).OnRewrap(func(context.Context, backend.TenantKey, backend.TenantKey) {})
 	assert.False(t, be.(backend.KeepChecker).CanKeep(backend.TenantKey{}))
-	assert.Equal(t, []string{"Random", "Check", "OnRewrap", "CanKeep"}, full.calls)
+	assert.NoError(t, be.(backend.ReadyProber).Ready(ctx))
+	assert.Equal(t, []string{"Random", "Check", "OnRewrap", "CanKeep", "Ready"}, full.calls)
 	families, err := m.Registry().Gather()
 	assert.NoError(t, err)
 	measured := false

@@ -3,6 +3,7 @@ package pkcs11
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -71,8 +72,17 @@ func TestSetMetrics(t *testing.T) {
 	assert.Equal(t, map[string]float64{"1": 0, "2": 1}, s["kmip_adapter_hsm_member_up"])
 	assert.Equal(t, float64(b.Failovers()), s["kmip_adapter_hsm_failovers_total"][""])
 
+	assert.NoError(t, b.Ready(ctx), "one member serves")
+	mods[1].kill()
+	require.Eventually(t, func() bool { return b.Ready(ctx) != nil }, 10*time.Second, 5*time.Millisecond, "not ready with no member")
+	err = b.Ready(ctx)
+	assert.ErrorIs(t, err, backend.ErrUnavailable)
+	assert.Contains(t, err.Error(), "member 1:")
+	assert.Equal(t, map[string]float64{"1": 0, "2": 0}, scrape(t, reg)["kmip_adapter_hsm_member_up"])
+	mods[1].restart()
 	mods[0].restart()
 	waitUp(t, b, true, true)
+	assert.NoError(t, b.Ready(ctx))
 	s = scrape(t, reg)
 	assert.Equal(t, map[string]float64{"1": 1, "2": 1}, s["kmip_adapter_hsm_member_up"])
 	assert.Equal(t, 0.0, s["kmip_adapter_hsm_member_retry_failures"]["1"])
