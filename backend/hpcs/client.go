@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,9 @@ type client struct {
 	retry      retryPolicy
 	breaker    *breaker
 	metrics    *kmsMetrics
+	// answered is when the KMS last answered (any status that shows it
+	// alive), in Unix nanoseconds: readiness needs no call while recent.
+	answered atomic.Int64
 
 	tokenMu  sync.Mutex
 	token    string
@@ -242,6 +246,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		switch {
 		case last == nil:
 			c.breaker.record(true)
+			c.answered.Store(c.now().UnixNano())
 			return nil
 		case errors.As(last, &apiErr) && apiErr.Status == http.StatusUnauthorized && !reauthed:
 			reauthed = true
@@ -250,6 +255,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 			continue
 		case errors.As(last, &apiErr) && !apiErr.retryable():
 			c.breaker.record(true) // the KMS answered: it is alive
+			c.answered.Store(c.now().UnixNano())
 			return last
 		}
 		if ctx.Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/backend/hpcs/kmsdev"
 )
 
@@ -74,4 +75,41 @@ func TestMetrics(t *testing.T) {
 	s = kmsSamples(t, freshReg)
 	assert.Equal(t, float64(3*(e.cfg.Retries+1)), s["kmip_adapter_kms_request_errors_total"]["503"], "each try of each call")
 	assert.Equal(t, 1.0, s["kmip_adapter_kms_circuit_open"][""])
+}
+
+// TestReady: readiness probes cost a KMS call only when no request
+// showed the KMS alive recently, and a failed probe is answered from
+// the cache for a while; an open circuit is unready without a call.
+func TestReady(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	b := e.open(t)
+	require.NoError(t, b.Ready(ctx), "first probe reads the root key")
+	gets := e.kms.Count("get")
+	assert.Equal(t, 1, gets)
+	for range 5 {
+		require.NoError(t, b.Ready(ctx))
+	}
+	assert.Equal(t, gets, e.kms.Count("get"), "a fresh answer needs no probe")
+
+	e.kms.SetFaults(kmsdev.Faults{Status: http.StatusServiceUnavailable})
+	down := e.open(t)
+	err := down.Ready(ctx)
+	require.ErrorIs(t, err, backend.ErrUnavailable)
+	assert.Contains(t, err.Error(), "KMS probe")
+	tokens := e.kms.Count("token")
+	for range 5 {
+		require.Error(t, down.Ready(ctx))
+	}
+	assert.Equal(t, tokens, e.kms.Count("token"), "a failed probe is not repeated at once")
+
+	for range 3 { // open the circuit
+		_, _ = down.NewTenantKey(ctx, "t")
+	}
+	calls := e.kms.Count("token")
+	err = down.Ready(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "circuit open")
+	assert.Equal(t, calls, e.kms.Count("token"))
+	e.kms.SetFaults(kmsdev.Faults{})
 }
