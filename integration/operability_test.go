@@ -99,6 +99,16 @@ func TestMetricsCountWhatClientsDid(t *testing.T) {
 	assert.Equal(t, 3.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Seal"}`])
 	assert.Equal(t, 2.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Open"}`])
 
+	// The parts' own metrics: the HSM set, the audit sink, the registry.
+	assert.Equal(t, 1.0, m[`kmip_adapter_hsm_member_up{member="1",token="kmip-adapter-dev"}`])
+	assert.Positive(t, m[`kmip_adapter_hsm_member_requests_total{member="1",token="kmip-adapter-dev"}`])
+	assert.Equal(t, 0.0, m[`kmip_adapter_hsm_sessions_in_use{member="1",token="kmip-adapter-dev"}`])
+	assert.Contains(t, m, "kmip_adapter_hsm_failovers_total")
+	assert.GreaterOrEqual(t, m["kmip_adapter_audit_records_total"], 7.0, "the start record and one per batch item")
+	assert.Positive(t, m["kmip_adapter_audit_commits_total"])
+	assert.Equal(t, 0.0, m["kmip_adapter_audit_record_failures_total"])
+	assert.GreaterOrEqual(t, m[`kmip_adapter_registry_reloads_total{result="ok"}`], 1.0)
+
 	// A client without a certificate is counted by reason.
 	cfg := s.clientTLS(t)
 	cfg.Certificates = nil
