@@ -157,10 +157,12 @@ func serverCertSerial(t *testing.T, s *server) string {
 
 func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	t.Parallel()
-	s, _ := operableServer(t)
+	s, addr := operableServer(t)
 	old := ovhDial(t, s, kmip.V1_4) // a connection made before the reload
 	ovhCreateAES(t, old, 128)
 	before := serverCertSerial(t, s)
+	const reloads = `kmip_adapter_registry_reloads_total{result="ok"}`
+	reloadsBefore := scrape(t, addr)[reloads]
 
 	ca, err := certs.LoadCA(s.pki("ca.crt"), s.pki("ca.key"))
 	require.NoError(t, err)
@@ -176,12 +178,16 @@ func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	want, _ := x509.ParseCertificate(mustDER(t, certPEM))
 	assert.Equal(t, want.SerialNumber.String(), after)
 	ovhCreateAES(t, old, 128) // the old connection keeps working
+	assert.True(t, s.logged("reloaded the client registry"))
+	assert.Equal(t, reloadsBefore+1, scrape(t, addr)[reloads], "SIGHUP reloads the client registry at once")
 
 	// A bad file is refused and the current certificate kept.
 	require.NoError(t, os.WriteFile(s.pki("server.crt"), []byte("not a certificate"), 0o644))
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return s.logged("reload refused: keeping the current certificates") }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, after, serverCertSerial(t, s))
+	ovhCreateAES(t, old, 128)
+	assert.Equal(t, reloadsBefore+2, scrape(t, addr)[reloads], "the registry is reloaded even when a certificate file is bad")
 }
 
 func mustDER(t *testing.T, certPEM []byte) []byte {
