@@ -38,6 +38,16 @@ func (b *measuredKeeper) KeptSign(ctx context.Context, req backend.KeptSignReque
 	return b.keeper.KeptSign(ctx, req)
 }
 
+func (b *measuredKeeper) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeptDecrypt", start, err) }(time.Now())
+	return b.keeper.KeptDecrypt(ctx, req)
+}
+
+func (b *measuredKeeper) KeptMAC(ctx context.Context, req backend.KeptMACRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeptMAC", start, err) }(time.Now())
+	return b.keeper.KeptMAC(ctx, req)
+}
+
 var _ backend.KeyKeeper = (*measuredKeeper)(nil)
 
 // CanKeep forwards the wrapped backend's answer (a Router keeps keys for

@@ -36,7 +36,18 @@ const (
 	keptAES byte = 1
 	keptRSA byte = 2
 	keptEC  byte = 3
+	// keptHMAC is a generic secret that only signs (HMAC).
+	keptHMAC byte = 4
 )
+
+// hmacMechanisms are the PKCS#11 HMAC mechanisms per hash.
+var hmacMechanisms = map[crypto.Hash]uint{
+	crypto.SHA1:   pkcs11.CKM_SHA_1_HMAC,
+	crypto.SHA224: pkcs11.CKM_SHA224_HMAC,
+	crypto.SHA256: pkcs11.CKM_SHA256_HMAC,
+	crypto.SHA384: pkcs11.CKM_SHA384_HMAC,
+	crypto.SHA512: pkcs11.CKM_SHA512_HMAC,
+}
 
 // maxKeptBlocks bounds the block operations of one WithKeptBlock, each a
 // round trip to the HSM.
@@ -46,13 +57,38 @@ var _ backend.KeyKeeper = (*Backend)(nil)
 
 // KeepSecretKey implements backend.KeyKeeper.
 func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) ([]byte, error) {
+	if req.HMAC != 0 {
+		return b.keepHMACKey(ctx, req)
+	}
 	if req.Bits != 128 && req.Bits != 192 && req.Bits != 256 {
 		return nil, fmt.Errorf("pkcs11: keep AES key: %d bits is not 128, 192 or 256", req.Bits)
 	}
 	if req.Material != nil && len(req.Material) != req.Bits/8 {
 		return nil, fmt.Errorf("pkcs11: keep AES key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
 	}
-	return onMember(b, ctx, "keep AES key", func(m *member) ([]byte, error) {
+	return b.keepSecret(ctx, req, "keep AES key", keptAES, pkcs11.CKK_AES, pkcs11.CKM_AES_KEY_GEN, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
+}
+
+// keepHMACKey makes (or takes) a kept HMAC key: a generic secret that
+// signs and verifies only.
+func (b *Backend) keepHMACKey(ctx context.Context, req backend.KeepSecretKeyRequest) ([]byte, error) {
+	if _, ok := hmacMechanisms[req.HMAC]; !ok {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: HMAC with %s is not supported", req.HMAC)
+	}
+	if req.Bits < 8 || req.Bits%8 != 0 || req.Bits > 8*1024 {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: %d bits is not a whole number of bytes up to 1024", req.Bits)
+	}
+	if req.Material != nil && len(req.Material) != req.Bits/8 {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
+	}
+	return b.keepSecret(ctx, req, "keep HMAC key", keptHMAC, pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY)
+}
+
+// keepSecret makes (or takes req.Material as) a secret key of keyType
+// that can do what use says, wraps it under the tenant KEK and destroys
+// it.
+func (b *Backend) keepSecret(ctx context.Context, req backend.KeepSecretKeyRequest, describe string, kind byte, keyType, genMech uint, use ...uint) ([]byte, error) {
+	return onMember(b, ctx, describe, func(m *member) ([]byte, error) {
 		var out []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
 			kek, err := m.wrappingKEK(s, req.Key)
@@ -62,13 +98,14 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 			defer func() { _ = m.mod.DestroyObject(s, kek) }()
 			tmpl := []*pkcs11.Attribute{
 				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
 				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true), // to be wrapped, once
-				pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-				pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+			}
+			for _, u := range use {
+				tmpl = append(tmpl, pkcs11.NewAttribute(u, true))
 			}
 			var h pkcs11.ObjectHandle
 			if req.Material != nil {
@@ -77,7 +114,7 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 					return unavailable("C_CreateObject", err)
 				}
 			} else {
-				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
+				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(genMech, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
 				if err != nil {
 					return unavailable("C_GenerateKey", err)
 				}
@@ -87,7 +124,7 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 			if err != nil {
 				return unavailable("C_WrapKey", err)
 			}
-			out = append([]byte{keptAES}, wrapped...)
+			out = append([]byte{kind}, wrapped...)
 			return nil
 		})
 		return out, err
@@ -254,6 +291,8 @@ func (m *member) unwrapKept(s pkcs11.SessionHandle, req backend.KeptKeyRequest, 
 		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA
 	case keptEC:
 		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC
+	case keptHMAC:
+		keyType = pkcs11.CKK_GENERIC_SECRET
 	}
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
@@ -427,5 +466,88 @@ func (b *Backend) KeptSign(ctx context.Context, req backend.KeptSignRequest) ([]
 		}
 		half := len(sig) / 2
 		return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:half]), new(big.Int).SetBytes(sig[half:])})
+	})
+}
+
+// KeptDecrypt implements backend.KeyKeeper: C_Decrypt with the kept RSA
+// private key, unwrapped for decryption only. The plaintext (the data, or
+// the key a client wrapped under the pair's public key) is the output;
+// the private key never leaves the HSM.
+func (b *Backend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) ([]byte, error) {
+	var mech *pkcs11.Mechanism
+	switch req.Scheme {
+	case backend.DecryptOAEP:
+		h, ok := pssHashes[req.Hash]
+		mgf, okMGF := pssHashes[req.MGFHash]
+		if !ok || !okMGF {
+			return nil, fmt.Errorf("pkcs11: kept decrypt: OAEP with %s and MGF1 %s is not supported", req.Hash, req.MGFHash)
+		}
+		var source uint
+		if len(req.Label) > 0 {
+			source = pkcs11.CKZ_DATA_SPECIFIED
+		}
+		mech = pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, pkcs11.NewOAEPParams(h[0], mgf[1], source, req.Label))
+	case backend.DecryptPKCS1v15:
+		mech = pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)
+	default:
+		return nil, fmt.Errorf("pkcs11: kept decrypt: unknown scheme %d", req.Scheme)
+	}
+	return onMember(b, ctx, "decrypt with kept key", func(m *member) ([]byte, error) {
+		var out []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			h, err := m.unwrapKept(s, req.KeptKeyRequest, keptRSA, pkcs11.CKA_DECRYPT)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, h) }()
+			if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+				if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID) {
+					return fmt.Errorf("pkcs11: kept decrypt: the HSM refuses the mechanism (%w)", err)
+				}
+				return unavailable("C_DecryptInit", err)
+			}
+			out, err = m.mod.Decrypt(s, req.Ciphertext)
+			if err != nil {
+				if isRV(err, pkcs11.CKR_ENCRYPTED_DATA_INVALID, pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE, pkcs11.CKR_DATA_INVALID, pkcs11.CKR_DATA_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
+					// One answer for every cause: no padding oracle.
+					return backend.ErrDecrypt
+				}
+				return unavailable("C_Decrypt", err)
+			}
+			return nil
+		})
+		return out, err
+	})
+}
+
+// KeptMAC implements backend.KeyKeeper: C_Sign with an HMAC mechanism and
+// the kept HMAC key.
+func (b *Backend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) ([]byte, error) {
+	mech, ok := hmacMechanisms[req.Hash]
+	if !ok {
+		return nil, fmt.Errorf("pkcs11: kept MAC: HMAC with %s is not supported", req.Hash)
+	}
+	return onMember(b, ctx, "MAC with kept key", func(m *member) ([]byte, error) {
+		var out []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			h, err := m.unwrapKept(s, req.KeptKeyRequest, keptHMAC, pkcs11.CKA_SIGN)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = m.mod.DestroyObject(s, h) }()
+			if err := m.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, h); err != nil {
+				if isRV(err, pkcs11.CKR_KEY_SIZE_RANGE, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT) {
+					// The key, not the HSM: SoftHSM2 wants HMAC keys at
+					// least as long as the hash's output.
+					return fmt.Errorf("the HSM refuses HMAC with %s for this key (%w)", req.Hash, err)
+				}
+				return unavailable("C_SignInit", err)
+			}
+			if out, err = m.mod.Sign(s, req.Data); err != nil {
+				return unavailable("C_Sign", err)
+			}
+			return nil
+		})
+		return out, err
 	})
 }
