@@ -24,12 +24,12 @@ import (
 // AttributeValue never reveals its value) and extractable only so that it
 // can be wrapped, with AES key wrap with padding, under the tenant KEK;
 // then destroyed. Its wrapped form, prefixed with one byte that says what
-// it is, is what the adapter stores. To use it, one session unwraps the
-// tenant KEK (after checking its blob's MAC with SKEY) as a session object
-// that may wrap and unwrap, unwraps the kept key with it as a session
-// object that is sensitive and not extractable, runs the operation,
-// and destroys both. Nothing is cached: a kept key exists in the HSM only
-// for the operation that uses it.
+// it is, is what the adapter stores. To use it, the anchor session
+// unwraps the tenant KEK (after checking its blob's MAC with SKEY) as a
+// session object that may wrap and unwrap, unwraps the kept key with it as
+// a session object that is sensitive and not extractable, and destroys the
+// KEK; the kept key's handle is cached for later uses for a bounded time
+// (keptcache.go), then destroyed.
 
 // Kinds of kept keys: the first byte of a kept blob.
 const (
@@ -319,16 +319,13 @@ func (m *member) unwrapKept(s pkcs11.SessionHandle, req backend.KeptKeyRequest, 
 func (b *Backend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) error {
 	_, err := onMember(b, ctx, "use kept AES key", func(m *member) (struct{}, error) {
 		return struct{}{}, m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req, keptAES, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			blk := &hsmBlock{mod: m.mod, s: s, h: h}
-			if err := fn(blk); err != nil {
-				return err
-			}
-			return blk.err
+			return m.withKept(s, req, keptAES, []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
+				blk := &hsmBlock{mod: m.mod, s: s, h: h}
+				if err := fn(blk); err != nil {
+					return err
+				}
+				return blk.err
+			})
 		})
 	})
 	return err
@@ -444,18 +441,16 @@ func (b *Backend) KeptSign(ctx context.Context, req backend.KeptSignRequest) ([]
 	return onMember(b, ctx, "sign with kept key", func(m *member) ([]byte, error) {
 		var sig []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req.KeptKeyRequest, kind, pkcs11.CKA_SIGN)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			if err := m.mod.SignInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
-				return unavailable("C_SignInit", err)
-			}
-			if sig, err = m.mod.Sign(s, input); err != nil {
-				return unavailable("C_Sign", err)
-			}
-			return nil
+			return m.withKept(s, req.KeptKeyRequest, kind, []uint{pkcs11.CKA_SIGN}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.SignInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+					return unavailable("C_SignInit", err)
+				}
+				var err error
+				if sig, err = m.mod.Sign(s, input); err != nil {
+					return unavailable("C_Sign", err)
+				}
+				return nil
+			})
 		})
 		if err != nil || kind != keptEC {
 			return sig, err
@@ -495,26 +490,24 @@ func (b *Backend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptReques
 	return onMember(b, ctx, "decrypt with kept key", func(m *member) ([]byte, error) {
 		var out []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req.KeptKeyRequest, keptRSA, pkcs11.CKA_DECRYPT)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
-				if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID) {
-					return fmt.Errorf("pkcs11: kept decrypt: the HSM refuses the mechanism (%w)", err)
+			return m.withKept(s, req.KeptKeyRequest, keptRSA, []uint{pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+					if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID) {
+						return fmt.Errorf("pkcs11: kept decrypt: the HSM refuses the mechanism (%w)", err)
+					}
+					return unavailable("C_DecryptInit", err)
 				}
-				return unavailable("C_DecryptInit", err)
-			}
-			out, err = m.mod.Decrypt(s, req.Ciphertext)
-			if err != nil {
-				if isRV(err, pkcs11.CKR_ENCRYPTED_DATA_INVALID, pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE, pkcs11.CKR_DATA_INVALID, pkcs11.CKR_DATA_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
-					// One answer for every cause: no padding oracle.
-					return backend.ErrDecrypt
+				var err error
+				out, err = m.mod.Decrypt(s, req.Ciphertext)
+				if err != nil {
+					if isRV(err, pkcs11.CKR_ENCRYPTED_DATA_INVALID, pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE, pkcs11.CKR_DATA_INVALID, pkcs11.CKR_DATA_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
+						// One answer for every cause: no padding oracle.
+						return backend.ErrDecrypt
+					}
+					return unavailable("C_Decrypt", err)
 				}
-				return unavailable("C_Decrypt", err)
-			}
-			return nil
+				return nil
+			})
 		})
 		return out, err
 	})
@@ -530,23 +523,21 @@ func (b *Backend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) ([]by
 	return onMember(b, ctx, "MAC with kept key", func(m *member) ([]byte, error) {
 		var out []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req.KeptKeyRequest, keptHMAC, pkcs11.CKA_SIGN)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			if err := m.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, h); err != nil {
-				if isRV(err, pkcs11.CKR_KEY_SIZE_RANGE, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT) {
-					// The key, not the HSM: SoftHSM2 wants HMAC keys at
-					// least as long as the hash's output.
-					return fmt.Errorf("the HSM refuses HMAC with %s for this key (%w)", req.Hash, err)
+			return m.withKept(s, req.KeptKeyRequest, keptHMAC, []uint{pkcs11.CKA_SIGN}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, h); err != nil {
+					if isRV(err, pkcs11.CKR_KEY_SIZE_RANGE, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT) {
+						// The key, not the HSM: SoftHSM2 wants HMAC keys at
+						// least as long as the hash's output.
+						return fmt.Errorf("the HSM refuses HMAC with %s for this key (%w)", req.Hash, err)
+					}
+					return unavailable("C_SignInit", err)
 				}
-				return unavailable("C_SignInit", err)
-			}
-			if out, err = m.mod.Sign(s, req.Data); err != nil {
-				return unavailable("C_Sign", err)
-			}
-			return nil
+				var err error
+				if out, err = m.mod.Sign(s, req.Data); err != nil {
+					return unavailable("C_Sign", err)
+				}
+				return nil
+			})
 		})
 		return out, err
 	})
