@@ -321,7 +321,13 @@ func (b *Backend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest,
 		return struct{}{}, m.withSession(ctx, func(s pkcs11.SessionHandle) error {
 			return m.withKept(s, req, keptAES, []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
 				blk := &hsmBlock{mod: m.mod, s: s, h: h}
-				if err := fn(blk); err != nil {
+				err := fn(blk)
+				// The session goes back to the pool with no operation
+				// active, whatever fn did.
+				if ferr := blk.finish(); ferr != nil && blk.err == nil {
+					blk.err = ferr
+				}
+				if err != nil {
 					return err
 				}
 				return blk.err
@@ -331,14 +337,18 @@ func (b *Backend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest,
 	return err
 }
 
-// hsmBlock is the AES block cipher of a key inside the HSM: each block is
-// a C_Encrypt or C_Decrypt in ECB mode on one session.
+// hsmBlock is the AES block cipher of a key inside the HSM: the blocks go
+// through one ECB operation on one session (C_EncryptInit once, then a
+// C_EncryptUpdate per block: one call per block, not two), started again
+// when the direction changes and ended by finish.
 type hsmBlock struct {
 	mod   p11
 	s     pkcs11.SessionHandle
 	h     pkcs11.ObjectHandle
 	err   error
 	count int
+	// active is the operation under way: 0 none, 1 encrypt, 2 decrypt.
+	active int
 }
 
 func (k *hsmBlock) BlockSize() int { return 16 }
@@ -365,25 +375,60 @@ func (k *hsmBlock) crypt(in []byte, encrypt bool) ([]byte, error) {
 	if k.count++; k.count > maxKeptBlocks {
 		return nil, fmt.Errorf("pkcs11: more than %d blocks in one use of a kept key", maxKeptBlocks)
 	}
-	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}
+	want := 2
 	if encrypt {
-		if err := k.mod.EncryptInit(k.s, mech, k.h); err != nil {
-			return nil, unavailable("C_EncryptInit", err)
-		}
-		out, err := k.mod.Encrypt(k.s, in)
-		if err != nil {
-			return nil, unavailable("C_Encrypt", err)
-		}
-		return out, nil
+		want = 1
 	}
-	if err := k.mod.DecryptInit(k.s, mech, k.h); err != nil {
-		return nil, unavailable("C_DecryptInit", err)
+	if k.active != want {
+		if err := k.finish(); err != nil {
+			return nil, err
+		}
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}
+		if encrypt {
+			if err := k.mod.EncryptInit(k.s, mech, k.h); err != nil {
+				return nil, unavailable("C_EncryptInit", err)
+			}
+		} else if err := k.mod.DecryptInit(k.s, mech, k.h); err != nil {
+			return nil, unavailable("C_DecryptInit", err)
+		}
+		k.active = want
 	}
-	out, err := k.mod.Decrypt(k.s, in)
+	var (
+		out []byte
+		err error
+	)
+	if encrypt {
+		out, err = k.mod.EncryptUpdate(k.s, in)
+	} else {
+		out, err = k.mod.DecryptUpdate(k.s, in)
+	}
 	if err != nil {
-		return nil, unavailable("C_Decrypt", err)
+		k.active = 0 // a failed update ends the operation (PKCS#11 5.8)
+		return nil, unavailable("C_EncryptUpdate/C_DecryptUpdate", err)
+	}
+	if len(out) != 16 {
+		return nil, fmt.Errorf("pkcs11: the HSM answered %d bytes for one ECB block", len(out))
 	}
 	return out, nil
+}
+
+// finish ends the operation under way, if any.
+func (k *hsmBlock) finish() error {
+	active := k.active
+	k.active = 0
+	var err error
+	switch active {
+	case 1:
+		_, err = k.mod.EncryptFinal(k.s)
+	case 2:
+		_, err = k.mod.DecryptFinal(k.s)
+	default:
+		return nil
+	}
+	if err != nil {
+		return unavailable("C_EncryptFinal/C_DecryptFinal", err)
+	}
+	return nil
 }
 
 // digestInfo are the DER prefixes of PKCS#1 v1.5's DigestInfo (RFC 8017
