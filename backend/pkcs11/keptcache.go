@@ -23,9 +23,9 @@ import (
 // KEK), the kept key's wrapped form and the use, so a hit is a key that
 // this tenant's KEK unwrapped before: tenant isolation and the integrity
 // check are what they were. The cache is bounded in size (the least
-// recently made entry goes first) and in time (keptCacheTTL: a destroyed
-// object's kept key is gone from the HSM within that time even if it was
-// just used). It is emptied when its objects die: when the anchor session
+// recently made entry goes first) and in time (keptCacheTTL, swept by the
+// health check: a destroyed object's kept key is gone from the HSM within
+// that time and one health interval, however recently it was used). It is emptied when its objects die: when the anchor session
 // is lost, when the member is reconnected (failover, token restart) and
 // when the backend closes. Entries in use are destroyed when their last
 // user is done.
@@ -182,6 +182,29 @@ func (m *member) releaseKept(s pkcs11.SessionHandle, e *keptEntry) {
 	m.keptMu.Unlock()
 	if destroy {
 		_ = m.mod.DestroyObject(s, e.h)
+	}
+}
+
+// sweepKept destroys, on the anchor session a, the kept keys whose time
+// is up, so that an unused kept key does not outlive keptCacheTTL (plus
+// one health interval) in the HSM; the health check calls it.
+func (m *member) sweepKept(a pkcs11.SessionHandle) {
+	t := now()
+	var doomed []pkcs11.ObjectHandle
+	m.keptMu.Lock()
+	for k, e := range m.kept {
+		if t.Before(e.expires) {
+			continue
+		}
+		delete(m.kept, k)
+		e.dead = true
+		if e.users == 0 && !e.gone {
+			doomed = append(doomed, e.h)
+		}
+	}
+	m.keptMu.Unlock()
+	for _, h := range doomed {
+		_ = m.mod.DestroyObject(a, h)
 	}
 }
 

@@ -127,6 +127,12 @@ func TestKeptKeyCache(t *testing.T) {
 	use()
 	assert.Equal(t, base+5, rec.count(), "an invalid handle is unwrapped again")
 
+	// The health check sweeps what expired, used or not since.
+	require.Equal(t, 1, m.keptCached())
+	clock = clock.Add(keptCacheTTL)
+	b.checkWorking()
+	assert.Zero(t, m.keptCached(), "swept by the health check")
+
 	// The bound: the entries made first go.
 	m.keptCap = 2
 	for i := 0; i < 3; i++ {
