@@ -537,8 +537,9 @@ func (b *Backend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptReques
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
 			return m.withKept(s, req.KeptKeyRequest, keptRSA, []uint{pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
 				if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
-					if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID) {
-						return fmt.Errorf("pkcs11: kept decrypt: the HSM refuses the mechanism (%w)", err)
+					if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID, pkcs11.CKR_ARGUMENTS_BAD) {
+						// SoftHSM2 does OAEP with SHA-1 only.
+						return fmt.Errorf("%w: the HSM refuses this RSA decryption (%s, hash %s, MGF1 %s): %v", backend.ErrNotSupported, schemeName(req.Scheme), req.Hash, req.MGFHash, err)
 					}
 					return unavailable("C_DecryptInit", err)
 				}
@@ -573,7 +574,7 @@ func (b *Backend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) ([]by
 					if isRV(err, pkcs11.CKR_KEY_SIZE_RANGE, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT) {
 						// The key, not the HSM: SoftHSM2 wants HMAC keys at
 						// least as long as the hash's output.
-						return fmt.Errorf("the HSM refuses HMAC with %s for this key (%w)", req.Hash, err)
+						return fmt.Errorf("%w: the HSM refuses HMAC with %s for this key: %v", backend.ErrNotSupported, req.Hash, err)
 					}
 					return unavailable("C_SignInit", err)
 				}
@@ -586,4 +587,11 @@ func (b *Backend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) ([]by
 		})
 		return out, err
 	})
+}
+
+func schemeName(s backend.DecryptScheme) string {
+	if s == backend.DecryptOAEP {
+		return "OAEP"
+	}
+	return "PKCS#1 v1.5"
 }

@@ -179,6 +179,11 @@ func TestKeptKeysStayInTheHSM(t *testing.T) {
 	got, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptPKCS1v15, Ciphertext: v15})
 	require.NoError(t, err)
 	assert.Equal(t, secretData, got, "PKCS#1 v1.5 in the HSM")
+	oaep256, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub.(*rsa.PublicKey), secretData, nil)
+	require.NoError(t, err)
+	if _, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptOAEP, Hash: crypto.SHA256, MGFHash: crypto.SHA256, Ciphertext: oaep256}); err != nil {
+		assert.ErrorIs(t, err, backend.ErrNotSupported, "SoftHSM2 does OAEP with SHA-1 only: refused as such, not as an HSM failure")
+	}
 	oaep[10] ^= 1
 	_, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptOAEP, Hash: crypto.SHA1, MGFHash: crypto.SHA1, Ciphertext: oaep})
 	assert.ErrorIs(t, err, backend.ErrDecrypt)
