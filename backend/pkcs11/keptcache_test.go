@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,9 +63,12 @@ func TestKeptKeyCache(t *testing.T) {
 		return rec, nil
 	}
 	t.Cleanup(func() { loadModule = orig })
-	clock := time.Now()
+	// The prober reads the clock too.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
 	origNow := now
-	now = func() time.Time { return clock }
+	now = func() time.Time { return time.Unix(0, clock.Load()) }
 	t.Cleanup(func() { now = origNow })
 
 	b := openTest(t, testCfg)
@@ -96,7 +100,7 @@ func TestKeptKeyCache(t *testing.T) {
 	assert.Equal(t, base+1, rec.count(), "unwrapped once, then cached")
 	assert.Equal(t, 1, m.keptCached())
 
-	clock = clock.Add(keptCacheTTL)
+	advance(keptCacheTTL)
 	use()
 	assert.Equal(t, base+2, rec.count(), "unwrapped again once expired")
 	assert.Equal(t, 1, m.keptCached(), "the expired entry left")
@@ -129,7 +133,7 @@ func TestKeptKeyCache(t *testing.T) {
 
 	// The health check sweeps what expired, used or not since.
 	require.Equal(t, 1, m.keptCached())
-	clock = clock.Add(keptCacheTTL)
+	advance(keptCacheTTL)
 	b.checkWorking()
 	assert.Zero(t, m.keptCached(), "swept by the health check")
 
@@ -138,9 +142,67 @@ func TestKeptKeyCache(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		other, err := b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 128})
 		require.NoError(t, err)
-		clock = clock.Add(time.Second)
+		advance(time.Second)
 		require.NoError(t, b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: tk, Wrapped: other}, func(cipher.Block) error { return nil }))
 	}
 	assert.Equal(t, 2, m.keptCached())
 	assert.NotZero(t, m.keptHits.Load())
+}
+
+// TestKeptKeyCacheUnderContention uses two kept keys from many goroutines
+// with room for one: entries are evicted while others use them, and every
+// use still gets the right key (an evicted entry is destroyed only when
+// its last user is done).
+func TestKeptKeyCacheUnderContention(t *testing.T) {
+	requireSoftHSM2(t)
+	b := openTest(t, testCfg)
+	for _, m := range b.members {
+		m.keptCap = 1
+	}
+	ctx := context.Background()
+	tk, err := b.NewTenantKey(ctx, "tenant-contention")
+	require.NoError(t, err)
+	var blobs [2][]byte
+	var want [2][]byte
+	for i := range blobs {
+		blobs[i], err = b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 128})
+		require.NoError(t, err)
+		want[i] = make([]byte, 16)
+		require.NoError(t, b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: tk, Wrapped: blobs[i]}, func(blk cipher.Block) error {
+			blk.Encrypt(want[i], make([]byte, 16))
+			return nil
+		}))
+	}
+	require.NotEqual(t, want[0], want[1])
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				k := (g + i) % 2
+				out := make([]byte, 16)
+				err := b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: tk, Wrapped: blobs[k]}, func(blk cipher.Block) error {
+					for range 4 { // several blocks: the entry is held a while
+						blk.Encrypt(out, make([]byte, 16))
+					}
+					return nil
+				})
+				if err == nil && !bytes.Equal(out, want[k]) {
+					err = assert.AnError
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.LessOrEqual(t, b.members[0].keptCached(), 1)
 }
