@@ -101,7 +101,7 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if keep && spec.algorithm == kmip14.CryptographicAlgorithmAES {
+	if keep && keepable(spec) {
 		material, err = s.keptMaterial(ctx, call, keeper, &attrs, spec)
 	} else if material, err = s.newMaterial(ctx, spec); err == nil {
 		digest, err = rawDigest(material, kmip14.KeyFormatTypeRaw)
