@@ -247,8 +247,8 @@ func now() time.Time {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Scanner  = (*Store)(nil)
-	_ store.Importer = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.Scanner    = (*Store)(nil)
+	_ store.Importer   = (*Store)(nil)
 	_ store.Transactor = (*Store)(nil)
 )
