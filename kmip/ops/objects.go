@@ -44,7 +44,7 @@ func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, er
 
 // loadArchived is load for on-line and archived objects alike.
 func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*managed, error) {
-	rec, err := s.store.GetObject(ctx, call.Tenant, id)
+	rec, err := s.db(ctx).GetObject(ctx, call.Tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
@@ -112,7 +112,6 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 // modify is update with the loader to use (load, or loadArchived for
 // Recover).
 func (s *Service) modify(ctx context.Context, call *Call, id string, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
-	const attempts = 5
 	for i := 0; ; i++ {
 		m, err := load(ctx, call, id)
 		if err != nil {
@@ -126,8 +125,8 @@ func (s *Service) modify(ctx context.Context, call *Call, id string, load func(c
 		if err := m.encodeAttrs(); err != nil {
 			return nil, err
 		}
-		err = s.store.UpdateObject(ctx, m.rec)
-		if errors.Is(err, store.ErrConflict) && i+1 < attempts {
+		err = s.db(ctx).UpdateObject(ctx, m.rec)
+		if errors.Is(err, store.ErrConflict) && i+1 < updateAttempts && s.backoff(ctx, i) {
 			continue
 		}
 		if err != nil {
@@ -249,7 +248,7 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 			return nil, fmt.Errorf("seal key material: %w", err)
 		}
 	}
-	if err := s.store.CreateObject(ctx, m.rec); err != nil {
+	if err := s.db(ctx).CreateObject(ctx, m.rec); err != nil {
 		return nil, fmt.Errorf("store object: %w", err)
 	}
 	call.Journal.created(call.Tenant, id)
