@@ -112,6 +112,9 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 // modify is update with the loader to use (load, or loadArchived for
 // Recover).
 func (s *Service) modify(ctx context.Context, call *Call, id string, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
+	if !inTx(ctx) {
+		defer s.writers.lock(call.Tenant, id)()
+	}
 	for i := 0; ; i++ {
 		m, err := load(ctx, call, id)
 		if err != nil {

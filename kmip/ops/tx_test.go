@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
@@ -229,4 +231,46 @@ func TestAllOrNothing(t *testing.T) {
 			assert.Contains(t, it.ResultMessage, "unavailable")
 		}
 	})
+}
+
+// TestContendedKeyLosesNoUpdate: clients of two nodes (two services on one
+// store) add Names to one key at once. Every change collides with others
+// (store.ErrConflict) and is read and applied again after a random,
+// growing wait: none fails, none is lost.
+func TestContendedKeyLosesNoUpdate(t *testing.T) {
+	const (
+		clients   = 16
+		perClient = 8
+	)
+	v := message.V1_4
+	kinds := storeKinds(t)
+	for _, kind := range []string{"postgres", "bbolt"} {
+		t.Run(kind, func(t *testing.T) {
+			st := kinds[kind](t)
+			nodes := []*server.Executor{executorOn(t, st), executorOn(t, st)}
+			id := kmiptest.NewAESKey(t, nodes[0], v)
+			var failed atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for c := range clients {
+				x := nodes[c%len(nodes)]
+				wg.Go(func() {
+					for i := range perClient {
+						it := kmiptest.Exec1(t, x, v, kmip20.OperationAddAttribute, addPayload(v, id, attrNamed(fmt.Sprintf("c%02d-%d", c, i))))
+						if it.ResultStatus != kmip14.ResultStatusSuccess {
+							failed.Add(1)
+							t.Logf("client %d: %s: %s", c, it.ResultReason, it.ResultMessage)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("%s: %d contended changes in %s", kind, clients*perClient, time.Since(start).Round(time.Millisecond))
+			assert.Zero(t, failed.Load(), "changes refused under contention")
+			rec, err := st.GetObject(context.Background(), kmiptest.Tenant, id)
+			require.NoError(t, err)
+			assert.Len(t, rec.Names, clients*perClient, "a lost update")
+			assert.Equal(t, uint64(1+clients*perClient), rec.Revision)
+		})
+	}
 }
