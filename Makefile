@@ -89,7 +89,8 @@ FUZZ_TARGETS    := ./kmip/wire:FuzzCheck ./kmip/wire:FuzzReadFrame \
 	./kmip/attr:FuzzAttributeValue ./kmip/attr:FuzzStoredList \
 	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem \
 	./kmip/ops:FuzzSymmetric \
-	./admin:FuzzAdminAPI ./backend/hpcs:FuzzKMSAnswers
+	./admin:FuzzAdminAPI ./backend/hpcs:FuzzKMSAnswers \
+	./kmip/identity:FuzzIdentify
 .PHONY: fuzz fuzz-short
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
