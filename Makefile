@@ -90,7 +90,7 @@ FUZZ_TARGETS    := ./kmip/wire:FuzzCheck ./kmip/wire:FuzzReadFrame \
 	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem \
 	./kmip/ops:FuzzSymmetric \
 	./admin:FuzzAdminAPI ./backend/hpcs:FuzzKMSAnswers \
-	./kmip/identity:FuzzIdentify
+	./kmip/identity:FuzzIdentify ./audit:FuzzVerifyLog
 .PHONY: fuzz fuzz-short
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
