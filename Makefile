@@ -95,7 +95,9 @@ FUZZ_TARGETS    := ./kmip/wire:FuzzCheck ./kmip/wire:FuzzReadFrame \
 	./kmip/message:FuzzDecodeRequest ./kmip/message:FuzzPayload \
 	./kmip/attr:FuzzAttributeValue ./kmip/attr:FuzzStoredList \
 	./kmip/server:FuzzExecutor ./kmip/server:FuzzExecutorItem \
-	./kmip/ops:FuzzSymmetric
+	./kmip/ops:FuzzSymmetric \
+	./admin:FuzzAdminAPI ./backend/hpcs:FuzzKMSAnswers \
+	./kmip/identity:FuzzIdentify ./audit:FuzzVerifyLog
 .PHONY: fuzz fuzz-short
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

@@ -153,6 +153,12 @@ type TLS struct {
 	CertFile     string `mapstructure:"cert_file"`
 	KeyFile      string `mapstructure:"key_file"`
 	ClientCAFile string `mapstructure:"client_ca_file"`
+	// CRLFile is an optional PEM file of certificate revocation lists,
+	// each signed by a CA of client_ca_file; a client certificate they
+	// list is refused at the handshake. Re-read on SIGHUP; a list past
+	// its Next Update is refused at start and reload, and refuses the
+	// certificates of its CA once it expires (fail closed).
+	CRLFile string `mapstructure:"crl_file"`
 	// MinVersion is "1.2" or "1.3".
 	MinVersion string `mapstructure:"min_version"`
 	// CipherPreset is "strict" (ECDHE with AEAD only) or "kmip-compat"

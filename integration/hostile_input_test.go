@@ -169,16 +169,30 @@ func hostileCases() []hostileCase {
 		{name: "a big integer where an integer belongs", send: request14(batchItem(kmip14.OperationCreate,
 			createAES14(attr14("Cryptographic Length", bigOf(kmip14.TagAttributeValue, 2048, 0x01))))),
 			want: []answer{invalidField}},
-		// A Date-Time is any signed 64-bit count of seconds (KMIP 1.4
-		// section 9.1.1.4): the ends of the range are kept and read back.
+		// A Date-Time is a signed 64-bit count of seconds (KMIP 1.4
+		// section 9.1.1.4); the server holds requests to years 1-9999
+		// (PyKMIP's and RFC 3339's range, message.CheckDates) and answers
+		// Invalid Field outside, before the operation runs.
 		{name: "activation date at the start of int64", send: request14(batchItem(kmip14.OperationCreate,
-			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, math.MinInt64)))),
-			batchItem(kmip14.OperationGetAttributes, textOf(kmip14.TagAttributeName, "Activation Date"))),
-			want: []answer{{items: 2}}},
+			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, math.MinInt64))))),
+			want: []answer{invalidField}},
 		{name: "activation date at the end of int64", send: request14(batchItem(kmip14.OperationCreate,
-			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, math.MaxInt64)))),
+			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, math.MaxInt64))))),
+			want: []answer{invalidField}},
+		{name: "activation date in year 10000", send: request14(batchItem(kmip14.OperationCreate,
+			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, 253402300800))))),
+			want: []answer{invalidField}},
+		{name: "activation date at the last second of 9999 is kept and read back", send: request14(batchItem(kmip14.OperationCreate,
+			createAES14(attr14("Activation Date", dateOf(kmip14.TagAttributeValue, 253402300799)))),
 			batchItem(kmip14.OperationGetAttributes, textOf(kmip14.TagAttributeName, "Activation Date"))),
 			want: []answer{{items: 2}}},
+		{name: "deactivation date at the first second of year 1 is kept", send: request14(batchItem(kmip14.OperationCreate,
+			createAES14(attr14("Deactivation Date", dateOf(kmip14.TagAttributeValue, -62135596800))))),
+			want: []answer{{}}},
+		{name: "modify attribute to a date before year 1", send: request14(batchItem(kmip14.OperationModifyAttribute,
+			textOf(kmip14.TagUniqueIdentifier, "missing"),
+			attr14("Deactivation Date", dateOf(kmip14.TagAttributeValue, -62135596801)))),
+			want: []answer{invalidField}},
 		{name: "negative lease time", send: request14(batchItem(kmip14.OperationCheck,
 			textOf(kmip14.TagUniqueIdentifier, "missing"), intervalOf(kmip14.TagLeaseTime, 0xFFFFFFFF))),
 			want: []answer{failed(kmip14.ResultReasonItemNotFound)}},
@@ -189,12 +203,22 @@ func hostileCases() []hostileCase {
 		{name: "locate with a reversed date range at the ends of int64", send: request14(batchItem(kmip14.OperationLocate,
 			attr14("Initial Date", dateOf(kmip14.TagAttributeValue, math.MaxInt64)),
 			attr14("Initial Date", dateOf(kmip14.TagAttributeValue, math.MinInt64)))),
+			want: []answer{invalidField}},
+		{name: "locate with a reversed date range at the ends of years 1-9999", send: request14(batchItem(kmip14.OperationLocate,
+			attr14("Initial Date", dateOf(kmip14.TagAttributeValue, 253402300799)),
+			attr14("Initial Date", dateOf(kmip14.TagAttributeValue, -62135596800)))),
 			want: []answer{{}}},
 		{name: "compromise occurrence date before year 1", send: request14(batchItem(kmip14.OperationRevoke,
 			textOf(kmip14.TagUniqueIdentifier, "missing"),
 			structOf(kmip14.TagRevocationReason, enumOf(kmip14.TagRevocationReasonCode, uint32(kmip14.RevocationReasonCodeKeyCompromise))),
 			dateOf(kmip14.TagCompromiseOccurrenceDate, -62135596801))),
-			want: []answer{failed(kmip14.ResultReasonItemNotFound)}},
+			want: []answer{invalidField}},
+		{name: "re-key offset of 2^32-1 seconds on a key deactivated in 9999", send: request14(
+			batchItem(kmip14.OperationCreate, createAES14(
+				attr14("Activation Date", dateOf(kmip14.TagAttributeValue, time.Now().Unix())),
+				attr14("Deactivation Date", dateOf(kmip14.TagAttributeValue, 253402300799)))),
+			batchItem(kmip14.OperationReKey, intervalOf(kmip14.TagOffset, 0xFFFFFFFF))),
+			want: []answer{{items: 2}}},
 
 		// Wrong types for known tags.
 		{name: "unique identifier as an integer", send: request14(batchItem(kmip14.OperationGet, intOf(kmip14.TagUniqueIdentifier, 7))),

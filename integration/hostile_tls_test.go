@@ -26,9 +26,10 @@ import (
 
 // TLS refusals that integration/tls_test.go does not cover: each old
 // version alone, certificates from the trusted CA that are expired or not
-// for client authentication, and renegotiation. (A revoked certificate
-// needs a CRL, and a per-tenant clientAuth policy needs tenants: neither
-// exists yet.)
+// for client authentication, and renegotiation. Revoked certificates are
+// in revocation_test.go; the per-tenant clientAuth policy (refused at the
+// handshake unless a tenant allows it, then at the first request for the
+// other tenants) in tenants_test.go.
 
 // devCA reads the development CA of s (certificate and key).
 func devCA(t *testing.T, s *server) (*x509.Certificate, crypto.Signer) {
@@ -135,8 +136,8 @@ func TestTLSRefusals(t *testing.T) {
 	// A certificate without the Extended Key Usage extension may be used
 	// for anything (RFC 5280 section 4.2.1.12): Go's verifier, and so the
 	// server, accept it. Whether a tenant accepts such clients (vCenter
-	// 6.5's certificates lack clientAuth) is the per-tenant policy still
-	// to come; this records today's answer.
+	// 6.5's certificates lack clientAuth) is the per-tenant policy, for
+	// certificates whose EKU lacks clientAuth (tenants_test.go).
 	t.Run("client certificate without an Extended Key Usage extension is accepted", func(t *testing.T) {
 		cfg := good.Clone()
 		cfg.Certificates = []tls.Certificate{issueClient(t, s, func(c *x509.Certificate) { c.ExtKeyUsage = nil })}

@@ -49,7 +49,7 @@ func New(version string) *Metrics {
 		}),
 		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "tls_handshake_failures_total",
-			Help: "TLS handshakes that failed, by reason (no_certificate, bad_certificate, protocol_version, timeout, other, refused).",
+			Help: "TLS handshakes that failed, by reason (no_certificate, bad_certificate, revoked, protocol_version, timeout, other, refused).",
 		}, []string{"reason"}),
 		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_call_duration_seconds",

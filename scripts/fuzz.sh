@@ -22,7 +22,7 @@ for spec in "$@"; do
 	target=${spec##*:}
 	log=$(mktemp)
 	t0=$(date +%s)
-	"$go" test -run='^$' -fuzz="^${target}\$" -fuzztime="$time" "$pkg" >"$log" 2>&1
+	"$go" test -run='^$' -fuzz="^${target}\$" -fuzztime="$time" -fuzzminimizetime="${FUZZMINIMIZETIME:-5s}" "$pkg" >"$log" 2>&1
 	status=$?
 	note=
 	if [ $status -ne 0 ] && ! grep -q 'Failing input written to' "$log"; then
@@ -30,7 +30,7 @@ for spec in "$@"; do
 		# timed out on a loaded machine gives "context deadline exceeded").
 		# Try once more; if it fails again without an input, report it
 		# without failing the run: there is no bug to fix.
-		"$go" test -run='^$' -fuzz="^${target}\$" -fuzztime="$time" "$pkg" >"$log" 2>&1
+		"$go" test -run='^$' -fuzz="^${target}\$" -fuzztime="$time" -fuzzminimizetime="${FUZZMINIMIZETIME:-5s}" "$pkg" >"$log" 2>&1
 		status=$?
 		if [ $status -ne 0 ] && ! grep -q 'Failing input written to' "$log"; then
 			note=" (fuzzing engine error, no failing input: $(grep -m1 -i 'deadline\|error' "$log" | tr -s ' '))"

@@ -1,6 +1,10 @@
 package pkcs11
 
 import (
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +39,14 @@ type faultyModule struct {
 	stale map[pkcs11.SessionHandle]bool
 	open  map[pkcs11.SessionHandle]bool
 
+	// random fails the calls named in it (GenerateKey, Encrypt, ...)
+	// with randomRV at randomRate, the way a loaded network HSM drops
+	// one request in a few (failAtRate).
+	random     map[string]bool
+	randomRV   uint
+	randomRate float64
+	randomHits atomic.Int64
+
 	calls  atomic.Int64 // calls that reached the real module
 	inits  atomic.Int32 // C_Initialize calls
 	logins atomic.Int32 // C_Login calls
@@ -52,6 +64,35 @@ func (f *faultyModule) restart() {
 	f.mu.Lock()
 	f.unreachable = false
 	f.mu.Unlock()
+}
+
+// injected is a return value made up by failAtRate: the call did not
+// reach the module.
+type injected struct{ rv pkcs11.Error }
+
+func (e injected) Error() string { return e.rv.Error() }
+func (e injected) Unwrap() error { return e.rv }
+
+// finish ends the single-part operation of a call that failed with an
+// injected return value: a module ends the operation whatever the call
+// returns (PKCS#11 2.40 section 5.8), but an injected failure never
+// reached it, and the session would keep the operation active.
+func finish[T any](err error, real func() (T, error)) error {
+	var inj injected
+	if errors.As(err, &inj) {
+		_, _ = real()
+	}
+	return err
+}
+
+// failAtRate fails the named calls with rv at rate (0 stops it).
+func (f *faultyModule) failAtRate(rate float64, rv uint, calls ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.randomRate, f.randomRV, f.random = rate, rv, map[string]bool{}
+	for _, c := range calls {
+		f.random[c] = true
+	}
 }
 
 func (f *faultyModule) removeToken() {
@@ -91,6 +132,16 @@ func (f *faultyModule) gateLocked(offlineRV uint) error {
 		return pkcs11.Error(offlineRV)
 	case f.tokenGone:
 		return pkcs11.Error(pkcs11.CKR_TOKEN_NOT_PRESENT)
+	}
+	if len(f.random) > 0 && rand.Float64() < f.randomRate {
+		// The module's method called gate or session, which called us.
+		if pc, _, _, ok := runtime.Caller(2); ok {
+			name := runtime.FuncForPC(pc).Name()
+			if i := strings.LastIndexByte(name, '.'); i >= 0 && f.random[name[i+1:]] {
+				f.randomHits.Add(1)
+				return injected{pkcs11.Error(f.randomRV)}
+			}
+		}
 	}
 	f.calls.Add(1)
 	return nil
@@ -282,7 +333,7 @@ func (f *faultyModule) EncryptInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanis
 
 func (f *faultyModule) Encrypt(sh pkcs11.SessionHandle, message []byte) ([]byte, error) {
 	if err := f.session(sh); err != nil {
-		return nil, err
+		return nil, finish(err, func() ([]byte, error) { return f.p11.Encrypt(sh, message) })
 	}
 	return f.p11.Encrypt(sh, message)
 }
@@ -296,7 +347,7 @@ func (f *faultyModule) DecryptInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanis
 
 func (f *faultyModule) Decrypt(sh pkcs11.SessionHandle, cipher []byte) ([]byte, error) {
 	if err := f.session(sh); err != nil {
-		return nil, err
+		return nil, finish(err, func() ([]byte, error) { return f.p11.Decrypt(sh, cipher) })
 	}
 	return f.p11.Decrypt(sh, cipher)
 }
@@ -310,7 +361,7 @@ func (f *faultyModule) SignInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, 
 
 func (f *faultyModule) Sign(sh pkcs11.SessionHandle, message []byte) ([]byte, error) {
 	if err := f.session(sh); err != nil {
-		return nil, err
+		return nil, finish(err, func() ([]byte, error) { return f.p11.Sign(sh, message) })
 	}
 	return f.p11.Sign(sh, message)
 }

@@ -509,7 +509,18 @@ func (id *Identity) TLSConfig(base *tls.Config) *tls.Config {
 	id.global.Store(global)
 	out := base.Clone()
 	out.ClientAuth = tls.RequireAnyClientCert
-	out.VerifyConnection = func(cs tls.ConnectionState) error { return id.verifyHandshake(cs, global) }
+	// base's own check (the revocation lists of tls.crl_file) runs
+	// first: a revoked certificate is refused whichever CA trusts it.
+	revoked := base.VerifyConnection
+	verify := func(cs tls.ConnectionState) error {
+		if revoked != nil {
+			if err := revoked(cs); err != nil {
+				return err
+			}
+		}
+		return id.verifyHandshake(cs, global)
+	}
+	out.VerifyConnection = verify
 	out.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		// One configuration per handshake, to know who a refusal was
 		// for. A clone without session ticket keys of its own resumes
@@ -521,7 +532,7 @@ func (id *Identity) TLSConfig(base *tls.Config) *tls.Config {
 			remote = hello.Conn.RemoteAddr().String()
 		}
 		c.VerifyConnection = func(cs tls.ConnectionState) error {
-			err := id.verifyHandshake(cs, global)
+			err := verify(cs)
 			if err != nil {
 				id.handshakeRefused(cs, remote, err)
 			}
@@ -543,7 +554,7 @@ func (id *Identity) TLSConfig(base *tls.Config) *tls.Config {
 }
 
 // handshakeRefused records a certificate refused at the handshake
-// (expired, untrusted, or not for client authentication).
+// (expired, untrusted, revoked, or not for client authentication).
 func (id *Identity) handshakeRefused(cs tls.ConnectionState, remote string, err error) {
 	ev := audit.Event{Source: audit.SourceAuth, Remote: remote, Operation: "handshake"}
 	if len(cs.PeerCertificates) > 0 {

@@ -168,10 +168,26 @@ func rekeyDates(old attr.List, now time.Time, offset *time.Duration) map[string]
 	oldStart, hasStart := get(attr.ActivationDate)
 	for _, name := range []string{attr.ProtectStopDate, attr.DeactivationDate} {
 		if end, ok := get(name); ok && hasStart {
-			out[name] = start.Add(end.Sub(oldStart))
+			out[name] = shiftDate(start, end.Unix()-oldStart.Unix())
 		}
 	}
 	return out
+}
+
+// shiftDate is start plus span seconds, counted in seconds because a
+// time.Duration saturates at 292 years and dates run from year 1 to 9999.
+// A date past 9999-12-31 (a span of millennia after an offset) is kept at
+// that end, which every peer reads as "never", rather than stored out of
+// the range requests are held to (message.CheckDates).
+func shiftDate(start time.Time, span int64) time.Time {
+	s := start.Unix() + span // both within years 1-9999: no overflow
+	switch {
+	case s > message.MaxDateTime.Unix():
+		return message.MaxDateTime
+	case s < message.MinDateTime.Unix():
+		return message.MinDateTime
+	}
+	return time.Unix(s, 0).UTC()
 }
 
 func mustLink(t kmip14.LinkType, id string) ttlv.TTLV {

@@ -133,6 +133,7 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		for _, item := range req.Items {
 			var result message.ResponseBatchItem
 			touched := ""
+			dateErr := message.CheckDates(item.RequestPayload)
 			switch {
 			case h.AsynchronousIndicator:
 				result = x.failed(v, item.Operation, item.UniqueBatchItemID,
@@ -142,6 +143,8 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 					message.Errorf(kmip20.ResultReasonUnsupportedProtocolVersion, "protocol version %s is not supported; use Discover Versions", h.ProtocolVersion))
 			case item.Operation == 0:
 				result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
+			case dateErr != nil:
+				result = x.failed(v, item.Operation, item.UniqueBatchItemID, dateErr)
 			default:
 				call := &ops.Call{Version: v, Tenant: client.Tenant, Policy: client.Policy, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
 				result = x.item(ctx, item, call)

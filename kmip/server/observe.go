@@ -17,7 +17,7 @@ type Observer interface {
 	ConnectionOpened()
 	ConnectionClosed()
 	// HandshakeFailed is a refused connection, by reason: no_certificate,
-	// bad_certificate, protocol_version, timeout, other; refused for a
+	// bad_certificate, revoked, protocol_version, timeout, other; refused for a
 	// connection over the limit.
 	HandshakeFailed(reason string)
 }
@@ -38,6 +38,8 @@ func handshakeReason(err error) string {
 	var alert tls.AlertError
 	msg := err.Error()
 	switch {
+	case errors.Is(err, ErrRevoked) || strings.Contains(msg, ErrRevoked.Error()):
+		return "revoked"
 	case strings.Contains(msg, "didn't provide a certificate"):
 		return "no_certificate"
 	case strings.Contains(msg, "certificate") || strings.Contains(msg, "x509"):

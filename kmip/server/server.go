@@ -225,7 +225,11 @@ func (s *Server) serveConn(raw net.Conn) {
 	err := conn.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
-		log.Info().Err(err).Msg("TLS handshake failed")
+		if errors.Is(err, ErrRevoked) {
+			log.Warn().Err(err).Msg("TLS handshake refused: client certificate revoked")
+		} else {
+			log.Info().Err(err).Msg("TLS handshake failed")
+		}
 		s.observer.HandshakeFailed(handshakeReason(err))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/kmip-adapter/kmip-adapter/config"
 )
@@ -63,6 +64,18 @@ func TLSConfig(c config.TLS) (*tls.Config, error) {
 	}
 	if c.CipherPreset == "kmip-compat" {
 		cfg.CipherSuites = compatSuites
+	}
+	if c.CRLFile != "" {
+		cas, err := parseCerts(pem)
+		if err != nil {
+			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
+		}
+		rev, err := LoadRevocations(c.CRLFile, cas, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		// identity.TLSConfig runs this before its own checks.
+		cfg.VerifyConnection = rev.VerifyConnection
 	}
 	return cfg, nil
 }
