@@ -30,7 +30,7 @@ func TestAppendRecordMatchesMarshal(t *testing.T) {
 		}}},
 		{"whole seconds", Record{Seq: 2, Event: Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Source: "s", Operation: "o", Result: "r"}}},
 		{"zero time", Record{Seq: 3}},
-		{"zone offset", Record{Seq: 4, Event: Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 1000, time.FixedZone("x", -(5*3600 + 30*60))), Source: "s"}}},
+		{"zone offset", Record{Seq: 4, Event: Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 1000, time.FixedZone("x", -(5*3600+30*60))), Source: "s"}}},
 		{"torn", Record{Seq: 5, Event: Event{Time: at, Source: SourceAudit, Operation: OpRecovered, Result: "success", Reason: "r"},
 			Torn: &Torn{Segment: 3, Offset: 1 << 40, Bytes: -1}}},
 	}
