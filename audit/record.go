@@ -65,7 +65,12 @@ const KeySize = 32
 // chain computes record MACs under one key.
 type chain struct {
 	h hash.Hash
+	// sum holds the MAC encode made last (the next record's prev).
+	sum [macSize]byte
 }
+
+// macPrefix is what every MAC input begins with.
+var macPrefix = []byte(macDomain + "\x00")
 
 func newChain(key []byte) (*chain, error) {
 	if len(key) != KeySize {
@@ -76,23 +81,30 @@ func newChain(key []byte) (*chain, error) {
 
 // mac returns the MAC of body after prev.
 func (c *chain) mac(prev, body []byte) []byte {
+	return append([]byte(nil), c.sumOf(prev, body)...)
+}
+
+// sumOf returns the MAC of body after prev in c.sum, which the next call
+// overwrites (after reading prev, so prev may be c.sum itself).
+func (c *chain) sumOf(prev, body []byte) []byte {
 	c.h.Reset()
-	c.h.Write([]byte(macDomain))
-	c.h.Write([]byte{0})
+	c.h.Write(macPrefix)
 	c.h.Write(prev)
 	c.h.Write(body)
-	return c.h.Sum(nil)
+	return c.h.Sum(c.sum[:0])
 }
 
 // encode appends r's line (with its newline) to dst and returns it and
-// r's MAC.
+// r's MAC, which stays valid until the next encode (it may be passed back
+// as that call's prev).
 func (c *chain) encode(dst []byte, prev []byte, r *Record) ([]byte, []byte, error) {
-	body, err := json.Marshal(r)
+	start := len(dst)
+	dst, err := appendRecord(dst, r)
 	if err != nil {
-		return dst, nil, fmt.Errorf("audit: encode record %d: %w", r.Seq, err)
+		return dst[:start], nil, fmt.Errorf("audit: encode record %d: %w", r.Seq, err)
 	}
-	mac := c.mac(prev, body)
-	dst = append(dst, body[:len(body)-1]...)
+	mac := c.sumOf(prev, dst[start:])
+	dst = dst[:len(dst)-1] // the body's closing brace: the MAC goes before it
 	dst = append(dst, macField...)
 	dst = hex.AppendEncode(dst, mac)
 	dst = append(dst, '"', '}', '\n')

@@ -145,8 +145,12 @@ stop_peer
 
 log "report"
 mkdir -p "$OUT"
+# The audit setting the adapter ran with, for the table's heading: dev
+# init ships the audit log on, and with audit.sync fsync every operation
+# waits for its record to be on disk.
+AUDIT_DESC=$(awk '/^audit:/{a=1;next} a&&/^[^ ]/{a=0} a&&$1=="path:"{p=$2} a&&$1=="sync:"{s=$2} END{if (p==""||p=="\"\"") print "adapter audit log off"; else print "adapter audit log on, audit.sync " s}' "$TMP/dev/config.yaml")
 "$BIN/kmipctl" bench report --adapter "$TMP/adapter.json" --peer "$TMP/peer.json" --hsm "$TMP/hsm.json" \
 	--peer-name pykmip-server --markdown "$OUT/results.md" --svg "$OUT/chart.svg" --json-out "$OUT/results.json" \
-	--command "make bench (BENCH_DURATION=$DURATION BENCH_CONNS=$CONNS BENCH_KEYS=$KEYS)"
+	--command "make bench (BENCH_DURATION=$DURATION BENCH_CONNS=$CONNS BENCH_KEYS=$KEYS; $AUDIT_DESC)"
 echo
 echo "bench: wrote $OUT/results.md, $OUT/chart.svg and $OUT/results.json" >&2

@@ -246,6 +246,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	log.Debug().Str("tls", tls.VersionName(state.Version)).Str("cipher", tls.CipherSuiteName(state.CipherSuite)).Msg("connection open")
 	defer log.Debug().Msg("connection closed")
 	var requests uint64
+	peer := peerOf(conn) // once per connection: it hashes the certificate
 
 	r := bufio.NewReader(conn)
 	for !s.closing.Load() {
@@ -262,7 +263,7 @@ func (s *Server) serveConn(raw net.Conn) {
 			return
 		}
 		requests++
-		if !s.handleOne(conn, r, client, log.With().Uint64("request", requests).Logger()) {
+		if !s.handleOne(conn, r, client, peer, log.With().Uint64("request", requests).Logger()) {
 			return
 		}
 	}
@@ -272,7 +273,7 @@ func (s *Server) serveConn(raw net.Conn) {
 // the connection can carry another one. Only a request that has been read
 // whole counts as in flight: a client that stalls halfway through sending
 // one cannot hold up a shutdown.
-func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, log zerolog.Logger) bool {
+func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, peer audit.Peer, log zerolog.Logger) bool {
 	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 	if s.closing.Load() {
 		return false
@@ -287,7 +288,7 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, l
 	switch {
 	case err == nil:
 		ctx, cancel := context.WithTimeout(log.WithContext(context.Background()), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
-		ctx = audit.WithPeer(ctx, peerOf(conn))
+		ctx = audit.WithPeer(ctx, peer)
 		resp = s.exec.ExecuteFor(ctx, client, msg)
 		cancel()
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
