@@ -20,6 +20,11 @@ import (
 // on SoftHSM2: it is a property of the partition, not of the request.
 var ErrTransportRefused = errors.New("the root of trust refuses this transport mechanism")
 
+// ErrTransportInput is returned (wrapped) when a transport import is the
+// client's mistake: an unknown transport key, a malformed request, or
+// material that does not decrypt to a key under the key named.
+var ErrTransportInput = errors.New("bad transport import")
+
 // TransportMechanism is how the material of a transport import was
 // encrypted.
 type TransportMechanism int

@@ -92,8 +92,8 @@ func (m *member) transportKey(s pkcs11.SessionHandle, req backend.TransportImpor
 }
 
 var (
-	errUnknownTransportKey = errors.New("unknown transport key")
-	errBadTransportInput   = errors.New("bad transport import")
+	errUnknownTransportKey = fmt.Errorf("%w: unknown transport key", backend.ErrTransportInput)
+	errBadTransportInput   = backend.ErrTransportInput
 )
 
 // IsTransportInputError reports whether err is the caller's fault: an
@@ -154,17 +154,16 @@ func (b *Backend) ImportKept(ctx context.Context, req backend.TransportImportReq
 				return transportFailure("C_UnwrapKey", req.Mechanism, err)
 			}
 			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			a, err := attrs(m.mod, s, h, pkcs11.CKA_VALUE_LEN)
-			if err != nil {
-				return unavailable("C_GetAttributeValue", err)
-			}
-			bits := int(ulong(a[pkcs11.CKA_VALUE_LEN])) * 8
-			if bits != 128 && bits != 192 && bits != 256 {
-				return fmt.Errorf("%w: the unwrapped AES key has %d bits", errBadTransportInput, bits)
-			}
 			wrapped, err := m.mod.WrapKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(m.mech.kwp, nil)}, kek, h)
 			if err != nil {
 				return unavailable("C_WrapKey", err)
+			}
+			// SoftHSM2 leaves CKA_VALUE_LEN at 0 on an unwrapped key; AES
+			// key wrap with padding (RFC 5649) of a key whose length is a
+			// multiple of 8 adds exactly 8 bytes, so the length shows.
+			bits := (len(wrapped) - 8) * 8
+			if bits != 128 && bits != 192 && bits != 256 {
+				return fmt.Errorf("%w: the unwrapped data is not an AES key (%d bytes wrapped)", errBadTransportInput, len(wrapped))
 			}
 			r = result{wrapped: append([]byte{keptAES}, wrapped...), bits: bits}
 			return nil
