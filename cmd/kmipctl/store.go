@@ -25,7 +25,7 @@ import (
 )
 
 func storeCmd() *cobra.Command {
-	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL"}
+	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL, verify record MACs"}
 	var from, to string
 	var batch int
 	migrate := &cobra.Command{
@@ -63,7 +63,7 @@ command line: put it in PGPASSWORD or ~/.pgpass, which the driver reads.`,
 	migrate.Flags().IntVar(&batch, "batch", 500, "objects written per transaction")
 	_ = migrate.MarkFlagRequired("from")
 	_ = migrate.MarkFlagRequired("to")
-	st.AddCommand(migrate)
+	st.AddCommand(migrate, storeVerifyCmd())
 	return st
 }
 

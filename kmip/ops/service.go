@@ -81,6 +81,8 @@ type Deps struct {
 	Log         zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NoRecordMACs turns record MACs off (benchmarks measure their cost).
+	NoRecordMACs bool
 }
 
 // Service dispatches operations to their handlers.
@@ -107,6 +109,9 @@ func New(d Deps) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if macer, ok := backend.RecordMACerOf(d.Backend); ok && !d.NoRecordMACs { // recordmac.go
+		s.store = newMACStore(s.store, macer, s.log)
 	}
 	s.routes = s.routeTable()
 	return s
