@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/kmip-adapter/kmip-adapter/cmd/internal/cli.Version=$(VERSION)
 SOFTHSM  := /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: all build run test unit integration conformance lint deps deps-test clean bench
+.PHONY: all build run test unit integration conformance lint deps deps-test clean bench bench-scale docs dist
 
 all: build
 
@@ -54,6 +54,13 @@ conformance: deps
 # minutes. BENCH_DURATION, BENCH_CONNS, BENCH_WORKLOADS: see scripts/bench.sh.
 bench: deps-test
 	scripts/bench.sh
+
+# bench-scale fills a fresh store to SCALE_OBJECTS objects (default
+# 1000000) and measures Create and Locate at that size, the store's bytes
+# per object and the server's memory, then with SCALE_IDLE (1000) idle
+# connections; see scripts/bench-scale.sh. Not part of make test.
+bench-scale: deps-test
+	SCALE_OBJECTS=$(SCALE_OBJECTS) SCALE_FILL_CONNS=$(SCALE_FILL_CONNS) SCALE_DURATION=$(SCALE_DURATION) SCALE_IDLE=$(SCALE_IDLE) scripts/bench-scale.sh
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -64,7 +64,7 @@ func OpenKey(ctx context.Context, be backend.Backend, path string) ([]byte, erro
 		return nil, fmt.Errorf("audit key %s: version %d for tenant %q is not known", path, kf.Version, kf.Tenant)
 	}
 	key, err := be.Open(ctx, backend.OpenRequest{
-		Key:        backend.TenantKey{TenantID: kf.Tenant, Blob: kf.TenantKey},
+		Key:        backend.TenantKey{TenantID: kf.Tenant, Blob: kf.TenantKey, Type: kf.Backend},
 		Ciphertext: kf.SealedKey, AdditionalData: []byte(keyAAD),
 	})
 	if err != nil {
@@ -93,6 +93,9 @@ func CreateKey(ctx context.Context, be backend.Backend, backendType, path string
 	tk, err := be.NewTenantKey(ctx, InternalTenant)
 	if err != nil {
 		return nil, fmt.Errorf("audit key: new internal tenant key: %w", err)
+	}
+	if tk.Type != "" { // a backend.Router made it: the key file names that root of trust
+		backendType = tk.Type
 	}
 	sealed, err := be.Seal(ctx, backend.SealRequest{Key: tk, Plaintext: key, AdditionalData: []byte(keyAAD)})
 	if err != nil {
@@ -135,7 +138,7 @@ func RewrapKey(ctx context.Context, be backend.Backend, path string) (bool, erro
 	if err := json.Unmarshal(raw, &kf); err != nil {
 		return false, fmt.Errorf("audit key %s: not a key file: %v", path, err)
 	}
-	tk := backend.TenantKey{TenantID: kf.Tenant, Blob: kf.TenantKey}
+	tk := backend.TenantKey{TenantID: kf.Tenant, Blob: kf.TenantKey, Type: kf.Backend}
 	if need, err := rw.NeedsRewrap(tk); err != nil || !need {
 		return false, err
 	}

@@ -104,6 +104,9 @@ type Admin struct {
 type Metrics struct {
 	// Listen is host:port; empty turns the listener off.
 	Listen string `mapstructure:"listen"`
+	// Pprof adds Go's profiling endpoints (/debug/pprof/) to the listener,
+	// for `go tool pprof`. Off by default: a profile costs CPU while it runs.
+	Pprof bool `mapstructure:"pprof"`
 }
 
 // Server configures the KMIP listener.
@@ -864,6 +867,9 @@ func (p *Postgres) validate() error {
 
 func (m *Metrics) validate() error {
 	if m.Listen == "" {
+		if m.Pprof {
+			return errors.New("metrics.pprof: needs metrics.listen (the endpoints are on that listener)")
+		}
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(m.Listen); err != nil {

@@ -165,8 +165,13 @@ func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st
 		}},
 	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("metrics listener ready")
+	h := m.Handler(checks, 3*time.Second)
+	if cfg.Metrics.Pprof {
+		h = metrics.WithPprof(h)
+		log.Warn().Str("addr", ln.Addr().String()).Msg("pprof endpoints on /debug/pprof/ (metrics.pprof)")
+	}
 	go func() {
-		if err := metrics.Serve(ctx, ln, m.Handler(checks, 3*time.Second)); err != nil {
+		if err := metrics.Serve(ctx, ln, h); err != nil {
 			log.Error().Err(err).Msg("metrics listener stopped")
 		}
 	}()

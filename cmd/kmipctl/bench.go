@@ -49,6 +49,7 @@ standard error.`,
 			if err != nil {
 				return err
 			}
+			d.tls = withResumption(d.tls)
 			ctx, stop := signal.NotifyContext(cmdContext(cmd), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return runBench(ctx, d, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -65,7 +66,8 @@ standard error.`,
 	f.StringVar(&o.label, "label", "", "name of the server under test, carried into the results")
 	f.StringVar(&o.out, "out", "", "also write the JSON results to this file")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress line")
-	cmd.AddCommand(benchHSMCmd(), benchReportCmd(), benchPKICmd())
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file (to tell its cost from the server's)")
+	cmd.AddCommand(benchHSMCmd(), benchReportCmd(), benchPKICmd(), benchIdleCmd())
 	return cmd
 }
 
@@ -79,6 +81,8 @@ type benchOptions struct {
 	label     string
 	out       string
 	quiet     bool
+	// cpuProfile is where the load generator's own CPU profile goes.
+	cpuProfile string
 }
 
 // benchReport is what `kmipctl bench --json` prints and `bench report`
@@ -134,6 +138,13 @@ func runBench(ctx context.Context, d *dialer, o benchOptions, stdout, stderr io.
 	}
 	if o.keys < 1 {
 		return errors.New("--keys: at least 1")
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	rep := benchReport{Label: o.label, Target: d.addr, Started: time.Now().UTC()}
 	// One connection first: it proves the target answers, and says how.
@@ -370,7 +381,7 @@ func startProgress(w io.Writer, name string, conns int, start time.Time, o bench
 			last, lastAt = n, now
 			goal := ""
 			if o.requests > 0 {
-				goal = fmt.Sprintf("/%d", o.requests)
+				goal = fmt.Sprintf("  %s %d/%d", progressBar(n, o.requests), n, o.requests)
 			} else {
 				goal = fmt.Sprintf(" of %s", o.duration)
 			}
@@ -394,6 +405,16 @@ func startProgress(w io.Writer, name string, conns int, start time.Time, o bench
 		}
 	}()
 	return func() { close(stop); <-finished }
+}
+
+// progressBar draws done of total as [#####.....] 50%.
+func progressBar(done, total int64) string {
+	const width = 30
+	if total <= 0 {
+		return ""
+	}
+	filled := int(min(done, total) * width / total)
+	return fmt.Sprintf("[%s%s] %3d%%", strings.Repeat("#", filled), strings.Repeat(".", width-filled), min(done, total)*100/total)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -148,8 +148,15 @@ type storedList struct {
 	Attribute []stored
 }
 
-// Marshal encodes the list for the store.
+// Marshal encodes the list for the store. It writes the bytes gemalto's
+// encoder writes for storedList (see codec.go), by hand.
 func (l List) Marshal() ([]byte, error) {
+	return l.marshalFast(), nil
+}
+
+// marshalReflect is Marshal through gemalto's reflection encoder: the
+// reference the hand-written encoder is tested against.
+func (l List) marshalReflect() ([]byte, error) {
 	s := storedList{Attribute: make([]stored, len(l))}
 	for i, a := range l {
 		s.Attribute[i] = stored{AttributeName: a.Name, AttributeIndex: a.Index, AttributeValue: a.Value}
@@ -161,8 +168,22 @@ func (l List) Marshal() ([]byte, error) {
 	return b, nil
 }
 
-// Unmarshal decodes what Marshal produced.
+// Unmarshal decodes what Marshal produced. The usual shape is read by
+// hand (codec.go); anything else goes through gemalto's reflection decoder,
+// which keeps its exact behaviour for odd input.
 func Unmarshal(b []byte) (List, error) {
+	item, err := wire.CheckFirst(b)
+	if err != nil {
+		return nil, fmt.Errorf("attr: decode: %w", err)
+	}
+	if l, ok := unmarshalFast(item); ok {
+		return l, nil
+	}
+	return unmarshalReflect(b)
+}
+
+// unmarshalReflect is Unmarshal through gemalto's reflection decoder.
+func unmarshalReflect(b []byte) (List, error) {
 	var s storedList
 	if err := wire.Decode(b, &s); err != nil {
 		return nil, fmt.Errorf("attr: decode: %w", err)

@@ -9,7 +9,6 @@ import (
 	"github.com/gemalto/kmip-go/ttlv"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
-	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
 )
 
 // attributeV1 is the 1.x Attribute structure (KMIP 1.4 section 2.1.1); in
@@ -38,7 +37,7 @@ func DecodeAttributes(raw ttlv.TTLV) (attr.List, error) {
 		switch tag := c.Tag(); {
 		case tag == kmip14.TagAttribute:
 			var a attributeV1
-			if err := wire.Decode(c, &a); err != nil {
+			if err := Unmarshal(c, &a); err != nil {
 				return nil, Errorf(kmip20.ResultReasonInvalidField, "attribute: %v", err)
 			}
 			if a.AttributeName == "" || len(a.AttributeValue) == 0 {

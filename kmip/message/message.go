@@ -121,11 +121,41 @@ func PeekVersion(msg ttlv.TTLV) (v Version, ok bool) {
 	return probe.Header.ProtocolVersion, true
 }
 
-// Unmarshal decodes a TTLV value into v; see wire.Decode.
-func Unmarshal(msg ttlv.TTLV, v any) error { return wire.Decode(msg, v) }
+// Unmarshal decodes a TTLV value into v; see wire.Decode. The request
+// envelope and the hot payloads are read by hand (fastcodec.go) when they
+// have their usual shape.
+func Unmarshal(msg ttlv.TTLV, v any) error {
+	if d, ok := v.(fastDecoder); ok {
+		item, err := wire.CheckFirst(msg)
+		if err != nil {
+			return err
+		}
+		if d.decodeFast(item) {
+			return nil
+		}
+	}
+	return wire.Decode(msg, v)
+}
 
-// Marshal encodes v (a message, payload or value) as TTLV.
+// Marshal encodes v (a message, payload or value) as TTLV. A response
+// whose payloads have hand-written encoders is written by hand
+// (fastcodec.go), with the same bytes.
 func Marshal(v any) (ttlv.TTLV, error) {
+	switch r := v.(type) {
+	case *Response:
+		if b, ok := r.marshalFast(); ok {
+			return b, nil
+		}
+	case Response:
+		if b, ok := r.marshalFast(); ok {
+			return b, nil
+		}
+	}
+	return marshalReflect(v)
+}
+
+// marshalReflect is Marshal through gemalto's reflection encoder.
+func marshalReflect(v any) (ttlv.TTLV, error) {
 	b, err := ttlv.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %s", firstLine(err.Error()))

@@ -138,9 +138,12 @@ func (s *Service) get(ctx context.Context, call *Call) (any, error) {
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "a %s has no Key Block to wrap", t)
 	}
 	// Fresh (KMIP 1.4 section 3.34) says the object has never been served
-	// to a client: this Get ends that.
+	// to a client: this Get ends that, durably before the material is
+	// answered (the store commits it together with concurrent writes).
+	// Only the first Get of an object writes; the update starts from the
+	// object as loaded above.
 	if flag(m.attrs, attr.Fresh, false) {
-		if _, err := s.update(ctx, call, id, func(m *managed) error {
+		if _, err := s.modifyFrom(ctx, call, id, m, s.load, func(m *managed) error {
 			m.attrs.Set(attr.Fresh, attr.Bool(false))
 			return nil
 		}); err != nil {

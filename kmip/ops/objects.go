@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/internal/ttlvfast"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/object"
 	"github.com/kmip-adapter/kmip-adapter/store"
@@ -112,11 +115,20 @@ func (s *Service) update(ctx context.Context, call *Call, id string, change func
 // modify is update with the loader to use (load, or loadArchived for
 // Recover).
 func (s *Service) modify(ctx context.Context, call *Call, id string, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
+	return s.modifyFrom(ctx, call, id, nil, load, change)
+}
+
+// modifyFrom is modify starting from m, the object as the caller already
+// loaded it (nil: load it first), which saves a read and a decode; when
+// another writer got there first it is re-read as modify does.
+func (s *Service) modifyFrom(ctx context.Context, call *Call, id string, m *managed, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
 	const attempts = 5
 	for i := 0; ; i++ {
-		m, err := load(ctx, call, id)
-		if err != nil {
-			return nil, err
+		if m == nil {
+			var err error
+			if m, err = load(ctx, call, id); err != nil {
+				return nil, err
+			}
 		}
 		before := snapshot(m.rec)
 		if err := change(m); err != nil {
@@ -126,8 +138,9 @@ func (s *Service) modify(ctx context.Context, call *Call, id string, load func(c
 		if err := m.encodeAttrs(); err != nil {
 			return nil, err
 		}
-		err = s.store.UpdateObject(ctx, m.rec)
+		err := s.store.UpdateObject(ctx, m.rec)
 		if errors.Is(err, store.ErrConflict) && i+1 < attempts {
+			m = nil
 			continue
 		}
 		if err != nil {
@@ -214,19 +227,13 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 		setDefault(attr.Extractable, attr.Bool(true))
 		attrs.Set(attr.AlwaysSensitive, attr.Bool(flag(attrs, attr.Sensitive, false)))
 		attrs.Set(attr.NeverExtractable, attr.Bool(!flag(attrs, attr.Extractable, true)))
-		attrs.Set(attr.LeaseTime, interval(leaseTime))
+		attrs.Set(attr.LeaseTime, slices.Clone(leaseTimeValue()))
 		// The object is kept in the server's (software) store; its material
 		// is sealed there by keys that never leave the root of trust.
 		setDefault(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskSoftware)))
 	}
 	if o.Generated {
-		rng, err := attr.Struct(struct {
-			RNGAlgorithm kmip14.RNGAlgorithm
-		}{kmip14.RNGAlgorithmDRBG}) // the HSM's DRBG (C_GenerateRandom)
-		if err != nil {
-			return nil, err
-		}
-		attrs.Set(attr.RandomNumberGenerator, rng)
+		attrs.Set(attr.RandomNumberGenerator, slices.Clone(drbgValue()))
 	}
 	material := o.Material
 	objectType := o.Type
@@ -278,15 +285,33 @@ func (s *Service) material(ctx context.Context, call *Call, m *managed) ([]byte,
 }
 
 // rawDigest is the Digest attribute (KMIP 1.4 section 3.17) of key material
-// in the given Key Format Type: SHA-256 of the material.
+// in the given Key Format Type: SHA-256 of the material. It is written by
+// hand (every Create and Register makes one): the bytes attr.Struct
+// writes for {HashingAlgorithm, DigestValue, KeyFormatType}.
 func rawDigest(material []byte, format kmip14.KeyFormatType) (ttlv.TTLV, error) {
 	sum := sha256.Sum256(material)
-	return attr.Struct(struct {
-		HashingAlgorithm kmip14.HashingAlgorithm
-		DigestValue      []byte
-		KeyFormatType    kmip14.KeyFormatType
-	}{kmip14.HashingAlgorithmSHA_256, sum[:], format})
+	b, s := ttlvfast.Begin(make([]byte, 0, 72), kmip14.TagAttributeValue)
+	b = ttlvfast.Enum(b, kmip14.TagHashingAlgorithm, uint32(kmip14.HashingAlgorithmSHA_256))
+	b = ttlvfast.Bytes(b, kmip14.TagDigestValue, sum[:])
+	b = ttlvfast.Enum(b, kmip14.TagKeyFormatType, uint32(format))
+	return ttlvfast.End(b, s), nil
 }
+
+// The attribute values every new key gets, encoded once.
+var (
+	// drbgValue is Random Number Generator: the HSM's DRBG
+	// (C_GenerateRandom).
+	drbgValue = sync.OnceValue(func() ttlv.TTLV {
+		v, err := attr.Struct(struct {
+			RNGAlgorithm kmip14.RNGAlgorithm
+		}{kmip14.RNGAlgorithmDRBG})
+		if err != nil {
+			panic(err) // a fixed type: cannot fail
+		}
+		return v
+	})
+	leaseTimeValue = sync.OnceValue(func() ttlv.TTLV { return interval(leaseTime) })
+)
 
 // interval is an Interval attribute value (whole seconds).
 func interval(d time.Duration) ttlv.TTLV {

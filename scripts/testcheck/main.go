@@ -66,6 +66,7 @@ type event struct {
 	Package string
 	Test    string
 	Output  string
+	Elapsed float64 // seconds, on pass, fail and skip
 }
 
 type key struct{ pkg, test string }
@@ -78,6 +79,7 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 	pending := map[key][]string{} // a running test's output, shown if it fails
 	skipped := map[key]string{}   // skipped test -> its reason
 	failures := 0
+	var timed []timing // top-level tests, for the slowest-tests summary
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -111,6 +113,9 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 		case "pass":
 			delete(pending, k)
 		}
+		if (e.Action == "pass" || e.Action == "fail") && e.Test != "" && !strings.Contains(e.Test, "/") {
+			timed = append(timed, timing{k, e.Elapsed})
+		}
 		_ = w.Flush()
 	}
 	if err := sc.Err(); err != nil {
@@ -126,6 +131,7 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 		}
 		return list[i].test < list[j].test
 	})
+	slowest(w, timed, 15)
 	unexpected := 0
 	if len(list) > 0 {
 		fmt.Fprintf(w, "skipped tests: %d\n", len(list))
@@ -275,4 +281,23 @@ func list(goos string) ([]listed, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// timing is how long one top-level test ran.
+type timing struct {
+	key
+	seconds float64
+}
+
+// slowest prints the n longest top-level tests, so that what makes
+// `make test` slow (its budget is about 15 minutes) shows in every run.
+func slowest(w io.Writer, timed []timing, n int) {
+	if len(timed) == 0 {
+		return
+	}
+	sort.Slice(timed, func(i, j int) bool { return timed[i].seconds > timed[j].seconds })
+	fmt.Fprintf(w, "slowest tests:\n")
+	for _, t := range timed[:min(n, len(timed))] {
+		fmt.Fprintf(w, "  %7.1fs %s %s\n", t.seconds, t.pkg, t.test)
+	}
 }

@@ -39,7 +39,8 @@ var (
 // time, which makes the revision checks of updates atomic without more
 // locking; every write is fsynced before its method returns.
 type Store struct {
-	db *bolt.DB
+	db     *bolt.DB
+	writes *committer // group commit of the writes (commit.go)
 }
 
 // Option configures Open.
@@ -86,7 +87,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store.path: %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, writes: newCommitter(db)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -115,8 +116,10 @@ func initSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close closes the database. Calling it again does nothing.
+// Close commits the writes in progress and closes the database. Calling
+// it again does nothing.
 func (s *Store) Close() error {
+	s.writes.close()
 	return s.db.Close()
 }
 
@@ -133,7 +136,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
 	}
-	return wrap(op, s.db.Update(fn))
+	return wrap(op, s.writes.update(fn))
 }
 
 func wrap(op string, err error) error {
@@ -198,17 +201,30 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 // GetObject implements store.Store.
 func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Object, error) {
 	var o *store.Object
-	err := s.view(ctx, fmt.Sprintf("get object %q/%q", tenantID, id), func(tx *bolt.Tx) error {
-		tb, ok, err := openTenant(tx, tenantID)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	err := s.view(ctx, "get object", func(tx *bolt.Tx) error {
+		// Only the records bucket: the read every Get makes opens no index.
+		if tenantID == "" {
 			return store.ErrNotFound
 		}
-		o, err = tb.get(tenantID, id)
+		t := tx.Bucket(bucketObjects).Bucket([]byte(tenantID))
+		if t == nil {
+			return store.ErrNotFound
+		}
+		records := t.Bucket(bucketRecords)
+		if records == nil {
+			return fmt.Errorf("tenant %q: bucket %s missing: %w", tenantID, bucketRecords, errCorrupt)
+		}
+		v := records.Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		o, err = decodeObject(tenantID, id, v)
 		return err
 	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w (object %q/%q)", err, tenantID, id)
+	}
 	return o, err
 }
 

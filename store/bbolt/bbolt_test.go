@@ -115,7 +115,7 @@ func TestCodec(t *testing.T) {
 	b[0] = 1
 	_, err = decodeObject("t", "i", b)
 	assert.ErrorIs(t, err, errCorrupt, "version 1 records are not read")
-	b[0] = 3
+	b[0] = 4
 	_, err = decodeObject("t", "i", b)
 	assert.ErrorIs(t, err, errCorrupt)
 	b[0] = objectRecordVersion

@@ -31,6 +31,11 @@ import (
 // (Version 1, without flags and index, was written by pre-release builds
 // with schema 1, which Open refuses.)
 //
+// Object record, version 3: version 2 with the attributes packed (see
+// attrpack.go), a third of their TTLV size. Records are written as
+// version 3 whenever the attribute list packs, version 2 otherwise; both
+// are read.
+//
 // Tenant record, version 2 (version 1 lacks settings, which decode as
 // zero):
 //
@@ -41,8 +46,9 @@ import (
 // where "bytes" is a uvarint length followed by the bytes. Empty and nil
 // byte slices are the same on disk and decode as nil.
 const (
-	objectRecordVersion = 2
-	tenantRecordVersion = 2
+	objectRecordVersion       = 2
+	objectRecordVersionPacked = 3
+	tenantRecordVersion       = 2
 )
 
 const (
@@ -53,7 +59,12 @@ const (
 var errCorrupt = errors.New("corrupt record")
 
 func encodeObject(o *store.Object) []byte {
-	n := 40 + len(o.Attributes) + len(o.Material) + len(o.MAC)
+	version := byte(objectRecordVersion)
+	attrs := o.Attributes
+	if p, ok := packAttributes(attrs); ok {
+		version, attrs = objectRecordVersionPacked, p
+	}
+	n := 40 + len(attrs) + len(o.Material) + len(o.MAC)
 	for _, name := range o.Names {
 		n += len(name) + binary.MaxVarintLen32
 	}
@@ -61,7 +72,7 @@ func encodeObject(o *store.Object) []byte {
 		n += len(e.Key) + len(e.Value) + 2*binary.MaxVarintLen32
 	}
 	b := make([]byte, 0, n)
-	b = append(b, objectRecordVersion)
+	b = append(b, version)
 	b = binary.AppendUvarint(b, uint64(o.ObjectType))
 	b = binary.AppendUvarint(b, uint64(o.State))
 	b = binary.AppendUvarint(b, o.Revision)
@@ -71,7 +82,7 @@ func encodeObject(o *store.Object) []byte {
 	for _, name := range o.Names {
 		b = appendBytes(b, []byte(name))
 	}
-	b = appendBytes(b, o.Attributes)
+	b = appendBytes(b, attrs)
 	b = appendBytes(b, o.Material)
 	var flags uint64
 	if o.Archived {
@@ -96,8 +107,9 @@ func encodeObject(o *store.Object) []byte {
 // bbolt owns only for the length of a transaction.
 func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != objectRecordVersion && d.err == nil {
-		return nil, fmt.Errorf("object record version %d: %w", v, errCorrupt)
+	version := d.byte()
+	if version != objectRecordVersion && version != objectRecordVersionPacked && d.err == nil {
+		return nil, fmt.Errorf("object record version %d: %w", version, errCorrupt)
 	}
 	o := &store.Object{TenantID: tenantID, ID: id}
 	o.ObjectType = d.uint32()
@@ -116,7 +128,17 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 			o.Names[i] = string(d.bytes())
 		}
 	}
-	o.Attributes = d.bytesCopy()
+	if version == objectRecordVersionPacked {
+		if p := d.bytes(); d.err == nil {
+			attrs, err := unpackAttributes(p)
+			if err != nil {
+				return nil, fmt.Errorf("object record: attributes: %w", err)
+			}
+			o.Attributes = attrs
+		}
+	} else {
+		o.Attributes = d.bytesCopy()
+	}
 	o.Material = d.bytesCopy()
 	flags := d.uvarint()
 	if flags&^(flagArchived|flagMAC) != 0 {

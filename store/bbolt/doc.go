@@ -1,7 +1,8 @@
 // Package bbolt is the embedded, single-node store.Store: one bbolt file,
 // opened by one process at a time (a second Open fails with ErrLocked after
 // a short lock timeout instead of hanging). Every write is committed with
-// an fsync before the method returns.
+// an fsync before the method returns; writes that arrive together share
+// one commit and its fsync (group commit, commit.go).
 //
 // Layout (schema version 2, kept in meta/schema):
 //
@@ -31,5 +32,6 @@
 // source at all the creation index is walked. Schema 1 files (pre-release,
 // without the state and entry indexes) are refused by Open.
 //
-// Records use a compact versioned binary encoding (codec.go), not JSON.
+// Records use a compact versioned binary encoding (codec.go), not JSON,
+// with the attribute list packed (attrpack.go).
 package bbolt

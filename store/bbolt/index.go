@@ -32,7 +32,17 @@ type tenantBuckets struct {
 	records, created, byType, byState, byName, byEntry *bolt.Bucket
 }
 
+// indexFillPercent is how full the index buckets' pages are left when
+// they split. Index keys end with the creation time, so new keys go at
+// the end of their range: with bbolt's default (half full) every page an
+// append splits stays half empty for good. The records bucket, keyed by
+// random UUIDs, keeps the default, which suits inserts anywhere.
+const indexFillPercent = 0.9
+
 func tenantFrom(bs []*bolt.Bucket) tenantBuckets {
+	for _, b := range bs[1:] {
+		b.FillPercent = indexFillPercent
+	}
 	return tenantBuckets{records: bs[0], created: bs[1], byType: bs[2], byState: bs[3], byName: bs[4], byEntry: bs[5]}
 }
 

@@ -1,0 +1,399 @@
+package message
+
+import (
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/gemalto/kmip-go/ttlv"
+
+	tf "github.com/kmip-adapter/kmip-adapter/kmip/internal/ttlvfast"
+)
+
+// Hand-written TTLV for the hot paths: the request envelope, the Get and
+// Create payloads, and the response envelope with the Get and Create
+// answers. gemalto's reflection codec recomputes each type's field table
+// on every call (and builds errors with stack traces while doing so),
+// which cost most of a Get's CPU.
+//
+// Decoders accept what the reflection decoder reads the same way: the
+// fields in any order, unknown tags ignored, the last of a repeated field
+// kept. A field of an unexpected type (which the reflection decoder may
+// convert, or refuse with its own error) makes them report "not handled",
+// and Unmarshal then runs the reflection decoder on the untouched value.
+// One difference: a raw (ttlv.TTLV) field is the item alone, where the
+// reflection decoder also copies the siblings that follow it.
+//
+// Encoders write exactly the bytes ttlv.Marshal writes (fastcodec_test.go
+// compares them over the OASIS vectors); a response with a payload they do
+// not know goes through ttlv.Marshal whole.
+
+// fastDecoder is a value with a hand-written decoder. decodeFast reads a
+// checked item and reports whether it handled it; when it did not, the
+// value is unchanged.
+type fastDecoder interface {
+	decodeFast(item ttlv.TTLV) bool
+}
+
+// fields calls f on each child of a checked structure item; f returns
+// false to stop (not handled), which fields returns.
+func fields(item ttlv.TTLV, f func(tf.Item) bool) bool {
+	if item.Type() != ttlv.TypeStructure {
+		return false
+	}
+	for rest := []byte(item[tf.Header:]); ; {
+		it, r, ok := tf.Next(rest)
+		if !ok {
+			return true
+		}
+		if !f(it) {
+			return false
+		}
+		rest = r
+	}
+}
+
+// Readers of one field each: false when the item has another type.
+func readInt(it tf.Item, v *int32) bool {
+	if !it.Is(ttlv.TypeInteger) {
+		return false
+	}
+	*v = it.Int32()
+	return true
+}
+
+func readEnum[T ~uint32](it tf.Item, v *T) bool {
+	if !it.Is(ttlv.TypeEnumeration) {
+		return false
+	}
+	*v = T(it.Uint32())
+	return true
+}
+
+func readBool(it tf.Item, v *bool) bool {
+	if !it.Is(ttlv.TypeBoolean) {
+		return false
+	}
+	*v = it.Int64() != 0
+	return true
+}
+
+func readText(it tf.Item, v *string) bool {
+	if it.Type != ttlv.TypeTextString {
+		return false
+	}
+	*v = string(it.Value)
+	return true
+}
+
+// readBytes aliases the message, as the reflection decoder does (nil for
+// an empty value).
+func readBytes(it tf.Item, v *[]byte) bool {
+	if it.Type != ttlv.TypeByteString {
+		return false
+	}
+	*v = nil
+	if len(it.Value) > 0 {
+		*v = it.Value
+	}
+	return true
+}
+
+func decodeVersionFast(v *Version, item ttlv.TTLV) bool {
+	out := *v
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagProtocolVersionMajor:
+			return readInt(it, &out.Major)
+		case kmip14.TagProtocolVersionMinor:
+			return readInt(it, &out.Minor)
+		}
+		return true
+	})
+	if ok {
+		*v = out
+	}
+	return ok
+}
+
+func (h *RequestHeader) decodeFast(item ttlv.TTLV) bool {
+	out := *h
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagProtocolVersion:
+			return decodeVersionFast(&out.ProtocolVersion, it.Raw)
+		case kmip14.TagMaximumResponseSize:
+			return readInt(it, &out.MaximumResponseSize)
+		case kmip14.TagClientCorrelationValue:
+			return readText(it, &out.ClientCorrelationValue)
+		case kmip14.TagServerCorrelationValue:
+			return readText(it, &out.ServerCorrelationValue)
+		case kmip14.TagAsynchronousIndicator:
+			return readBool(it, &out.AsynchronousIndicator)
+		case kmip14.TagAttestationCapableIndicator:
+			return readBool(it, &out.AttestationCapableIndicator)
+		case kmip14.TagAuthentication:
+			out.Authentication = it.Copy()
+		case kmip14.TagBatchErrorContinuationOption:
+			return readEnum(it, &out.BatchErrorContinuationOption)
+		case kmip14.TagBatchOrderOption:
+			return readBool(it, &out.BatchOrderOption)
+		case kmip14.TagTimeStamp:
+			if !it.Is(ttlv.TypeDateTime) && !it.Is(ttlv.TypeDateTimeExtended) {
+				return false
+			}
+			out.TimeStamp = it.Time()
+		case kmip14.TagBatchCount:
+			return readInt(it, &out.BatchCount)
+		}
+		return true
+	})
+	if ok {
+		*h = out
+	}
+	return ok
+}
+
+func (b *RequestBatchItem) decodeFast(item ttlv.TTLV) bool {
+	out := *b
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagOperation:
+			return readEnum(it, &out.Operation)
+		case kmip20.TagEphemeral:
+			return readBool(it, &out.Ephemeral)
+		case kmip14.TagUniqueBatchItemID:
+			return readBytes(it, &out.UniqueBatchItemID)
+		case kmip14.TagRequestPayload:
+			out.RequestPayload = it.Copy()
+		case kmip14.TagMessageExtension:
+			out.MessageExtension = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*b = out
+	}
+	return ok
+}
+
+func (r *Request) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	out.Items = append([]RequestBatchItem(nil), r.Items...)
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagRequestHeader:
+			return out.Header.decodeFast(it.Raw)
+		case kmip14.TagBatchItem:
+			var bi RequestBatchItem
+			if !bi.decodeFast(it.Raw) {
+				return false
+			}
+			out.Items = append(out.Items, bi)
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (g *GetRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *g
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagKeyFormatType:
+			return readEnum(it, &out.KeyFormatType)
+		case kmip14.TagKeyWrapType:
+			return readEnum(it, &out.KeyWrapType)
+		case kmip14.TagKeyCompressionType:
+			return readEnum(it, &out.KeyCompressionType)
+		case kmip14.TagKeyWrappingSpecification:
+			out.KeyWrappingSpecification = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*g = out
+	}
+	return ok
+}
+
+func (c *CreateRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *c
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagObjectType:
+			return readEnum(it, &out.ObjectType)
+		case kmip14.TagTemplateAttribute:
+			out.TemplateAttribute = it.Copy()
+		case kmip20.TagAttributes:
+			out.Attributes = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*c = out
+	}
+	return ok
+}
+
+// fastEncoder is a payload with a hand-written encoder: appendFast appends
+// it as an item tagged tag, or reports that it cannot (b is then to be
+// thrown away).
+type fastEncoder interface {
+	appendFast(b []byte, tag ttlv.Tag) ([]byte, bool)
+}
+
+// marshalFast encodes a response, or reports that one of its payloads has
+// no hand-written encoder.
+func (r *Response) marshalFast() (ttlv.TTLV, bool) {
+	b, msg := tf.Begin(make([]byte, 0, 512), kmip14.TagResponseMessage)
+	var h int
+	b, h = tf.Begin(b, kmip14.TagResponseHeader)
+	b = appendVersionFast(b, r.Header.ProtocolVersion)
+	b = tf.DateTime(b, kmip14.TagTimeStamp, r.Header.TimeStamp)
+	if r.Header.ClientCorrelationValue != "" {
+		b = tf.Text(b, kmip14.TagClientCorrelationValue, r.Header.ClientCorrelationValue)
+	}
+	if r.Header.ServerCorrelationValue != "" {
+		b = tf.Text(b, kmip14.TagServerCorrelationValue, r.Header.ServerCorrelationValue)
+	}
+	b = tf.Int(b, kmip14.TagBatchCount, r.Header.BatchCount)
+	b = tf.End(b, h)
+	for i := range r.Items {
+		it := &r.Items[i]
+		var bi int
+		b, bi = tf.Begin(b, kmip14.TagBatchItem)
+		if it.Operation != 0 {
+			b = tf.Enum(b, kmip14.TagOperation, uint32(it.Operation))
+		}
+		if len(it.UniqueBatchItemID) > 0 {
+			b = tf.Bytes(b, kmip14.TagUniqueBatchItemID, it.UniqueBatchItemID)
+		}
+		b = tf.Enum(b, kmip14.TagResultStatus, uint32(it.ResultStatus))
+		if it.ResultReason != 0 {
+			b = tf.Enum(b, kmip14.TagResultReason, uint32(it.ResultReason))
+		}
+		if it.ResultMessage != "" {
+			b = tf.Text(b, kmip14.TagResultMessage, it.ResultMessage)
+		}
+		if it.ResponsePayload != nil {
+			p, ok := it.ResponsePayload.(fastEncoder)
+			if !ok {
+				return nil, false
+			}
+			if b, ok = p.appendFast(b, kmip14.TagResponsePayload); !ok {
+				return nil, false
+			}
+		}
+		b = tf.End(b, bi)
+	}
+	return tf.End(b, msg), true
+}
+
+func appendVersionFast(b []byte, v Version) []byte {
+	b, s := tf.Begin(b, kmip14.TagProtocolVersion)
+	b = tf.Int(b, kmip14.TagProtocolVersionMajor, v.Major)
+	b = tf.Int(b, kmip14.TagProtocolVersionMinor, v.Minor)
+	return tf.End(b, s)
+}
+
+func (c *CreateResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if c == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	b = tf.Enum(b, kmip14.TagObjectType, uint32(c.ObjectType))
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, c.UniqueIdentifier)
+	return tf.End(b, s), true
+}
+
+func (g *GetResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if g == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	b = tf.Enum(b, kmip14.TagObjectType, uint32(g.ObjectType))
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, g.UniqueIdentifier)
+	if c := g.Certificate; c != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagCertificate)
+		b = tf.Enum(b, kmip14.TagCertificateType, uint32(c.CertificateType))
+		b = tf.Bytes(b, kmip14.TagCertificateValue, c.CertificateValue)
+		b = tf.End(b, o)
+	}
+	if k := g.SymmetricKey; k != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagSymmetricKey)
+		b = k.KeyBlock.appendFast(b)
+		b = tf.End(b, o)
+	}
+	if k := g.PublicKey; k != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagPublicKey)
+		b = k.KeyBlock.appendFast(b)
+		b = tf.End(b, o)
+	}
+	if k := g.PrivateKey; k != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagPrivateKey)
+		b = k.KeyBlock.appendFast(b)
+		b = tf.End(b, o)
+	}
+	b = append(b, g.Template...)
+	if d := g.SecretData; d != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagSecretData)
+		b = tf.Enum(b, kmip14.TagSecretDataType, uint32(d.SecretDataType))
+		b = d.KeyBlock.appendFast(b)
+		b = tf.End(b, o)
+	}
+	if d := g.OpaqueObject; d != nil {
+		var o int
+		b, o = tf.Begin(b, kmip14.TagOpaqueObject)
+		b = tf.Enum(b, kmip14.TagOpaqueDataType, uint32(d.OpaqueDataType))
+		b = tf.Bytes(b, kmip14.TagOpaqueDataValue, d.OpaqueDataValue)
+		b = tf.End(b, o)
+	}
+	return tf.End(b, s), true
+}
+
+func (k *KeyBlock) appendFast(b []byte) []byte {
+	b, s := tf.Begin(b, kmip14.TagKeyBlock)
+	b = tf.Enum(b, kmip14.TagKeyFormatType, uint32(k.KeyFormatType))
+	if k.KeyCompressionType != 0 {
+		b = tf.Enum(b, kmip14.TagKeyCompressionType, uint32(k.KeyCompressionType))
+	}
+	b = append(b, k.KeyValue...)
+	if k.CryptographicAlgorithm != 0 {
+		b = tf.Enum(b, kmip14.TagCryptographicAlgorithm, uint32(k.CryptographicAlgorithm))
+	}
+	if k.CryptographicLength != 0 {
+		b = tf.Int(b, kmip14.TagCryptographicLength, k.CryptographicLength)
+	}
+	b = append(b, k.KeyWrappingData...)
+	return tf.End(b, s)
+}
+
+func (a *attributeV1) decodeFast(item ttlv.TTLV) bool {
+	out := *a
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagVendorIdentification:
+			return readText(it, &out.VendorIdentification)
+		case kmip14.TagAttributeName:
+			return readText(it, &out.AttributeName)
+		case kmip14.TagAttributeIndex:
+			return readInt(it, &out.AttributeIndex)
+		case kmip14.TagAttributeValue:
+			out.AttributeValue = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*a = out
+	}
+	return ok
+}
