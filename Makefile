@@ -81,8 +81,8 @@ dist:
 	rm -rf $(DIST) && mkdir -p $(DIST)/bin
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(DIST)/bin/ ./cmd/kmip-adapter ./cmd/kmipctl
 	cp -r packaging/systemd packaging/examples $(DIST)/
-	cp README.md docs/configuration.md $(DIST)/
-	tar -C $(DIST) -czf $(DIST)/kmip-adapter-$(VERSION)-linux-$$($(GO) env GOARCH).tar.gz bin systemd examples README.md configuration.md
+	cp README.md docs/configuration.md docs/operations.md docs/troubleshooting.md docs/architecture.md $(DIST)/
+	tar -C $(DIST) -czf $(DIST)/kmip-adapter-$(VERSION)-linux-$$($(GO) env GOARCH).tar.gz bin systemd examples README.md configuration.md operations.md troubleshooting.md architecture.md
 	@echo "dist/: $$(ls $(DIST))"
 
 # fuzz runs every fuzz target for FUZZTIME each (a crash leaves its input

@@ -226,3 +226,30 @@ func TestKeyFollowsRootRotation(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, changed, "a second start has nothing to rewrap")
 }
+
+// notThisOne is a root of trust that opens nothing: the default of a
+// Router whose audit key was made on another backend.
+type notThisOne struct{ backend.Backend }
+
+func (notThisOne) Open(context.Context, backend.OpenRequest) ([]byte, error) {
+	return nil, backend.ErrIntegrity
+}
+
+// TestKeyOpensOnItsOwnBackend: a key file made on the HSM opens through a
+// Router whose default root of trust is another one (a server that moved
+// to backend.types with another default type): the file names its
+// backend, and the Router routes by it.
+func TestKeyOpensOnItsOwnBackend(t *testing.T) {
+	ctx := context.Background()
+	hsm := openHSM(t)
+	dir := t.TempDir()
+	keyPath, logPath := filepath.Join(dir, "audit.log.key"), filepath.Join(dir, "audit.log")
+	key, err := audit.OpenOrCreateKey(ctx, hsm, "pkcs11", keyPath, logPath)
+	require.NoError(t, err)
+
+	r, err := backend.NewRouter(map[string]backend.Backend{"pkcs11": hsm, "hpcs": notThisOne{}}, "hpcs")
+	require.NoError(t, err)
+	again, err := audit.OpenOrCreateKey(ctx, r, "hpcs", keyPath, logPath)
+	require.NoError(t, err)
+	assert.Equal(t, key, again)
+}

@@ -68,8 +68,9 @@ type Sink struct {
 	buf       []byte
 	// commits counts the writes (each with its fsync) that made records
 	// durable; records/commits is the group commit's gain.
-	commits atomic.Uint64
-	records atomic.Uint64
+	commits  atomic.Uint64
+	records  atomic.Uint64
+	failures atomic.Uint64 // records whose write failed
 
 	mu     sync.RWMutex // closed vs. sends on queue
 	closed bool
@@ -274,6 +275,10 @@ func (s *Sink) Commits() uint64 { return s.commits.Load() }
 // Records is the number of records made durable so far.
 func (s *Sink) Records() uint64 { return s.records.Load() }
 
+// Failures is the number of records whose write failed so far (their
+// callers got the error).
+func (s *Sink) Failures() uint64 { return s.failures.Load() }
+
 // Close writes the OpStop record and closes the file. Records waiting
 // are written first; later ones get ErrClosed. Calling it twice is safe.
 func (s *Sink) Close() error {
@@ -318,6 +323,9 @@ func (s *Sink) run() {
 			}
 		}
 		err := s.write(recs)
+		if err != nil {
+			s.failures.Add(uint64(len(recs)))
+		}
 		for _, p := range batch {
 			p.done <- err
 		}

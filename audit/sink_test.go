@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -405,6 +406,20 @@ func TestFailedWriteFailsTheRecord(t *testing.T) {
 	require.NoError(t, s.f.Close())
 	assert.Error(t, s.Record(context.Background(), event(2)))
 	assert.Error(t, s.Record(context.Background(), event(3)))
+	assert.Equal(t, uint64(2), s.Failures(), "each failed record is counted")
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(s))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range families {
+		if m := f.GetMetric()[0]; m.GetCounter() != nil {
+			got[f.GetName()] = m.GetCounter().GetValue()
+		}
+	}
+	assert.Equal(t, map[string]float64{
+		"kmip_adapter_audit_records_total": 2, "kmip_adapter_audit_commits_total": 2, "kmip_adapter_audit_record_failures_total": 2,
+	}, got, "the start record and event 1 were written, in two commits")
 	_ = s.Close()
 	rep, err := Verify(path, key)
 	require.NoError(t, err)

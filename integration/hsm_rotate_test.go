@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -62,9 +63,10 @@ func TestHSMRootRotation(t *testing.T) {
 	}
 	getAll() // the server serves under the new root before the rewrap
 
+	progress := filepath.Join(dir, "kmipctl_rotate.prom")
 	rotate := func() string {
 		t.Helper()
-		cmd := exec.Command(bin(t, "kmipctl"), "hsm", "rotate", "--config", filepath.Join(dir, "config.yaml"))
+		cmd := exec.Command(bin(t, "kmipctl"), "hsm", "rotate", "--config", filepath.Join(dir, "config.yaml"), "--progress-file", progress)
 		cmd.Env = append(environ(), newRoot...)
 		out, err := runWithTimeout(cmd, cmdTimeout)
 		require.NoError(t, err, "kmipctl hsm rotate\n%s", out)
@@ -74,6 +76,16 @@ func TestHSMRootRotation(t *testing.T) {
 	assert.Contains(t, out, "1/1 tenants")
 	assert.Contains(t, out, "rewrapped now: 1;")
 	assert.Equal(t, "MKEK-2", tenantMKEK(t, dir))
+	prom, err := os.ReadFile(progress)
+	require.NoError(t, err, "the progress file for node_exporter's textfile collector")
+	for _, line := range []string{
+		`kmip_adapter_job_items{job="hsm_rotate",state="total"} 1`,
+		`kmip_adapter_job_items{job="hsm_rotate",state="done"} 1`,
+		`kmip_adapter_job_items{job="hsm_rotate",state="failed"} 0`,
+		`kmip_adapter_job_finished{job="hsm_rotate"} 1`,
+	} {
+		assert.Contains(t, string(prom), line+"\n")
+	}
 	out = rotate()
 	assert.Contains(t, out, "rewrapped now: 0; already under the configured MKEK: 1;")
 	getAll()

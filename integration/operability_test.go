@@ -99,6 +99,16 @@ func TestMetricsCountWhatClientsDid(t *testing.T) {
 	assert.Equal(t, 3.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Seal"}`])
 	assert.Equal(t, 2.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Open"}`])
 
+	// The parts' own metrics: the HSM set, the audit sink, the registry.
+	assert.Equal(t, 1.0, m[`kmip_adapter_hsm_member_up{member="1",token="kmip-adapter-dev"}`])
+	assert.Positive(t, m[`kmip_adapter_hsm_member_requests_total{member="1",token="kmip-adapter-dev"}`])
+	assert.Equal(t, 0.0, m[`kmip_adapter_hsm_sessions_in_use{member="1",token="kmip-adapter-dev"}`])
+	assert.Contains(t, m, "kmip_adapter_hsm_failovers_total")
+	assert.GreaterOrEqual(t, m["kmip_adapter_audit_records_total"], 7.0, "the start record and one per batch item")
+	assert.Positive(t, m["kmip_adapter_audit_commits_total"])
+	assert.Equal(t, 0.0, m["kmip_adapter_audit_record_failures_total"])
+	assert.GreaterOrEqual(t, m[`kmip_adapter_registry_reloads_total{result="ok"}`], 1.0)
+
 	// A client without a certificate is counted by reason.
 	cfg := s.clientTLS(t)
 	cfg.Certificates = nil
@@ -147,10 +157,12 @@ func serverCertSerial(t *testing.T, s *server) string {
 
 func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	t.Parallel()
-	s, _ := operableServer(t)
+	s, addr := operableServer(t)
 	old := ovhDial(t, s, kmip.V1_4) // a connection made before the reload
 	ovhCreateAES(t, old, 128)
 	before := serverCertSerial(t, s)
+	const reloads = `kmip_adapter_registry_reloads_total{result="ok"}`
+	reloadsBefore := scrape(t, addr)[reloads]
 
 	ca, err := certs.LoadCA(s.pki("ca.crt"), s.pki("ca.key"))
 	require.NoError(t, err)
@@ -166,12 +178,16 @@ func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	want, _ := x509.ParseCertificate(mustDER(t, certPEM))
 	assert.Equal(t, want.SerialNumber.String(), after)
 	ovhCreateAES(t, old, 128) // the old connection keeps working
+	assert.True(t, s.logged("reloaded the client registry"))
+	assert.Equal(t, reloadsBefore+1, scrape(t, addr)[reloads], "SIGHUP reloads the client registry at once")
 
 	// A bad file is refused and the current certificate kept.
 	require.NoError(t, os.WriteFile(s.pki("server.crt"), []byte("not a certificate"), 0o644))
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return s.logged("reload refused: keeping the current certificates") }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, after, serverCertSerial(t, s))
+	ovhCreateAES(t, old, 128)
+	assert.Equal(t, reloadsBefore+2, scrape(t, addr)[reloads], "the registry is reloaded even when a certificate file is bad")
 }
 
 func mustDER(t *testing.T, certPEM []byte) []byte {

@@ -57,8 +57,9 @@ func TestPostgresMigrate(t *testing.T) {
 	pg := startPostgres(t)
 	dsn, err := pg.CreateDatabase(context.Background(), "migrated")
 	require.NoError(t, err)
+	progress := filepath.Join(t.TempDir(), "kmipctl_migrate.prom")
 	migrate := func() (string, error) {
-		return runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn, "--batch", "5")
+		return runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn, "--batch", "5", "--progress-file", progress)
 	}
 
 	out, err = migrate()
@@ -71,6 +72,10 @@ func TestPostgresMigrate(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "tenants  1 copied, 0 already there")
 	assert.Contains(t, out, "objects  12 copied, 0 already there")
+	prom, err := os.ReadFile(progress)
+	require.NoError(t, err, "the progress file for node_exporter's textfile collector")
+	assert.Contains(t, string(prom), `kmip_adapter_job_items{job="store_migrate",state="done"} 12`+"\n")
+	assert.Contains(t, string(prom), `kmip_adapter_job_finished{job="store_migrate"} 1`+"\n")
 	assert.Contains(t, out, "integrity MACs not checked")
 	assert.Contains(t, out, "12/12 objects", "the progress line")
 

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"time"
 
@@ -61,16 +60,18 @@ func (s *measuredStore) PutTenant(ctx context.Context, t *store.Tenant) (err err
 }
 
 // Backend wraps be so that every call's latency and failures are
-// measured. The wrapper offers Random and Check whatever be offers: Random
-// falls back to crypto/rand (as the operations do without a RandomSource),
-// Check to an empty report.
+// measured. The wrapper offers exactly the optional interfaces of package
+// backend that be offers (backend.NarrowLike): callers that look for a
+// capability by type assertion (the lazy rewrap hook, the start-up check,
+// kept keys, the HSM's RNG) find it through the wrapper when, and only
+// when, be has it.
 func (m *Metrics) Backend(be backend.Backend) backend.Backend {
-	if k, ok := be.(backend.KeyKeeper); ok { // keeper.go
-		return &measuredKeeper{measuredBackend: measuredBackend{Backend: be, m: m}, keeper: k}
-	}
-	return &measuredBackend{Backend: be, m: m}
+	return backend.NarrowLike(&measuredBackend{Backend: be, m: m}, be)
 }
 
+// measuredBackend implements every optional interface by forwarding to
+// the wrapped backend; Backend narrows it to what that backend offers, so
+// no method here runs unless the wrapped backend has it.
 type measuredBackend struct {
 	backend.Backend
 	m *Metrics
@@ -100,24 +101,31 @@ func (b *measuredBackend) Open(ctx context.Context, req backend.OpenRequest) (ou
 
 func (b *measuredBackend) Random(ctx context.Context, n int) (out []byte, err error) {
 	defer func(start time.Time) { b.observe("Random", start, err) }(time.Now())
-	if r, ok := b.Backend.(backend.RandomSource); ok {
-		return r.Random(ctx, n)
-	}
-	out = make([]byte, n)
-	_, err = rand.Read(out)
-	return out, err
+	return b.Backend.(backend.RandomSource).Random(ctx, n)
 }
 
+// Check is not measured: it runs at start and in readiness probes, and
+// reports its failures itself.
 func (b *measuredBackend) Check(ctx context.Context) []backend.CheckResult {
-	if c, ok := b.Backend.(backend.Checker); ok {
-		return c.Check(ctx)
-	}
-	return nil
+	return b.Backend.(backend.Checker).Check(ctx)
+}
+
+// OnRewrap hands the hook to the wrapped backend.
+func (b *measuredBackend) OnRewrap(f func(ctx context.Context, old, updated backend.TenantKey)) {
+	b.Backend.(backend.RewrapNotifier).OnRewrap(f)
 }
 
 var (
-	_ store.Store          = (*measuredStore)(nil)
-	_ backend.Backend      = (*measuredBackend)(nil)
-	_ backend.RandomSource = (*measuredBackend)(nil)
-	_ backend.Checker      = (*measuredBackend)(nil)
+	_ store.Store            = (*measuredStore)(nil)
+	_ backend.Backend        = (*measuredBackend)(nil)
+	_ backend.RandomSource   = (*measuredBackend)(nil)
+	_ backend.Checker        = (*measuredBackend)(nil)
+	_ backend.RewrapNotifier = (*measuredBackend)(nil)
 )
+
+// Ready is not measured: readiness probes call it every few seconds.
+func (b *measuredBackend) Ready(ctx context.Context) error {
+	return b.Backend.(backend.ReadyProber).Ready(ctx)
+}
+
+var _ backend.ReadyProber = (*measuredBackend)(nil)

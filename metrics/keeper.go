@@ -9,44 +9,38 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend"
 )
 
-// measuredKeeper is measuredBackend for a backend that keeps keys
-// (backend.KeyKeeper): only such a backend's wrapper offers the interface,
-// so that the operations still find out by a type assertion whether keys
-// can be kept.
-type measuredKeeper struct {
-	measuredBackend
-	keeper backend.KeyKeeper
-}
+// The kept-key calls of measuredBackend (backend.KeyKeeper and
+// backend.KeepChecker), offered only when the wrapped backend keeps keys.
 
-func (b *measuredKeeper) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) (out []byte, err error) {
+func (b *measuredBackend) keeper() backend.KeyKeeper { return b.Backend.(backend.KeyKeeper) }
+
+func (b *measuredBackend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) (out []byte, err error) {
 	defer func(start time.Time) { b.observe("KeepSecretKey", start, err) }(time.Now())
-	return b.keeper.KeepSecretKey(ctx, req)
+	return b.keeper().KeepSecretKey(ctx, req)
 }
 
-func (b *measuredKeeper) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (pub crypto.PublicKey, out []byte, err error) {
+func (b *measuredBackend) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (pub crypto.PublicKey, out []byte, err error) {
 	defer func(start time.Time) { b.observe("KeepKeyPair", start, err) }(time.Now())
-	return b.keeper.KeepKeyPair(ctx, req)
+	return b.keeper().KeepKeyPair(ctx, req)
 }
 
-func (b *measuredKeeper) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) (err error) {
+func (b *measuredBackend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) (err error) {
 	defer func(start time.Time) { b.observe("WithKeptBlock", start, err) }(time.Now())
-	return b.keeper.WithKeptBlock(ctx, req, fn)
+	return b.keeper().WithKeptBlock(ctx, req, fn)
 }
 
-func (b *measuredKeeper) KeptSign(ctx context.Context, req backend.KeptSignRequest) (out []byte, err error) {
+func (b *measuredBackend) KeptSign(ctx context.Context, req backend.KeptSignRequest) (out []byte, err error) {
 	defer func(start time.Time) { b.observe("KeptSign", start, err) }(time.Now())
-	return b.keeper.KeptSign(ctx, req)
+	return b.keeper().KeptSign(ctx, req)
 }
-
-var _ backend.KeyKeeper = (*measuredKeeper)(nil)
 
 // CanKeep forwards the wrapped backend's answer (a Router keeps keys for
-// some tenants only); a backend without KeepChecker keeps for every tenant.
-func (b *measuredKeeper) CanKeep(tk backend.TenantKey) bool {
-	if c, ok := b.keeper.(backend.KeepChecker); ok {
-		return c.CanKeep(tk)
-	}
-	return true
+// some tenants only).
+func (b *measuredBackend) CanKeep(tk backend.TenantKey) bool {
+	return b.Backend.(backend.KeepChecker).CanKeep(tk)
 }
 
-var _ backend.KeepChecker = (*measuredKeeper)(nil)
+var (
+	_ backend.KeyKeeper   = (*measuredBackend)(nil)
+	_ backend.KeepChecker = (*measuredBackend)(nil)
+)

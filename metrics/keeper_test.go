@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/cipher"
 	"errors"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -64,4 +66,82 @@ func TestBackendForwardsKeyKeeper(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Equal(t, []byte{2}, sig)
 	assert.Equal(t, []string{"KeepSecretKey", "KeepKeyPair", "WithKeptBlock", "KeptSign"}, inner.calls)
+}
+
+// everything offers every optional interface of package backend; each
+// call is logged.
+type everything struct {
+	keepingBackend
+}
+
+func (e *everything) Random(_ context.Context, n int) ([]byte, error) {
+	e.calls = append(e.calls, "Random")
+	return make([]byte, n), nil
+}
+
+func (e *everything) Check(context.Context) []backend.CheckResult {
+	e.calls = append(e.calls, "Check")
+	return []backend.CheckResult{{Name: "MKEK", OK: true}}
+}
+
+func (e *everything) OnRewrap(func(ctx context.Context, old, updated backend.TenantKey)) {
+	e.calls = append(e.calls, "OnRewrap")
+}
+
+func (e *everything) Ready(context.Context) error {
+	e.calls = append(e.calls, "Ready")
+	return nil
+}
+
+func (e *everything) CanKeep(backend.TenantKey) bool {
+	e.calls = append(e.calls, "CanKeep")
+	return false
+}
+
+// TestBackendOffersExactlyWhatItWraps: for every subset of
+// backend.Optional (the list package backend keeps of its optional
+// interfaces, checked there against its declarations), the measured
+// backend offers exactly the interfaces of the backend it wraps.
+func TestBackendOffersExactlyWhatItWraps(t *testing.T) {
+	m := New("test")
+	full := &everything{}
+	for _, it := range backend.Optional {
+		assert.True(t, reflect.TypeOf(full).Implements(it), "the test backend lacks %v: add it to everything", it)
+	}
+	for mask := 0; mask < 1<<len(backend.Optional); mask++ {
+		keep := func(it reflect.Type) bool { return mask&(1<<slices.Index(backend.Optional, it)) != 0 }
+		inner := backend.Narrow(full, keep)
+		measured := m.Backend(inner)
+		for _, it := range backend.Optional {
+			assert.Equal(t, keep(it), reflect.TypeOf(measured).Implements(it), "wrapping a backend with subset %05b: %v", mask, it)
+		}
+	}
+}
+
+// TestBackendForwardsOptionalCalls: the optional calls that are not kept
+// keys reach the wrapped backend, and Random is measured.
+func TestBackendForwardsOptionalCalls(t *testing.T) {
+	m := New("test")
+	full := &everything{}
+	be := m.Backend(full)
+	ctx := context.Background()
+	out, err := be.(backend.RandomSource).Random(ctx, 4)
+	assert.NoError(t, err)
+	assert.Len(t, out, 4)
+	assert.Equal(t, []backend.CheckResult{{Name: "MKEK", OK: true}}, be.(backend.Checker).Check(ctx))
+	be.(backend.RewrapNotifier).OnRewrap(func(context.Context, backend.TenantKey, backend.TenantKey) {})
+	assert.False(t, be.(backend.KeepChecker).CanKeep(backend.TenantKey{}))
+	assert.NoError(t, be.(backend.ReadyProber).Ready(ctx))
+	assert.Equal(t, []string{"Random", "Check", "OnRewrap", "CanKeep", "Ready"}, full.calls)
+	families, err := m.Registry().Gather()
+	assert.NoError(t, err)
+	measured := false
+	for _, f := range families {
+		if f.GetName() == "kmip_adapter_root_of_trust_call_duration_seconds" {
+			for _, s := range f.GetMetric() {
+				measured = measured || (s.GetLabel()[0].GetValue() == "Random" && s.GetHistogram().GetSampleCount() == 1)
+			}
+		}
+	}
+	assert.True(t, measured, "Random is measured")
 }

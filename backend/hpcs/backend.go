@@ -49,6 +49,8 @@ type Backend struct {
 	moved    map[cacheKey]backend.TenantKey // old blob -> rewrapped key
 	latest   map[string]string              // root key id -> newest version seen
 	onRewrap func(ctx context.Context, old, updated backend.TenantKey)
+
+	ready readiness // ready.go
 }
 
 // cacheKey identifies a tenant key: its tenant and its blob. The tenant

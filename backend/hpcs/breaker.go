@@ -67,3 +67,11 @@ func (b *breaker) release() {
 	b.probing = false
 	b.mu.Unlock()
 }
+
+// isOpen says whether calls fail at once now (a metric; a call that would
+// be the half-open probe counts as open until it is made).
+func (b *breaker) isOpen() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures >= b.threshold && (b.now().Before(b.openUntil) || b.probing)
+}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,10 @@ type client struct {
 	timeout    time.Duration // per attempt
 	retry      retryPolicy
 	breaker    *breaker
+	metrics    *kmsMetrics
+	// answered is when the KMS last answered (any status that shows it
+	// alive), in Unix nanoseconds: readiness needs no call while recent.
+	answered atomic.Int64
 
 	tokenMu  sync.Mutex
 	token    string
@@ -138,7 +143,7 @@ func newClient(endpoint, iamURL, instanceID, keyRing, apiKey string, timeout tim
 	}
 	return &client{
 		base: u, iamURL: iamURL, instanceID: instanceID, keyRing: keyRing, apiKey: apiKey,
-		http: &http.Client{Transport: transport}, timeout: timeout, retry: retry, breaker: br, now: time.Now,
+		http: &http.Client{Transport: transport}, timeout: timeout, retry: retry, breaker: br, metrics: newKMSMetrics(), now: time.Now,
 	}, nil
 }
 
@@ -241,6 +246,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		switch {
 		case last == nil:
 			c.breaker.record(true)
+			c.answered.Store(c.now().UnixNano())
 			return nil
 		case errors.As(last, &apiErr) && apiErr.Status == http.StatusUnauthorized && !reauthed:
 			reauthed = true
@@ -249,6 +255,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 			continue
 		case errors.As(last, &apiErr) && !apiErr.retryable():
 			c.breaker.record(true) // the KMS answered: it is alive
+			c.answered.Store(c.now().UnixNano())
 			return last
 		}
 		if ctx.Err() != nil {
@@ -322,12 +329,15 @@ func (c *client) once(ctx context.Context, method, path string, payload []byte, 
 	if c.keyRing != "" {
 		req.Header.Set("x-kms-key-ring", c.keyRing)
 	}
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.metrics.observe(actionOf(method, path), 0, err, time.Since(start))
 		return fmt.Errorf("KMS %s %s (correlation-id %s): %w: %w", method, u.Path, corr, backend.ErrUnavailable, scrub(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	c.metrics.observe(actionOf(method, path), resp.StatusCode, err, time.Since(start))
 	if err != nil {
 		return fmt.Errorf("KMS %s %s: read answer: %w: %w", method, u.Path, backend.ErrUnavailable, err)
 	}
@@ -427,12 +437,15 @@ func (c *client) exchange(ctx context.Context) (string, time.Duration, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.metrics.observe("iam_token", 0, err, time.Since(start))
 		return "", 0, fmt.Errorf("IAM token: %w: %w", backend.ErrUnavailable, scrub(err))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	c.metrics.observe("iam_token", resp.StatusCode, nil, time.Since(start))
 	if resp.StatusCode != http.StatusOK {
 		var iamErr struct {
 			ErrorCode    string `json:"errorCode"`

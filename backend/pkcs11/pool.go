@@ -73,3 +73,15 @@ func (p *pool) drain() {
 		}
 	}
 }
+
+// usage reports how many sessions are open and how many of them a call
+// holds now. The two reads are not atomic together: good enough for a
+// gauge.
+func (p *pool) usage() (open, inUse int) {
+	open = len(p.tokens)
+	inUse = open - len(p.idle)
+	if inUse < 0 {
+		inUse = 0
+	}
+	return open, inUse
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +19,7 @@ import (
 	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/identity"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
 	"github.com/kmip-adapter/kmip-adapter/metrics"
@@ -107,10 +107,13 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)
+	if err := m.RegisterParts(be, auditRec, ident); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {
 		return err
 	}
-	go reloadOnHangup(ctx, cfg.TLS, srv, ident.TLSConfig, log)
+	go reloadOnHangup(ctx, cfg.TLS, srv, ident, log)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -137,8 +140,9 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 }
 
 // serveMetrics starts the operations listener (metrics, health, readiness)
-// when metrics.listen is set. Ready means the store answers and the root
-// of trust draws random bytes (which needs a working HSM session).
+// when metrics.listen is set. Ready means the store answers and a root
+// of trust can serve (metrics.RootOfTrustReady: an HSM set member is up,
+// the KMS answered lately).
 func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st store.Store, be backend.Backend, log zerolog.Logger) error {
 	if cfg.Metrics.Listen == "" {
 		return nil
@@ -155,14 +159,7 @@ func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st
 			}
 			return err
 		}},
-		{Name: "root_of_trust", Check: func(ctx context.Context) error {
-			r, ok := be.(backend.RandomSource)
-			if !ok {
-				return nil
-			}
-			_, err := r.Random(ctx, 1)
-			return err
-		}},
+		{Name: "root_of_trust", Check: metrics.RootOfTrustReady(be)},
 	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("metrics listener ready")
 	h := m.Handler(checks, 3*time.Second)
@@ -178,11 +175,13 @@ func serveMetrics(ctx context.Context, cfg config.Config, m *metrics.Metrics, st
 	return nil
 }
 
-// reloadOnHangup re-reads the TLS certificate, key and trusted CAs on
-// SIGHUP. New connections use them; open ones keep theirs. A file that
-// does not load is refused with a log line, and the old configuration
-// stays.
-func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, wrap func(*tls.Config) *tls.Config, log zerolog.Logger) {
+// reloadOnHangup re-reads the TLS certificate, key and trusted CAs and
+// reloads the client registry on SIGHUP. New connections use the new
+// certificates; open ones keep theirs (their next request is checked
+// against the reloaded registry). A file that does not load is refused
+// with a log line, and the old configuration stays; so does the old
+// registry reading if the store does not answer.
+func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, ident *identity.Identity, log zerolog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -191,12 +190,17 @@ func reloadOnHangup(ctx context.Context, c config.TLS, srv *server.Server, wrap 
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if err := ident.Invalidate(ctx); err != nil {
+				log.Error().Err(err).Msg("reload: keeping the current client registry")
+			} else {
+				log.Info().Msg("reloaded the client registry")
+			}
 			next, err := server.TLSConfig(c)
 			if err != nil {
 				log.Error().Err(err).Msg("reload refused: keeping the current certificates")
 				continue
 			}
-			srv.SetTLSConfig(wrap(next))
+			srv.SetTLSConfig(ident.TLSConfig(next))
 			log.Info().Msg("reloaded certificates and trusted CAs")
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend/hpcs/kmsdev"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/metrics"
 )
 
 // kmsCmd is `kmipctl kms`: the KMS root of trust (backend.hpcs).
@@ -65,7 +66,7 @@ func kmsCmd() *cobra.Command {
 	}
 	check.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
 
-	var rewrapConfig string
+	var rewrapConfig, rewrapProgress string
 	rewrap := &cobra.Command{
 		Use:   "rewrap",
 		Short: "After a root key rotation: rewrap every tenant key under the newest root key version (resumable)",
@@ -105,10 +106,11 @@ server first (the file is locked); with PostgreSQL it runs beside the servers.`,
 				return fmt.Errorf("store: %w", err)
 			}
 			defer st.Close()
-			return rotate(ctx, cmd.OutOrStdout(), st, be, hpcs.Type)
+			return rotate(ctx, cmd.OutOrStdout(), st, be, hpcs.Type, metrics.NewJobFile(rewrapProgress, "kms_rewrap"))
 		},
 	}
 	rewrap.Flags().StringVar(&rewrapConfig, "config", "", "configuration file (YAML)")
+	rewrap.Flags().StringVar(&rewrapProgress, "progress-file", "", progressFileUsage)
 	kms.AddCommand(check, rewrap)
 	return kms
 }

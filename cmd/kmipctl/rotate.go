@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
@@ -25,7 +26,7 @@ type rewrapper interface {
 // rotateCmd is `kmipctl hsm rotate`: rewrap every tenant key of the store
 // under the configured MKEK.
 func rotateCmd() *cobra.Command {
-	var configPath string
+	var configPath, progressFile string
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Root rotation: rewrap every tenant key under the configured MKEK (resumable)",
@@ -64,10 +65,11 @@ file is locked); with PostgreSQL it runs beside the servers.`,
 				return fmt.Errorf("store: %w", err)
 			}
 			defer st.Close()
-			return rotate(ctx, cmd.OutOrStdout(), st, rw, cfg.Backend.Type)
+			return rotate(ctx, cmd.OutOrStdout(), st, rw, cfg.Backend.Type, metrics.NewJobFile(progressFile, "hsm_rotate"))
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&progressFile, "progress-file", "", progressFileUsage)
 	return cmd
 }
 
@@ -79,7 +81,9 @@ type rotateStats struct {
 
 // rotate rewraps the tenant keys of st that need it, reporting progress
 // on out. It returns an error naming the tenants that failed.
-func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType string) error {
+// job (may be nil) receives the progress for node_exporter's textfile
+// collector.
+func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType string, job *metrics.JobFile) error {
 	sc, ok := st.(store.Scanner)
 	if !ok {
 		return errors.New("the store cannot list its tenants")
@@ -106,8 +110,10 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 			stats.skipped++
 		}
 		bar.step()
+		reportJob(out, job, bar.done, stats.total, len(stats.failed), false)
 	}
 	bar.finish()
+	reportJob(out, job, bar.done, stats.total, len(stats.failed), true)
 	root := "the configured MKEK"
 	if backendType == "hpcs" {
 		root = "the root key's newest version"
@@ -214,3 +220,17 @@ func (b *rotateBar) draw() {
 		fmt.Fprintln(b.w, line)
 	}
 }
+
+// progressFileUsage is the help of the batch jobs' --progress-file.
+const progressFileUsage = "write progress as Prometheus text to this file (for node_exporter's textfile collector, e.g. /var/lib/node_exporter/textfile/kmipctl.prom)"
+
+// reportJob updates job, saying once on out if the file cannot be
+// written (the job goes on).
+func reportJob(out io.Writer, job *metrics.JobFile, done, total, failed int, finished bool) {
+	if err := job.Update(done, total, failed, finished); err != nil && !jobWarned {
+		jobWarned = true
+		fmt.Fprintf(out, "warning: %v (the job goes on)\n", err)
+	}
+}
+
+var jobWarned bool

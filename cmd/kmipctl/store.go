@@ -19,6 +19,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
 	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 	"github.com/kmip-adapter/kmip-adapter/store/postgres"
@@ -26,7 +27,7 @@ import (
 
 func storeCmd() *cobra.Command {
 	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL, verify record MACs"}
-	var from, to string
+	var from, to, progressFile string
 	var batch int
 	migrate := &cobra.Command{
 		Use:   "migrate --from bbolt:PATH --to postgres:DSN",
@@ -55,12 +56,13 @@ command line: put it in PGPASSWORD or ~/.pgpass, which the driver reads.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return storeMigrate(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, batch)
+			return storeMigrate(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, batch, metrics.NewJobFile(progressFile, "store_migrate"))
 		},
 	}
 	migrate.Flags().StringVar(&from, "from", "", "source store: bbolt:PATH")
 	migrate.Flags().StringVar(&to, "to", "", "target store: postgres:DSN or postgres://USER@HOST:PORT/DATABASE")
 	migrate.Flags().IntVar(&batch, "batch", 500, "objects written per transaction")
+	migrate.Flags().StringVar(&progressFile, "progress-file", "", progressFileUsage)
 	_ = migrate.MarkFlagRequired("from")
 	_ = migrate.MarkFlagRequired("to")
 	st.AddCommand(migrate, storeVerifyCmd())
@@ -85,7 +87,7 @@ type migrateStats struct {
 	copied, kept         int
 }
 
-func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, batch int) error {
+func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, batch int, job *metrics.JobFile) error {
 	path, ok := strings.CutPrefix(from, "bbolt:")
 	if !ok || path == "" {
 		return fmt.Errorf("--from: %q is not bbolt:PATH", from)
@@ -116,7 +118,9 @@ func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, b
 
 	start := time.Now()
 	var stats migrateStats
-	err = copyStore(ctx, src, dst, batch, &stats, newProgress(errOut))
+	bar := newProgress(errOut)
+	bar.job = job
+	err = copyStore(ctx, src, dst, batch, &stats, bar)
 	fmt.Fprintf(out, "tenants  %d copied, %d already there\n", stats.tenants, stats.tenantsKept)
 	fmt.Fprintf(out, "objects  %d copied, %d already there (%s)\n", stats.copied, stats.kept, time.Since(start).Round(time.Millisecond))
 	switch {
@@ -308,6 +312,7 @@ type progress struct {
 	done     int
 	began    time.Time
 	last     time.Time
+	job      *metrics.JobFile // nil: no progress file
 }
 
 func newProgress(w io.Writer) *progress {
@@ -328,10 +333,12 @@ func (p *progress) start(total int) {
 func (p *progress) add(n int) {
 	p.done += n
 	p.draw(false)
+	reportJob(p.w, p.job, p.done, p.total, 0, false)
 }
 
 func (p *progress) finish() {
 	p.draw(true)
+	reportJob(p.w, p.job, p.done, p.total, 0, true)
 	if p.terminal {
 		fmt.Fprintln(p.w)
 	}

@@ -65,6 +65,8 @@ type Identity struct {
 	// TLSConfig on start and on every reload.
 	global   atomic.Pointer[x509.CertPool]
 	reloadMu sync.Mutex
+	// reloads and reloadFailures count Invalidate's outcomes (metrics.go).
+	reloads, reloadFailures atomic.Uint64
 }
 
 // tenantEntry is a tenant as the identity layer uses it.
@@ -123,8 +125,10 @@ func (id *Identity) Invalidate(ctx context.Context) error {
 	defer id.reloadMu.Unlock()
 	s, err := id.load(ctx)
 	if err != nil {
+		id.reloadFailures.Add(1)
 		return fmt.Errorf("load client registry: %w", err)
 	}
+	id.reloads.Add(1)
 	if old := id.snap.Load(); old != nil && old.registry != s.registry {
 		id.opts.Log.Warn().Bool("registry", s.registry).Msg("client identity mode changed: registered clients only, or the configured single tenant")
 	}

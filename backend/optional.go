@@ -1,0 +1,47 @@
+package backend
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// Optional lists every optional interface of this package: what callers
+// discover on a Backend with a type assertion. A wrapper of a backend (a
+// decorator that measures or logs calls) must offer exactly the ones the
+// backend it wraps offers, or callers silently lose a capability (the
+// lazy rewrap hook, the start-up check, kept keys). Narrow builds such a
+// wrapper; a test fails when an interface declared here is missing from
+// this list, and optional_gen.go is generated from it.
+var Optional = []reflect.Type{
+	reflect.TypeFor[RandomSource](),
+	reflect.TypeFor[Checker](),
+	reflect.TypeFor[RewrapNotifier](),
+	reflect.TypeFor[KeyKeeper](),
+	reflect.TypeFor[KeepChecker](),
+	reflect.TypeFor[ReadyProber](),
+}
+
+// Narrow returns a Backend that runs full's methods but offers, of the
+// Optional interfaces, only those keep accepts: a type assertion for any
+// other one fails. full must implement every interface keep accepts.
+func Narrow(full Backend, keep func(reflect.Type) bool) Backend {
+	var mask uint
+	for i, t := range Optional {
+		if !keep(t) {
+			continue
+		}
+		if !reflect.TypeOf(full).Implements(t) {
+			panic(fmt.Sprintf("backend.Narrow: %T does not implement %v", full, t))
+		}
+		mask |= 1 << i
+	}
+	return narrow(full, mask)
+}
+
+// NarrowLike is Narrow keeping the optional interfaces that like has:
+// the wrapper full of like then offers what like offers, no more, no
+// less.
+func NarrowLike(full, like Backend) Backend {
+	lt := reflect.TypeOf(like)
+	return Narrow(full, func(t reflect.Type) bool { return lt != nil && lt.Implements(t) })
+}
