@@ -75,26 +75,3 @@ type TransportImporter interface {
 	// enters the adapter, as every sealed key's does when it is used).
 	DecryptTransport(ctx context.Context, req TransportImportRequest) ([]byte, error)
 }
-
-// Unwrapper is implemented by decorators of a backend (metrics) that do
-// not offer every optional interface of what they wrap: As looks through
-// them.
-type Unwrapper interface {
-	Unwrap() Backend
-}
-
-// As finds an optional interface T on b or on the backends b decorates.
-func As[T any](b Backend) (T, bool) {
-	for b != nil {
-		if t, ok := b.(T); ok {
-			return t, true
-		}
-		u, ok := b.(Unwrapper)
-		if !ok {
-			break
-		}
-		b = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}

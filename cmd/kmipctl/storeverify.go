@@ -42,7 +42,7 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 				return err
 			}
 			defer be.Close()
-			macer, ok := backend.RecordMACerOf(be)
+			macer, ok := be.(backend.RecordMACer)
 			if !ok {
 				return fmt.Errorf("backend %s does not MAC records: nothing to verify", cfg.Backend.Type)
 			}

@@ -41,7 +41,7 @@ Key Wrapping Data naming "transport:LABEL" as its Encryption Key Information.`,
 				return err
 			}
 			defer be.Close()
-			imp, ok := backend.As[backend.TransportImporter](be)
+			imp, ok := be.(backend.TransportImporter)
 			if !ok {
 				return fmt.Errorf("backend %s has no transport keys", cfg.Backend.Type)
 			}

@@ -110,7 +110,7 @@ func New(d Deps) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if macer, ok := backend.RecordMACerOf(d.Backend); ok && !d.NoRecordMACs { // recordmac.go
+	if macer, ok := d.Backend.(backend.RecordMACer); ok && !d.NoRecordMACs { // recordmac.go
 		s.store = newMACStore(s.store, macer, s.log)
 	}
 	s.routes = s.routeTable()
