@@ -31,6 +31,10 @@ var (
 	// ErrKeyMissing means a key the backend relies on (MKEK, SKEY, a tenant
 	// root key) does not exist or has the wrong type.
 	ErrKeyMissing = errors.New("root of trust key missing")
+	// ErrNotSupported means the root of trust does not offer what a kept
+	// key's use asks (a mechanism, a parameter, a key size), while it
+	// works: the request, not the root, is to change.
+	ErrNotSupported = errors.New("not supported by the root of trust")
 )
 
 // TenantKey is a tenant KEK as the store keeps it: wrapped by the root key

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/cipher"
 	"crypto/elliptic"
+	"errors"
 )
 
 // KeyKeeper is implemented by backends that can keep object keys inside
@@ -33,12 +34,57 @@ type KeyKeeper interface {
 	// KeptSign signs a digest with a kept private key inside the root of
 	// trust.
 	KeptSign(ctx context.Context, req KeptSignRequest) ([]byte, error)
+	// KeptDecrypt decrypts with a kept RSA private key inside the root of
+	// trust (RSA-OAEP or PKCS#1 v1.5): the Decrypt of a client, or the
+	// unwrapping of a key block wrapped under the key pair's public key.
+	// Every failure to decrypt is ErrDecrypt, whatever the cause, so
+	// that no padding oracle is offered.
+	KeptDecrypt(ctx context.Context, req KeptDecryptRequest) ([]byte, error)
+	// KeptMAC computes the HMAC of Data with a kept HMAC key (see
+	// KeepSecretKeyRequest.HMAC) inside the root of trust.
+	KeptMAC(ctx context.Context, req KeptMACRequest) ([]byte, error)
 }
 
-// KeepSecretKeyRequest asks for a new kept AES key.
+// ErrDecrypt is the one error of a KeptDecrypt whose ciphertext does not
+// decrypt (wrong key, bad padding, wrong length).
+var ErrDecrypt = errors.New("decryption failed")
+
+// DecryptScheme is how KeptDecrypt decrypts.
+type DecryptScheme int
+
+const (
+	// DecryptOAEP is RSAES-OAEP with MGF1 (RFC 8017 section 7.1).
+	DecryptOAEP DecryptScheme = iota + 1
+	// DecryptPKCS1v15 is RSAES-PKCS1-v1_5 (RFC 8017 section 7.2).
+	DecryptPKCS1v15
+)
+
+// KeptDecryptRequest decrypts Ciphertext with the kept RSA private key
+// Wrapped.
+type KeptDecryptRequest struct {
+	KeptKeyRequest
+	Scheme DecryptScheme
+	// Hash and MGFHash are OAEP's hashes; Label its label.
+	Hash, MGFHash crypto.Hash
+	Label         []byte
+	Ciphertext    []byte
+}
+
+// KeptMACRequest is the HMAC with Hash of Data under the kept HMAC key
+// Wrapped.
+type KeptMACRequest struct {
+	KeptKeyRequest
+	Hash crypto.Hash
+	Data []byte
+}
+
+// KeepSecretKeyRequest asks for a new kept AES key, or HMAC key.
 type KeepSecretKeyRequest struct {
 	Key  TenantKey
-	Bits int // 128, 192 or 256
+	Bits int // 128, 192 or 256 for AES; a multiple of 8 for HMAC
+	// HMAC, when set, makes the key an HMAC key for that hash (a generic
+	// secret that only MACs: KeptMAC) instead of an AES key.
+	HMAC crypto.Hash
 	// Material, when set, is the key (Bits/8 bytes) instead of a new one:
 	// a key a client registers enters the root of trust once and is kept
 	// there like a generated one.

@@ -75,6 +75,24 @@ func (r *Router) KeptSign(ctx context.Context, req KeptSignRequest) ([]byte, err
 	return k.KeptSign(ctx, req)
 }
 
+// KeptDecrypt goes to the backend that made req.Key.
+func (r *Router) KeptDecrypt(ctx context.Context, req KeptDecryptRequest) ([]byte, error) {
+	k, err := r.keeper(req.Key)
+	if err != nil {
+		return nil, err
+	}
+	return k.KeptDecrypt(ctx, req)
+}
+
+// KeptMAC goes to the backend that made req.Key.
+func (r *Router) KeptMAC(ctx context.Context, req KeptMACRequest) ([]byte, error) {
+	k, err := r.keeper(req.Key)
+	if err != nil {
+		return nil, err
+	}
+	return k.KeptMAC(ctx, req)
+}
+
 var (
 	_ KeyKeeper   = (*Router)(nil)
 	_ KeepChecker = (*Router)(nil)

@@ -31,6 +31,14 @@ func (k *keepingFake) KeptSign(context.Context, backend.KeptSignRequest) ([]byte
 	return []byte(k.name), nil
 }
 
+func (k *keepingFake) KeptDecrypt(_ context.Context, req backend.KeptDecryptRequest) ([]byte, error) {
+	return []byte(k.name + " decrypted " + string(req.Ciphertext)), nil
+}
+
+func (k *keepingFake) KeptMAC(_ context.Context, req backend.KeptMACRequest) ([]byte, error) {
+	return []byte(k.name + " MACed " + string(req.Data)), nil
+}
+
 // A Router keeps keys only for tenants whose root of trust can: the HSM
 // tenant's key is kept by the HSM, the KMS tenant is told no (so the
 // operations seal its key as usual) and a direct call is refused.
@@ -54,6 +62,17 @@ func TestRouterKeepsOnlyWhereTheRootCan(t *testing.T) {
 	sig, err := r.KeptSign(ctx, backend.KeptSignRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: legacy}})
 	require.NoError(t, err)
 	assert.Equal(t, "pkcs11", string(sig))
+
+	plain, err := r.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: onHSM}, Ciphertext: []byte("x")})
+	require.NoError(t, err)
+	assert.Equal(t, "pkcs11 decrypted x", string(plain))
+	mac, err := r.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: onHSM}, Data: []byte("y")})
+	require.NoError(t, err)
+	assert.Equal(t, "pkcs11 MACed y", string(mac))
+	_, err = r.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: onKMS}})
+	assert.ErrorIs(t, err, backend.ErrKeyMissing)
+	_, err = r.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: onKMS}})
+	assert.ErrorIs(t, err, backend.ErrKeyMissing)
 
 	_, err = r.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: onKMS, Bits: 256})
 	assert.ErrorIs(t, err, backend.ErrKeyMissing)

@@ -31,7 +31,8 @@ import (
 
 // Crash safety and store faults on the embedded store (bbolt): kill -9
 // under load, and a file size limit standing in for a full disk. (The
-// PostgreSQL store's crash test belongs with that store.)
+// PostgreSQL store's crash test, postgres_crash_test.go, reuses the
+// clients, the ledger and the object check.)
 
 // startOnStore starts a server on the hostile development directory and
 // the given store file, without stopping it at the end of the test: the
@@ -328,12 +329,21 @@ func checkStore(t *testing.T, storePath string, l *ledger) (opened, unacknowledg
 	st, err := bbolt.Open(storePath)
 	require.NoError(t, err)
 	defer st.Close()
+	return checkObjects(t, st, hostileDev.dir, l)
+}
+
+// checkObjects is checkStore's object by object part, on any store:
+// every object of tenant "default" decodes and its sealed material opens
+// in the HSM of the development directory devDir; every object of the
+// ledger is there with the material its client received.
+func checkObjects(t *testing.T, st store.Store, devDir string, l *ledger) (opened, unacknowledged int) {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default().Backend.PKCS11
 	cfg.Module = softHSMModule
 	cfg.TokenLabel = "kmip-adapter-dev"
-	cfg.PIN = config.Secret{File: filepath.Join(hostileDev.dir, "softhsm", "user.pin")}
-	cfg.SoftHSM2Conf = filepath.Join(hostileDev.dir, "softhsm", "softhsm2.conf")
+	cfg.PIN = config.Secret{File: filepath.Join(devDir, "softhsm", "user.pin")}
+	cfg.SoftHSM2Conf = filepath.Join(devDir, "softhsm", "softhsm2.conf")
 	hsm, err := pkcs11.Open(ctx, cfg)
 	require.NoError(t, err, "open the development token")
 	defer hsm.Close()

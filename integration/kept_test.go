@@ -3,7 +3,10 @@ package integration
 import (
 	"context"
 	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -60,7 +63,8 @@ func reasonOf(err error) kmip20.ResultReason {
 // refuses them with Not Extractable, while Encrypt and Decrypt (GCM),
 // MAC (CMAC), wrapping another key (Get with a Key Wrapping
 // Specification, then Register of the wrapped block) and, for a kept RSA
-// private key, Sign (checked with the public key Get returns) work.
+// private key, Sign (checked with the public key Get returns) and Decrypt
+// (RSA-OAEP), for a kept HMAC key, MAC work.
 // backend/pkcs11's TestKeptKeysStayInTheHSM shows, from the module's
 // calls, that such a key's value never leaves the HSM.
 func TestNonExtractableKeysOnTheHSM(t *testing.T) {
@@ -163,8 +167,8 @@ func TestNonExtractableKeysOnTheHSM(t *testing.T) {
 		retag(kmip20.TagCommonAttributes,
 			kmiptest.Attr1{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmRSA},
 			kmiptest.Attr1{AttributeName: "Cryptographic Length", AttributeValue: int32(2048)}, activeNow),
-		retag(kmip20.TagPrivateKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskSign}, notExtractable),
-		retag(kmip20.TagPublicKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskVerify}),
+		retag(kmip20.TagPrivateKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskSign | kmip14.CryptographicUsageMaskDecrypt}, notExtractable),
+		retag(kmip20.TagPublicKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskVerify | kmip14.CryptographicUsageMaskEncrypt}),
 	}, &pair))
 	err = call(kmip20.OperationGet, kmiptest.UID{UniqueIdentifier: pair.PrivateKeyUniqueIdentifier}, nil)
 	assert.Equal(t, kmip20.ResultReasonNotExtractable, reasonOf(err), "%v", err)
@@ -178,6 +182,34 @@ func TestNonExtractableKeysOnTheHSM(t *testing.T) {
 	require.NoError(t, err)
 	digest := sha256.Sum256(plain)
 	assert.NoError(t, rsa.VerifyPSS(rsaPub, crypto.SHA256, digest[:], sig.SignatureData, nil), "signed in the HSM, verified by Go")
+
+	// The kept RSA private key decrypts what Go encrypted with its public
+	// key (RSA-OAEP with SHA-1, the default and what SoftHSM2 offers).
+	sealed, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, rsaPub, plain, nil)
+	require.NoError(t, err)
+	var opened keptResp
+	require.NoError(t, call(kmip20.OperationDecrypt, keptReq{UniqueIdentifier: pair.PrivateKeyUniqueIdentifier, Data: sealed}, &opened))
+	assert.Equal(t, plain, opened.Data, "decrypted in the HSM")
+	sealed[3] ^= 1
+	err = call(kmip20.OperationDecrypt, keptReq{UniqueIdentifier: pair.PrivateKeyUniqueIdentifier, Data: sealed}, nil)
+	assert.Equal(t, kmip20.ResultReasonCryptographicFailure, reasonOf(err), "%v", err)
+
+	// A registered non-Extractable HMAC key enters the HSM; its MAC there
+	// is Go's HMAC-SHA256 with the material.
+	hmacKey := []byte("an HMAC-SHA256 key of 32 bytes!!")
+	var kept kmiptest.UID
+	require.NoError(t, call(kmip20.OperationRegister, kmiptest.Register(message.V2_0, kmip14.ObjectTypeSymmetricKey, struct{ KeyBlock kmiptest.KeyBlock }{kmiptest.KeyBlock{
+		KeyFormatType: kmip14.KeyFormatTypeRaw, KeyValue: kmiptest.KeyValue{KeyMaterial: hmacKey},
+		CryptographicAlgorithm: kmip14.CryptographicAlgorithmHMAC_SHA256, CryptographicLength: 256,
+	}}, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskMACGenerate | kmip14.CryptographicUsageMaskMACVerify},
+		notExtractable, activeNow), &kept))
+	err = call(kmip20.OperationGet, kmiptest.UID{UniqueIdentifier: kept.UniqueIdentifier}, nil)
+	assert.Equal(t, kmip20.ResultReasonNotExtractable, reasonOf(err), "%v", err)
+	var hmacOut keptResp
+	require.NoError(t, call(kmip20.OperationMAC, keptReq{UniqueIdentifier: kept.UniqueIdentifier, Data: plain}, &hmacOut))
+	goMAC := hmac.New(sha256.New, hmacKey)
+	goMAC.Write(plain)
+	assert.Equal(t, goMAC.Sum(nil), hmacOut.MACData, "HMAC in the HSM")
 }
 
 // retag is a 2.x Attributes structure of attrs tagged tag (Common

@@ -34,6 +34,16 @@ func (b *measuredBackend) KeptSign(ctx context.Context, req backend.KeptSignRequ
 	return b.keeper().KeptSign(ctx, req)
 }
 
+func (b *measuredBackend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeptDecrypt", start, err) }(time.Now())
+	return b.keeper().KeptDecrypt(ctx, req)
+}
+
+func (b *measuredBackend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) (out []byte, err error) {
+	defer func(start time.Time) { b.observe("KeptMAC", start, err) }(time.Now())
+	return b.keeper().KeptMAC(ctx, req)
+}
+
 // CanKeep forwards the wrapped backend's answer (a Router keeps keys for
 // some tenants only).
 func (b *measuredBackend) CanKeep(tk backend.TenantKey) bool {

@@ -41,6 +41,16 @@ func (k *keepingBackend) KeptSign(context.Context, backend.KeptSignRequest) ([]b
 	return []byte{2}, nil
 }
 
+func (k *keepingBackend) KeptDecrypt(context.Context, backend.KeptDecryptRequest) ([]byte, error) {
+	k.calls = append(k.calls, "KeptDecrypt")
+	return nil, backend.ErrDecrypt
+}
+
+func (k *keepingBackend) KeptMAC(context.Context, backend.KeptMACRequest) ([]byte, error) {
+	k.calls = append(k.calls, "KeptMAC")
+	return []byte{3}, nil
+}
+
 // TestBackendForwardsKeyKeeper: the measured backend offers KeyKeeper
 // exactly when the backend it wraps does, and forwards every call.
 func TestBackendForwardsKeyKeeper(t *testing.T) {
@@ -65,7 +75,12 @@ func TestBackendForwardsKeyKeeper(t *testing.T) {
 	sig, err := k.KeptSign(ctx, backend.KeptSignRequest{})
 	assert.NoError(t, err)
 	assert.Equal(t, []byte{2}, sig)
-	assert.Equal(t, []string{"KeepSecretKey", "KeepKeyPair", "WithKeptBlock", "KeptSign"}, inner.calls)
+	_, err = k.KeptDecrypt(ctx, backend.KeptDecryptRequest{})
+	assert.ErrorIs(t, err, backend.ErrDecrypt)
+	mac, err := k.KeptMAC(ctx, backend.KeptMACRequest{})
+	assert.NoError(t, err)
+	assert.Equal(t, []byte{3}, mac)
+	assert.Equal(t, []string{"KeepSecretKey", "KeepKeyPair", "WithKeptBlock", "KeptSign", "KeptDecrypt", "KeptMAC"}, inner.calls)
 }
 
 // everything offers every optional interface of package backend; each

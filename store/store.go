@@ -184,3 +184,20 @@ type Importer interface {
 	// what an earlier run wrote.
 	ImportObjects(ctx context.Context, objs []*Object) (present []*Object, err error)
 }
+
+// Transactor is implemented by stores that can make several changes all
+// or nothing: a batch sent with the Undo option, an operation that writes
+// more than one object (Re-key, Create Key Pair, Import over an existing
+// object).
+type Transactor interface {
+	// Update calls fn with a Store whose reads see fn's own writes. When
+	// fn returns nil the writes are committed together (durable and seen
+	// by others at once) and Update returns nil, or the commit's error;
+	// when fn returns an error none of them is kept and Update returns
+	// that error as it is. The Store given to fn is valid only during fn
+	// and is used by one goroutine; its Close does nothing, and other
+	// stores' methods must not be called from fn (a store may hold a lock
+	// that they wait for). A commit that fails with ErrUnavailable may
+	// have happened: the connection was lost with the answer.
+	Update(ctx context.Context, fn func(tx Store) error) error
+}

@@ -24,19 +24,30 @@ import (
 // AttributeValue never reveals its value) and extractable only so that it
 // can be wrapped, with AES key wrap with padding, under the tenant KEK;
 // then destroyed. Its wrapped form, prefixed with one byte that says what
-// it is, is what the adapter stores. To use it, one session unwraps the
-// tenant KEK (after checking its blob's MAC with SKEY) as a session object
-// that may wrap and unwrap, unwraps the kept key with it as a session
-// object that is sensitive and not extractable, runs the operation,
-// and destroys both. Nothing is cached: a kept key exists in the HSM only
-// for the operation that uses it.
+// it is, is what the adapter stores. To use it, the anchor session
+// unwraps the tenant KEK (after checking its blob's MAC with SKEY) as a
+// session object that may wrap and unwrap, unwraps the kept key with it as
+// a session object that is sensitive and not extractable, and destroys the
+// KEK; the kept key's handle is cached for later uses for a bounded time
+// (keptcache.go), then destroyed.
 
 // Kinds of kept keys: the first byte of a kept blob.
 const (
 	keptAES byte = 1
 	keptRSA byte = 2
 	keptEC  byte = 3
+	// keptHMAC is a generic secret that only signs (HMAC).
+	keptHMAC byte = 4
 )
+
+// hmacMechanisms are the PKCS#11 HMAC mechanisms per hash.
+var hmacMechanisms = map[crypto.Hash]uint{
+	crypto.SHA1:   pkcs11.CKM_SHA_1_HMAC,
+	crypto.SHA224: pkcs11.CKM_SHA224_HMAC,
+	crypto.SHA256: pkcs11.CKM_SHA256_HMAC,
+	crypto.SHA384: pkcs11.CKM_SHA384_HMAC,
+	crypto.SHA512: pkcs11.CKM_SHA512_HMAC,
+}
 
 // maxKeptBlocks bounds the block operations of one WithKeptBlock, each a
 // round trip to the HSM.
@@ -46,13 +57,38 @@ var _ backend.KeyKeeper = (*Backend)(nil)
 
 // KeepSecretKey implements backend.KeyKeeper.
 func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) ([]byte, error) {
+	if req.HMAC != 0 {
+		return b.keepHMACKey(ctx, req)
+	}
 	if req.Bits != 128 && req.Bits != 192 && req.Bits != 256 {
 		return nil, fmt.Errorf("pkcs11: keep AES key: %d bits is not 128, 192 or 256", req.Bits)
 	}
 	if req.Material != nil && len(req.Material) != req.Bits/8 {
 		return nil, fmt.Errorf("pkcs11: keep AES key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
 	}
-	return onMember(b, ctx, "keep AES key", func(m *member) ([]byte, error) {
+	return b.keepSecret(ctx, req, "keep AES key", keptAES, pkcs11.CKK_AES, pkcs11.CKM_AES_KEY_GEN, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
+}
+
+// keepHMACKey makes (or takes) a kept HMAC key: a generic secret that
+// signs and verifies only.
+func (b *Backend) keepHMACKey(ctx context.Context, req backend.KeepSecretKeyRequest) ([]byte, error) {
+	if _, ok := hmacMechanisms[req.HMAC]; !ok {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: HMAC with %s is not supported", req.HMAC)
+	}
+	if req.Bits < 8 || req.Bits%8 != 0 || req.Bits > 8*1024 {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: %d bits is not a whole number of bytes up to 1024", req.Bits)
+	}
+	if req.Material != nil && len(req.Material) != req.Bits/8 {
+		return nil, fmt.Errorf("pkcs11: keep HMAC key: %d bytes of material for a %d-bit key", len(req.Material), req.Bits)
+	}
+	return b.keepSecret(ctx, req, "keep HMAC key", keptHMAC, pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY)
+}
+
+// keepSecret makes (or takes req.Material as) a secret key of keyType
+// that can do what use says, wraps it under the tenant KEK and destroys
+// it.
+func (b *Backend) keepSecret(ctx context.Context, req backend.KeepSecretKeyRequest, describe string, kind byte, keyType, genMech uint, use ...uint) ([]byte, error) {
+	return onMember(b, ctx, describe, func(m *member) ([]byte, error) {
 		var out []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
 			kek, err := m.wrappingKEK(s, req.Key)
@@ -62,13 +98,14 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 			defer func() { _ = m.mod.DestroyObject(s, kek) }()
 			tmpl := []*pkcs11.Attribute{
 				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
 				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true), // to be wrapped, once
-				pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-				pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+			}
+			for _, u := range use {
+				tmpl = append(tmpl, pkcs11.NewAttribute(u, true))
 			}
 			var h pkcs11.ObjectHandle
 			if req.Material != nil {
@@ -77,7 +114,7 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 					return unavailable("C_CreateObject", err)
 				}
 			} else {
-				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
+				h, err = m.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(genMech, nil)}, append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, req.Bits/8)))
 				if err != nil {
 					return unavailable("C_GenerateKey", err)
 				}
@@ -87,7 +124,7 @@ func (b *Backend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRe
 			if err != nil {
 				return unavailable("C_WrapKey", err)
 			}
-			out = append([]byte{keptAES}, wrapped...)
+			out = append([]byte{kind}, wrapped...)
 			return nil
 		})
 		return out, err
@@ -254,6 +291,8 @@ func (m *member) unwrapKept(s pkcs11.SessionHandle, req backend.KeptKeyRequest, 
 		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA
 	case keptEC:
 		class, keyType = pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC
+	case keptHMAC:
+		keyType = pkcs11.CKK_GENERIC_SECRET
 	}
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
@@ -280,29 +319,36 @@ func (m *member) unwrapKept(s pkcs11.SessionHandle, req backend.KeptKeyRequest, 
 func (b *Backend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) error {
 	_, err := onMember(b, ctx, "use kept AES key", func(m *member) (struct{}, error) {
 		return struct{}{}, m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req, keptAES, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			blk := &hsmBlock{mod: m.mod, s: s, h: h}
-			if err := fn(blk); err != nil {
-				return err
-			}
-			return blk.err
+			return m.withKept(s, req, keptAES, []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
+				blk := &hsmBlock{mod: m.mod, s: s, h: h}
+				err := fn(blk)
+				// The session goes back to the pool with no operation
+				// active, whatever fn did.
+				if ferr := blk.finish(); ferr != nil && blk.err == nil {
+					blk.err = ferr
+				}
+				if err != nil {
+					return err
+				}
+				return blk.err
+			})
 		})
 	})
 	return err
 }
 
-// hsmBlock is the AES block cipher of a key inside the HSM: each block is
-// a C_Encrypt or C_Decrypt in ECB mode on one session.
+// hsmBlock is the AES block cipher of a key inside the HSM: the blocks go
+// through one ECB operation on one session (C_EncryptInit once, then a
+// C_EncryptUpdate per block: one call per block, not two), started again
+// when the direction changes and ended by finish.
 type hsmBlock struct {
 	mod   p11
 	s     pkcs11.SessionHandle
 	h     pkcs11.ObjectHandle
 	err   error
 	count int
+	// active is the operation under way: 0 none, 1 encrypt, 2 decrypt.
+	active int
 }
 
 func (k *hsmBlock) BlockSize() int { return 16 }
@@ -329,25 +375,60 @@ func (k *hsmBlock) crypt(in []byte, encrypt bool) ([]byte, error) {
 	if k.count++; k.count > maxKeptBlocks {
 		return nil, fmt.Errorf("pkcs11: more than %d blocks in one use of a kept key", maxKeptBlocks)
 	}
-	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}
+	want := 2
 	if encrypt {
-		if err := k.mod.EncryptInit(k.s, mech, k.h); err != nil {
-			return nil, unavailable("C_EncryptInit", err)
-		}
-		out, err := k.mod.Encrypt(k.s, in)
-		if err != nil {
-			return nil, unavailable("C_Encrypt", err)
-		}
-		return out, nil
+		want = 1
 	}
-	if err := k.mod.DecryptInit(k.s, mech, k.h); err != nil {
-		return nil, unavailable("C_DecryptInit", err)
+	if k.active != want {
+		if err := k.finish(); err != nil {
+			return nil, err
+		}
+		mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}
+		if encrypt {
+			if err := k.mod.EncryptInit(k.s, mech, k.h); err != nil {
+				return nil, unavailable("C_EncryptInit", err)
+			}
+		} else if err := k.mod.DecryptInit(k.s, mech, k.h); err != nil {
+			return nil, unavailable("C_DecryptInit", err)
+		}
+		k.active = want
 	}
-	out, err := k.mod.Decrypt(k.s, in)
+	var (
+		out []byte
+		err error
+	)
+	if encrypt {
+		out, err = k.mod.EncryptUpdate(k.s, in)
+	} else {
+		out, err = k.mod.DecryptUpdate(k.s, in)
+	}
 	if err != nil {
-		return nil, unavailable("C_Decrypt", err)
+		k.active = 0 // a failed update ends the operation (PKCS#11 5.8)
+		return nil, unavailable("C_EncryptUpdate/C_DecryptUpdate", err)
+	}
+	if len(out) != 16 {
+		return nil, fmt.Errorf("pkcs11: the HSM answered %d bytes for one ECB block", len(out))
 	}
 	return out, nil
+}
+
+// finish ends the operation under way, if any.
+func (k *hsmBlock) finish() error {
+	active := k.active
+	k.active = 0
+	var err error
+	switch active {
+	case 1:
+		_, err = k.mod.EncryptFinal(k.s)
+	case 2:
+		_, err = k.mod.DecryptFinal(k.s)
+	default:
+		return nil
+	}
+	if err != nil {
+		return unavailable("C_EncryptFinal/C_DecryptFinal", err)
+	}
+	return nil
 }
 
 // digestInfo are the DER prefixes of PKCS#1 v1.5's DigestInfo (RFC 8017
@@ -405,18 +486,16 @@ func (b *Backend) KeptSign(ctx context.Context, req backend.KeptSignRequest) ([]
 	return onMember(b, ctx, "sign with kept key", func(m *member) ([]byte, error) {
 		var sig []byte
 		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			h, err := m.unwrapKept(s, req.KeptKeyRequest, kind, pkcs11.CKA_SIGN)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = m.mod.DestroyObject(s, h) }()
-			if err := m.mod.SignInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
-				return unavailable("C_SignInit", err)
-			}
-			if sig, err = m.mod.Sign(s, input); err != nil {
-				return unavailable("C_Sign", err)
-			}
-			return nil
+			return m.withKept(s, req.KeptKeyRequest, kind, []uint{pkcs11.CKA_SIGN}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.SignInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+					return unavailable("C_SignInit", err)
+				}
+				var err error
+				if sig, err = m.mod.Sign(s, input); err != nil {
+					return unavailable("C_Sign", err)
+				}
+				return nil
+			})
 		})
 		if err != nil || kind != keptEC {
 			return sig, err
@@ -428,4 +507,91 @@ func (b *Backend) KeptSign(ctx context.Context, req backend.KeptSignRequest) ([]
 		half := len(sig) / 2
 		return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:half]), new(big.Int).SetBytes(sig[half:])})
 	})
+}
+
+// KeptDecrypt implements backend.KeyKeeper: C_Decrypt with the kept RSA
+// private key, unwrapped for decryption only. The plaintext (the data, or
+// the key a client wrapped under the pair's public key) is the output;
+// the private key never leaves the HSM.
+func (b *Backend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) ([]byte, error) {
+	var mech *pkcs11.Mechanism
+	switch req.Scheme {
+	case backend.DecryptOAEP:
+		h, ok := pssHashes[req.Hash]
+		mgf, okMGF := pssHashes[req.MGFHash]
+		if !ok || !okMGF {
+			return nil, fmt.Errorf("pkcs11: kept decrypt: OAEP with %s and MGF1 %s is not supported", req.Hash, req.MGFHash)
+		}
+		var source uint
+		if len(req.Label) > 0 {
+			source = pkcs11.CKZ_DATA_SPECIFIED
+		}
+		mech = pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_OAEP, pkcs11.NewOAEPParams(h[0], mgf[1], source, req.Label))
+	case backend.DecryptPKCS1v15:
+		mech = pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)
+	default:
+		return nil, fmt.Errorf("pkcs11: kept decrypt: unknown scheme %d", req.Scheme)
+	}
+	return onMember(b, ctx, "decrypt with kept key", func(m *member) ([]byte, error) {
+		var out []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			return m.withKept(s, req.KeptKeyRequest, keptRSA, []uint{pkcs11.CKA_DECRYPT}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.DecryptInit(s, []*pkcs11.Mechanism{mech}, h); err != nil {
+					if isRV(err, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_MECHANISM_PARAM_INVALID, pkcs11.CKR_ARGUMENTS_BAD) {
+						// SoftHSM2 does OAEP with SHA-1 only.
+						return fmt.Errorf("%w: the HSM refuses this RSA decryption (%s, hash %s, MGF1 %s): %v", backend.ErrNotSupported, schemeName(req.Scheme), req.Hash, req.MGFHash, err)
+					}
+					return unavailable("C_DecryptInit", err)
+				}
+				var err error
+				out, err = m.mod.Decrypt(s, req.Ciphertext)
+				if err != nil {
+					if isRV(err, pkcs11.CKR_ENCRYPTED_DATA_INVALID, pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE, pkcs11.CKR_DATA_INVALID, pkcs11.CKR_DATA_LEN_RANGE, pkcs11.CKR_GENERAL_ERROR) {
+						// One answer for every cause: no padding oracle.
+						return backend.ErrDecrypt
+					}
+					return unavailable("C_Decrypt", err)
+				}
+				return nil
+			})
+		})
+		return out, err
+	})
+}
+
+// KeptMAC implements backend.KeyKeeper: C_Sign with an HMAC mechanism and
+// the kept HMAC key.
+func (b *Backend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) ([]byte, error) {
+	mech, ok := hmacMechanisms[req.Hash]
+	if !ok {
+		return nil, fmt.Errorf("pkcs11: kept MAC: HMAC with %s is not supported", req.Hash)
+	}
+	return onMember(b, ctx, "MAC with kept key", func(m *member) ([]byte, error) {
+		var out []byte
+		err := m.withSession(ctx, func(s pkcs11.SessionHandle) error {
+			return m.withKept(s, req.KeptKeyRequest, keptHMAC, []uint{pkcs11.CKA_SIGN}, func(h pkcs11.ObjectHandle) error {
+				if err := m.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, h); err != nil {
+					if isRV(err, pkcs11.CKR_KEY_SIZE_RANGE, pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT) {
+						// The key, not the HSM: SoftHSM2 wants HMAC keys at
+						// least as long as the hash's output.
+						return fmt.Errorf("%w: the HSM refuses HMAC with %s for this key: %v", backend.ErrNotSupported, req.Hash, err)
+					}
+					return unavailable("C_SignInit", err)
+				}
+				var err error
+				if out, err = m.mod.Sign(s, req.Data); err != nil {
+					return unavailable("C_Sign", err)
+				}
+				return nil
+			})
+		})
+		return out, err
+	})
+}
+
+func schemeName(s backend.DecryptScheme) string {
+	if s == backend.DecryptOAEP {
+		return "OAEP"
+	}
+	return "PKCS#1 v1.5"
 }

@@ -7,7 +7,10 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
 	"sync"
@@ -159,6 +162,55 @@ func TestKeptKeysStayInTheHSM(t *testing.T) {
 		})
 	}
 
+	// A kept RSA private key decrypts inside the HSM: OAEP (SHA-1, what
+	// SoftHSM2 offers) and PKCS#1 v1.5, of what Go encrypted with the
+	// public key the HSM returned; a tampered ciphertext is ErrDecrypt.
+	pub, priv, err := b.KeepKeyPair(ctx, backend.KeepKeyPairRequest{Key: tk, RSABits: 2048})
+	require.NoError(t, err)
+	secretData := []byte("a data key wrapped under the kept pair")
+	oaep, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub.(*rsa.PublicKey), secretData, nil)
+	require.NoError(t, err)
+	keptPriv := backend.KeptKeyRequest{Key: tk, Wrapped: priv}
+	got, err := b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptOAEP, Hash: crypto.SHA1, MGFHash: crypto.SHA1, Ciphertext: oaep})
+	require.NoError(t, err)
+	assert.Equal(t, secretData, got, "RSA-OAEP in the HSM")
+	v15, err := rsa.EncryptPKCS1v15(rand.Reader, pub.(*rsa.PublicKey), secretData) //lint:ignore SA1019 the scheme under test (clients ask for it by name)
+	require.NoError(t, err)
+	got, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptPKCS1v15, Ciphertext: v15})
+	require.NoError(t, err)
+	assert.Equal(t, secretData, got, "PKCS#1 v1.5 in the HSM")
+	oaep256, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub.(*rsa.PublicKey), secretData, nil)
+	require.NoError(t, err)
+	if _, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptOAEP, Hash: crypto.SHA256, MGFHash: crypto.SHA256, Ciphertext: oaep256}); err != nil {
+		assert.ErrorIs(t, err, backend.ErrNotSupported, "SoftHSM2 does OAEP with SHA-1 only: refused as such, not as an HSM failure")
+	}
+	oaep[10] ^= 1
+	_, err = b.KeptDecrypt(ctx, backend.KeptDecryptRequest{KeptKeyRequest: keptPriv, Scheme: backend.DecryptOAEP, Hash: crypto.SHA1, MGFHash: crypto.SHA1, Ciphertext: oaep})
+	assert.ErrorIs(t, err, backend.ErrDecrypt)
+
+	// A kept HMAC key MACs inside the HSM: a registered one as Go's HMAC
+	// with its material does, a generated one the same way each time.
+	hmacKey := []byte("an HMAC-SHA256 key of 32 bytes!!")
+	hblob, err := b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 256, HMAC: crypto.SHA256, Material: hmacKey})
+	require.NoError(t, err)
+	assert.NotContains(t, string(hblob), string(hmacKey))
+	mac, err := b.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: tk, Wrapped: hblob}, Hash: crypto.SHA256, Data: []byte("message")})
+	require.NoError(t, err)
+	goMAC := hmac.New(sha256.New, hmacKey)
+	goMAC.Write([]byte("message"))
+	assert.Equal(t, goMAC.Sum(nil), mac)
+	gblob, err := b.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: 256, HMAC: crypto.SHA256})
+	require.NoError(t, err)
+	mac1, err := b.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: tk, Wrapped: gblob}, Hash: crypto.SHA256, Data: []byte("message")})
+	require.NoError(t, err)
+	mac2, err := b.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: tk, Wrapped: gblob}, Hash: crypto.SHA256, Data: []byte("message")})
+	require.NoError(t, err)
+	assert.Equal(t, mac1, mac2)
+	assert.Len(t, mac1, 32)
+	assert.NotEqual(t, mac, mac1)
+	_, err = b.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: backend.KeptKeyRequest{Key: tk, Wrapped: blob}, Hash: crypto.SHA256, Data: []byte("message")})
+	assert.ErrorIs(t, err, backend.ErrIntegrity, "an AES kept key is no HMAC key")
+
 	// A kept key does not unwrap under another tenant's KEK, nor when
 	// changed.
 	err = b.WithKeptBlock(ctx, backend.KeptKeyRequest{Key: other, Wrapped: blob}, func(cipher.Block) error { return nil })
@@ -170,7 +222,7 @@ func TestKeptKeysStayInTheHSM(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	require.Len(t, rec.generated, 4, "one AES key, three pairs")
+	require.Len(t, rec.generated, 6, "one AES key, four pairs, one HMAC key")
 	for i, tmpl := range rec.generated {
 		sensitive, ok := flag(tmpl, pkcs11.CKA_SENSITIVE)
 		assert.True(t, ok && sensitive, "generated key %d is sensitive", i)
@@ -185,7 +237,8 @@ func TestKeptKeysStayInTheHSM(t *testing.T) {
 			keptUnwraps++
 		}
 	}
-	assert.GreaterOrEqual(t, keptUnwraps, 5, "each use unwraps its kept key")
+	assert.GreaterOrEqual(t, keptUnwraps, 7, "each kept key is unwrapped for its use (then its handle is cached)")
+	assert.Equal(t, 7, b.members[0].keptCached(), "one AES key, three signing keys, one decrypting key, two HMAC keys unwrapped once each")
 	secret := map[uint]string{
 		pkcs11.CKA_VALUE: "CKA_VALUE", pkcs11.CKA_PRIVATE_EXPONENT: "CKA_PRIVATE_EXPONENT",
 		pkcs11.CKA_PRIME_1: "CKA_PRIME_1", pkcs11.CKA_PRIME_2: "CKA_PRIME_2",

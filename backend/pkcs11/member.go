@@ -49,6 +49,13 @@ type member struct {
 	keksMu sync.Mutex
 	keks   map[[sha256.Size]byte]pkcs11.ObjectHandle
 
+	// kept caches kept keys unwrapped on the anchor session (keptcache.go),
+	// at most keptCap of them (0: no cache).
+	keptMu               sync.Mutex
+	kept                 map[keptCacheKey]*keptEntry
+	keptCap              int
+	keptHits, keptMisses atomic.Uint64
+
 	// up is read on every request without a lock; health holds the rest
 	// of the member's state, guarded by Backend.healthMu.
 	up       atomic.Bool
@@ -74,6 +81,7 @@ func newMember(idx int, spec config.PKCS11Member, cfg config.PKCS11, pin string,
 		idx: idx, spec: spec, cfg: cfg, pin: pin, mech: mech,
 		keys: map[string]keyRef{},
 		keks: map[[sha256.Size]byte]pkcs11.ObjectHandle{},
+		kept: map[keptCacheKey]*keptEntry{}, keptCap: keptCacheSize,
 	}
 	m.pool = newPool(cfg.SessionPoolSize, m.openSession, m.closeSession)
 	return m
@@ -181,6 +189,7 @@ func (m *member) forget(closeSessions bool) {
 	m.keksMu.Lock()
 	clear(m.keks)
 	m.keksMu.Unlock()
+	m.forgetKept()
 }
 
 // keySpecs lists every object of the key set, in Check's order.
@@ -345,6 +354,7 @@ func (m *member) dropAnchor() {
 	m.keksMu.Lock()
 	clear(m.keks)
 	m.keksMu.Unlock()
+	m.forgetKept()
 }
 
 // key returns the cached handle of a key set object, resolving it by label
@@ -406,6 +416,7 @@ func (m *member) close() {
 			}
 			clear(m.keks)
 			m.keksMu.Unlock()
+			m.destroyKept(m.anchor)
 			m.closeSession(m.anchor)
 			m.hasAnchor = false
 		}

@@ -44,6 +44,12 @@ type p11 interface {
 	Encrypt(sh pkcs11.SessionHandle, message []byte) ([]byte, error)
 	DecryptInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error
 	Decrypt(sh pkcs11.SessionHandle, cipher []byte) ([]byte, error)
+	// The multi-part forms: a kept key's block cipher streams its blocks
+	// through one ECB operation (keeper.go).
+	EncryptUpdate(sh pkcs11.SessionHandle, plain []byte) ([]byte, error)
+	EncryptFinal(sh pkcs11.SessionHandle) ([]byte, error)
+	DecryptUpdate(sh pkcs11.SessionHandle, cipher []byte) ([]byte, error)
+	DecryptFinal(sh pkcs11.SessionHandle) ([]byte, error)
 	SignInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error
 	Sign(sh pkcs11.SessionHandle, message []byte) ([]byte, error)
 	VerifyInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, key pkcs11.ObjectHandle) error

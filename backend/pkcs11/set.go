@@ -329,6 +329,9 @@ func (b *Backend) checkWorking() {
 		_, _ = b.onMember(m, func() error {
 			return m.withAnchor(func(a pkcs11.SessionHandle) error {
 				_, err := m.mod.GenerateRandom(a, 1)
+				if err == nil {
+					m.sweepKept(a) // keptcache.go
+				}
 				return err
 			})
 		})

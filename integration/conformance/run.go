@@ -51,7 +51,10 @@ type Result struct {
 	// replay (connection, placeholder, parse error).
 	Err error
 	// Later lists the differences after the first, with KeepGoing.
-	Later   []string
+	Later []string
+	// Erratum says how the file was corrected before the replay (see
+	// errata), empty when it was not.
+	Erratum string
 	Elapsed time.Duration
 }
 
@@ -60,6 +63,8 @@ func (r Result) String() string {
 	switch {
 	case !r.Run:
 		return fmt.Sprintf("%-24s not claimed", r.File.Name)
+	case r.Passed && r.Erratum != "":
+		return fmt.Sprintf("%-24s PASS (%d requests, %s) with a corrected vector: %s", r.File.Name, r.Steps, r.Elapsed.Round(time.Millisecond), r.Erratum)
 	case r.Passed:
 		return fmt.Sprintf("%-24s PASS (%d requests, %s)", r.File.Name, r.Steps, r.Elapsed.Round(time.Millisecond))
 	}
@@ -118,6 +123,12 @@ func runFile(f File, b *Bindings, opts Options) (r Result) {
 		return r
 	}
 	r.Steps = len(v.Exchanges)
+	if e, ok := errata[f.Name]; ok {
+		if r.Erratum, err = applyErratum(v, e); err != nil {
+			r.Err = err
+			return r
+		}
+	}
 	sess, err := opts.Connect()
 	if err != nil {
 		r.Err = fmt.Errorf("connect: %w", err)

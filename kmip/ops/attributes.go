@@ -134,7 +134,7 @@ func (s *Service) checkUniqueName(ctx context.Context, call *Call, id string, a 
 	if err != nil {
 		return message.Errorf(kmip20.ResultReasonInvalidAttributeValue, "%v", err)
 	}
-	others, err := s.store.ListObjects(ctx, store.ListQuery{TenantID: call.Tenant, Name: n.NameValue, Limit: 2})
+	others, err := s.db(ctx).ListObjects(ctx, store.ListQuery{TenantID: call.Tenant, Name: n.NameValue, Limit: 2})
 	if err != nil {
 		return err
 	}

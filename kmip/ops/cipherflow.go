@@ -62,7 +62,20 @@ func (s *Service) runCipher(ctx context.Context, call *Call, id string, r cipher
 		return s.symmetricCipher(call, id, key, k.algorithm, params, r, p)
 	case keptKey:
 		if k.m.rec.ObjectType != uint32(kmip14.ObjectTypeSymmetricKey) {
-			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it signs only", id)
+			if key.family != kmip14.CryptographicAlgorithmRSA || r.encrypt {
+				return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it signs and (RSA) decrypts; encrypt with its public key", id)
+			}
+			if !p.final || p.prior != nil {
+				return nil, message.Errorf(kmip20.ResultReasonInvalidField, "RSA encryption is single-part")
+			}
+			out, err := s.keptDecrypt(ctx, call, key, params, r.data)
+			if err != nil {
+				return nil, err
+			}
+			return &cipherResult{data: out}, nil
+		}
+		if key.family != kmip14.CryptographicAlgorithmAES {
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a %s key kept in the root of trust: it does not encrypt", id, key.family)
 		}
 		var res *cipherResult
 		err := s.withKeptBlock(ctx, call, key, func(b cipher.Block) error {

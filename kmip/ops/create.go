@@ -40,7 +40,7 @@ func (s *Service) create(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if keep && spec.algorithm == kmip14.CryptographicAlgorithmAES {
+	if keep && keepable(spec) {
 		return s.createKept(ctx, call, keeper, attrs, spec)
 	}
 	material, err := s.newMaterial(ctx, spec)

@@ -110,8 +110,7 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 		half.attrs.Add(attr.Link, mustLink(half.link, half.to))
 	}
 
-	placeholder := call.Placeholder
-	insertHalf := func(id string, t kmip14.ObjectType, attrs attr.List, format kmip14.KeyFormatType, der []byte) error {
+	insertHalf := func(ctx context.Context, id string, t kmip14.ObjectType, attrs attr.List, format kmip14.KeyFormatType, der []byte) error {
 		var digest ttlv.TTLV // none for a kept key, whose material the server never sees
 		recorded := format
 		if format == keptFormat {
@@ -124,11 +123,14 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 		_, err = s.insert(ctx, call, newObject{ID: id, Type: t, Attrs: attrs, Material: sealed, Digest: digest, Format: recorded, Generated: true})
 		return err
 	}
-	if err := insertHalf(privID, kmip14.ObjectTypePrivateKey, privAttrs, privFormat, privDER); err != nil {
+	// Both halves or neither.
+	if err := s.atomic(ctx, call, func(ctx context.Context) error {
+		if err := insertHalf(ctx, privID, kmip14.ObjectTypePrivateKey, privAttrs, privFormat, privDER); err != nil {
+			return err
+		}
+		return insertHalf(ctx, pubID, kmip14.ObjectTypePublicKey, pubAttrs, pubFormat, pubDER)
+	}); err != nil {
 		return nil, err
-	}
-	if err := insertHalf(pubID, kmip14.ObjectTypePublicKey, pubAttrs, pubFormat, pubDER); err != nil {
-		return nil, s.abandon(ctx, call, privID, placeholder, err)
 	}
 	call.Placeholder = privID
 	return &message.CreateKeyPairResponse{PrivateKeyUniqueIdentifier: privID, PublicKeyUniqueIdentifier: pubID}, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/internal/secp256k1"
 	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
@@ -202,6 +203,12 @@ func TestSignVerify(t *testing.T) {
 	require.NoError(t, err)
 	ecPub, err := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
 	require.NoError(t, err)
+	k1Key, err := secp256k1.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	k1DER, err := secp256k1.MarshalECPrivateKey(k1Key)
+	require.NoError(t, err)
+	k1Pub, err := secp256k1.MarshalPKIXPublicKey(k1Key.Public())
+	require.NoError(t, err)
 	v := message.V2_0
 	tests := []struct {
 		name       string
@@ -227,6 +234,16 @@ func TestSignVerify(t *testing.T) {
 			func(sig []byte) error {
 				d := sha256.Sum256([]byte("message"))
 				if !ecdsa.VerifyASN1(&ecKey.PublicKey, d[:], sig) {
+					return assert.AnError
+				}
+				return nil
+			}},
+		{"ECDSA secp256k1", registerKey(t, x, v, kmip14.ObjectTypePrivateKey, kmip14.KeyFormatTypeECPrivateKey, kmip14.CryptographicAlgorithmEC, 256, k1DER, kmip14.CryptographicUsageMaskSign),
+			registerKey(t, x, v, kmip14.ObjectTypePublicKey, kmip14.KeyFormatTypeX_509, kmip14.CryptographicAlgorithmEC, 256, k1Pub, kmip14.CryptographicUsageMaskVerify),
+			&params{HashingAlgorithm: kmip14.HashingAlgorithmSHA_256},
+			func(sig []byte) error {
+				d := sha256.Sum256([]byte("message"))
+				if !secp256k1.VerifyASN1(k1Key.Public(), d[:], sig) {
 					return assert.AnError
 				}
 				return nil

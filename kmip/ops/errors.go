@@ -40,6 +40,7 @@ var known = []struct {
 	{backend.ErrIntegrity, kmip20.ResultReasonCryptographicFailure, "stored key material failed its integrity check"},
 	{backend.ErrUnavailable, kmip20.ResultReasonGeneralFailure, "root of trust unavailable; retry later"},
 	{backend.ErrKeyMissing, kmip20.ResultReasonGeneralFailure, "root of trust is missing a key; see the server log"},
+	{backend.ErrNotSupported, kmip20.ResultReasonFeatureNotSupported, "the root of trust does not offer this with a key kept there (SoftHSM2, for one, does RSA-OAEP with SHA-1 only and HMAC with keys at least as long as the hash)"},
 	{store.ErrUnavailable, kmip20.ResultReasonGeneralFailure, "object store unavailable; retry later"},
 	{store.ErrConflict, kmip20.ResultReasonGeneralFailure, "object changed concurrently; retry"},
 	{context.DeadlineExceeded, kmip20.ResultReasonGeneralFailure, "request timed out"},

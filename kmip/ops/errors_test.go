@@ -31,6 +31,7 @@ func TestResultFor(t *testing.T) {
 		{"destroyed 2.x", message.V2_1, object.ErrDestroyed, kmip20.ResultReasonObjectDestroyed, false, ""},
 		{"HSM down", message.V1_4, fmt.Errorf("seal: %w: CKR_DEVICE_ERROR", backend.ErrUnavailable), kmip20.ResultReasonGeneralFailure, true, "CKR_DEVICE_ERROR"},
 		{"tampered store", message.V1_4, fmt.Errorf("open: %w", backend.ErrIntegrity), kmip20.ResultReasonCryptographicFailure, true, ""},
+		{"kept key use the HSM lacks", message.V2_0, fmt.Errorf("kept decrypt: %w: CKR_MECHANISM_PARAM_INVALID", backend.ErrNotSupported), kmip20.ResultReasonFeatureNotSupported, false, "CKR_"},
 		{"unknown error", message.V1_4, errors.New("secret detail /etc/passwd"), kmip20.ResultReasonGeneralFailure, true, "secret detail"},
 	}
 	for _, tt := range tests {

@@ -40,20 +40,26 @@ func (s *Service) importObject(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	old, err := s.store.GetObject(ctx, call.Tenant, req.UniqueIdentifier)
-	switch {
-	case err == nil && !req.ReplaceExisting:
-		return nil, message.Errorf(kmip20.ResultReasonObjectAlreadyExists, "object %s exists; set Replace Existing to replace it", req.UniqueIdentifier)
-	case err == nil:
-		call.Journal.updated(snapshot(old))
-		if err := s.store.DeleteObject(ctx, call.Tenant, req.UniqueIdentifier); err != nil {
-			return nil, fmt.Errorf("replace object %s: %w", req.UniqueIdentifier, err)
+	// The old object goes and the new one comes in one transaction: a
+	// failed Import leaves the old one in place.
+	var resp *message.RegisterResponse
+	err = s.atomic(ctx, call, func(ctx context.Context) error {
+		old, err := s.db(ctx).GetObject(ctx, call.Tenant, req.UniqueIdentifier)
+		switch {
+		case err == nil && !req.ReplaceExisting:
+			return message.Errorf(kmip20.ResultReasonObjectAlreadyExists, "object %s exists; set Replace Existing to replace it", req.UniqueIdentifier)
+		case err == nil:
+			call.Journal.updated(snapshot(old))
+			if err := s.db(ctx).DeleteObject(ctx, call.Tenant, req.UniqueIdentifier); err != nil {
+				return fmt.Errorf("replace object %s: %w", req.UniqueIdentifier, err)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
 		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	reg := req.Register(attributes)
-	resp, err := s.registerAs(ctx, call, &reg, req.UniqueIdentifier)
+		reg := req.Register(attributes)
+		resp, err = s.registerAs(ctx, call, &reg, req.UniqueIdentifier)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/cipher"
+	"errors"
 	"fmt"
 
 	"github.com/gemalto/kmip-go/kmip14"
@@ -78,7 +79,28 @@ func (s *Service) keeperFor(ctx context.Context, call *Call, attrs *attr.List) (
 	return k, true, nil
 }
 
-// createKept is Create for a kept AES key.
+// keepable reports whether the root of trust keeps a new symmetric key
+// of spec: AES keys, and HMAC keys at least as long as their hash's output
+// (shorter ones are weak, and SoftHSM2 refuses them: CKR_KEY_SIZE_RANGE).
+func keepable(spec symmetricSpec) bool {
+	if spec.algorithm == kmip14.CryptographicAlgorithmAES {
+		return true
+	}
+	h, ok := keptHMACHash(spec.algorithm)
+	return ok && int(spec.length) >= 8*h.Size()
+}
+
+// keptHMACHash is the hash of an HMAC algorithm a kept key can have.
+func keptHMACHash(alg kmip14.CryptographicAlgorithm) (crypto.Hash, bool) {
+	switch alg {
+	case kmip14.CryptographicAlgorithmHMAC_SHA1, kmip14.CryptographicAlgorithmHMAC_SHA224, kmip14.CryptographicAlgorithmHMAC_SHA256,
+		kmip14.CryptographicAlgorithmHMAC_SHA384, kmip14.CryptographicAlgorithmHMAC_SHA512:
+		return hmacHashes[alg], true
+	}
+	return 0, false
+}
+
+// createKept is Create for a kept AES or HMAC key.
 func (s *Service) createKept(ctx context.Context, call *Call, keeper backend.KeyKeeper, attrs attr.List, spec symmetricSpec) (any, error) {
 	sealed, err := s.keptMaterial(ctx, call, keeper, &attrs, spec)
 	if err != nil {
@@ -98,9 +120,11 @@ func (s *Service) keptMaterial(ctx context.Context, call *Call, keeper backend.K
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := keeper.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: int(spec.length)})
+	req := backend.KeepSecretKeyRequest{Key: tk, Bits: int(spec.length)}
+	req.HMAC, _ = keptHMACHash(spec.algorithm)
+	wrapped, err := keeper.KeepSecretKey(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("keep AES key: %w", err)
+		return nil, fmt.Errorf("keep %s key: %w", spec.algorithm, err)
 	}
 	attrs.Set(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))
 	return storedMaterial{format: keptFormat, payload: wrapped}.seal(), nil
@@ -201,6 +225,49 @@ func (s *Service) keptSign(ctx context.Context, call *Call, k keptKey, family km
 	return keeper.KeptSign(ctx, sr)
 }
 
+// keptDecrypt decrypts (or unwraps) data with a kept RSA private key as
+// params say: OAEP (SHA-1 by default, as rsaCipher) or PKCS#1 v1.5. Every
+// failure to decrypt is the same answer, as for a key in the store.
+func (s *Service) keptDecrypt(ctx context.Context, call *Call, k keptKey, params message.CryptographicParameters, data []byte) ([]byte, error) {
+	keeper, req, err := s.keptRequest(ctx, call, k)
+	if err != nil {
+		return nil, err
+	}
+	dr := backend.KeptDecryptRequest{KeptKeyRequest: req, Ciphertext: data}
+	switch params.PaddingMethod {
+	case 0, kmip14.PaddingMethodOAEP:
+		dr.Scheme, dr.Label = backend.DecryptOAEP, params.PSource
+		if dr.Hash, err = hashOf(params.HashingAlgorithm, crypto.SHA1); err != nil {
+			return nil, err
+		}
+		if dr.MGFHash, err = hashOf(params.MaskGeneratorHashingAlgorithm, crypto.SHA1); err != nil {
+			return nil, err
+		}
+	case kmip14.PaddingMethodPKCS1V1_5:
+		dr.Scheme = backend.DecryptPKCS1v15
+	default:
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Padding Method %s is not supported for RSA encryption (OAEP and PKCS1 v1.5 are)", params.PaddingMethod)
+	}
+	out, err := keeper.KeptDecrypt(ctx, dr)
+	if errors.Is(err, backend.ErrDecrypt) {
+		return nil, message.Errorf(kmip20.ResultReasonCryptographicFailure, "RSA decryption failed")
+	}
+	return out, err
+}
+
+// keptMAC is the HMAC of data with a kept HMAC key.
+func (s *Service) keptMAC(ctx context.Context, call *Call, k keptKey, data []byte) ([]byte, error) {
+	h, ok := keptHMACHash(k.family)
+	if !ok {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "the kept key is not an HMAC key")
+	}
+	keeper, req, err := s.keptRequest(ctx, call, k)
+	if err != nil {
+		return nil, err
+	}
+	return keeper.KeptMAC(ctx, backend.KeptMACRequest{KeptKeyRequest: req, Hash: h, Data: data})
+}
+
 // keepRegistered keeps a registered AES key in the root of trust when it
 // is not Extractable and the backend keeps keys: its material, which the
 // client sent, enters the root of trust once and the store holds only its
@@ -209,7 +276,8 @@ func (s *Service) keepRegistered(ctx context.Context, call *Call, t kmip14.Objec
 	if t != kmip14.ObjectTypeSymmetricKey || r.format != kmip14.KeyFormatTypeRaw {
 		return r, nil
 	}
-	if alg, _, err := cryptoParams(*attrs); err != nil || kmip14.CryptographicAlgorithm(alg) != kmip14.CryptographicAlgorithmAES {
+	alg, _, err := cryptoParams(*attrs)
+	if err != nil || !keepable(symmetricSpec{algorithm: kmip14.CryptographicAlgorithm(alg), length: int32(8 * len(r.payload))}) {
 		return r, nil
 	}
 	keeper, keep, err := s.keeperFor(ctx, call, attrs)
@@ -220,9 +288,11 @@ func (s *Service) keepRegistered(ctx context.Context, call *Call, t kmip14.Objec
 	if err != nil {
 		return r, err
 	}
-	wrapped, err := keeper.KeepSecretKey(ctx, backend.KeepSecretKeyRequest{Key: tk, Bits: len(r.payload) * 8, Material: r.payload})
+	req := backend.KeepSecretKeyRequest{Key: tk, Bits: len(r.payload) * 8, Material: r.payload}
+	req.HMAC, _ = keptHMACHash(kmip14.CryptographicAlgorithm(alg))
+	wrapped, err := keeper.KeepSecretKey(ctx, req)
 	if err != nil {
-		return r, fmt.Errorf("keep registered AES key: %w", err)
+		return r, fmt.Errorf("keep registered %s key: %w", kmip14.CryptographicAlgorithm(alg), err)
 	}
 	clear(r.payload)
 	attrs.Set(attr.ProtectionStorageMask, attr.Int(int32(kmip20.ProtectionStorageMaskHardware)))

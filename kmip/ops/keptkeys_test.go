@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -125,6 +126,37 @@ func (g *goKeeper) KeptSign(_ context.Context, r backend.KeptSignRequest) ([]byt
 	return nil, errors.New("scheme")
 }
 
+func (g *goKeeper) KeptDecrypt(_ context.Context, r backend.KeptDecryptRequest) ([]byte, error) {
+	k, err := g.kept(r.Wrapped)
+	if err != nil {
+		return nil, err
+	}
+	priv, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, backend.ErrIntegrity
+	}
+	var out []byte
+	if r.Scheme == backend.DecryptOAEP {
+		out, err = priv.Decrypt(rand.Reader, r.Ciphertext, &rsa.OAEPOptions{Hash: r.Hash, MGFHash: r.MGFHash, Label: r.Label})
+	} else {
+		out, err = rsa.DecryptPKCS1v15(rand.Reader, priv, r.Ciphertext) //lint:ignore SA1019 the scheme under test
+	}
+	if err != nil {
+		return nil, backend.ErrDecrypt
+	}
+	return out, nil
+}
+
+func (g *goKeeper) KeptMAC(_ context.Context, r backend.KeptMACRequest) ([]byte, error) {
+	k, err := g.kept(r.Wrapped)
+	if err != nil {
+		return nil, err
+	}
+	h := hmac.New(r.Hash.New, k.([]byte))
+	h.Write(r.Data)
+	return h.Sum(nil), nil
+}
+
 func keeperExecutor(t *testing.T, be backend.Backend) *server.Executor {
 	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
 	require.NoError(t, err)
@@ -188,14 +220,17 @@ func TestKeptKeys(t *testing.T) {
 	goBlock.Encrypt(want, material)
 	assert.Equal(t, want, regEnc.Data)
 
-	// A non-Extractable HMAC key is not AES: kept in the store, as usual,
-	// and refused to Get all the same.
+	// A non-Extractable HMAC key is kept too (as a generic secret in the
+	// HSM): MAC and MAC Verify go through the keeper, whose HMAC is Go's
+	// with the key it holds; Get refuses it.
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreate, struct {
 		ObjectType kmip14.ObjectType
 		Attributes ttlv.TTLV
 	}{kmip14.ObjectTypeSymmetricKey, kmiptest.Attributes2(
 		kmiptest.Attr1{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmHMAC_SHA256},
 		kmiptest.Attr1{AttributeName: "Cryptographic Length", AttributeValue: int32(256)},
+		kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskMACGenerate | kmip14.CryptographicUsageMaskMACVerify},
+		kmiptest.Attr1{AttributeName: "Activation Date", AttributeValue: timeAgo()},
 		kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false})})
 	ok(t, it)
 	var hmacKey kmiptest.UID
@@ -203,8 +238,25 @@ func TestKeptKeys(t *testing.T) {
 	it = kmiptest.Exec1(t, x, v, kmip20.OperationGet, kmiptest.Get(hmacKey.UniqueIdentifier, 0))
 	assert.Equal(t, kmip20.ResultReasonNotExtractable, it.ResultReason)
 	g.mu.Lock()
-	assert.Len(t, g.keys, 3, "the HMAC key is not kept")
+	require.Len(t, g.keys, 4, "the HMAC key is kept")
+	var hmacMaterial []byte
+	for _, k := range g.keys {
+		if b, isBytes := k.([]byte); isBytes && len(b) == 32 && string(b) != string(material) {
+			hmacMaterial = b
+		}
+	}
 	g.mu.Unlock()
+	it, maced := call(t, x, v, kmip20.OperationMAC, cryptoReq{UniqueIdentifier: hmacKey.UniqueIdentifier, Data: []byte("mac me")})
+	ok(t, it)
+	goMAC := hmac.New(sha256.New, hmacMaterial)
+	goMAC.Write([]byte("mac me"))
+	assert.Equal(t, goMAC.Sum(nil), maced.MACData, "the keeper's HMAC-SHA256")
+	it, checked := call(t, x, v, kmip20.OperationMACVerify, cryptoReq{UniqueIdentifier: hmacKey.UniqueIdentifier, Data: []byte("mac me"), MACData: maced.MACData})
+	ok(t, it)
+	assert.Equal(t, kmip14.ValidityIndicatorValid, checked.ValidityIndicator)
+	it, checked = call(t, x, v, kmip20.OperationMACVerify, cryptoReq{UniqueIdentifier: hmacKey.UniqueIdentifier, Data: []byte("mac mE"), MACData: maced.MACData})
+	ok(t, it)
+	assert.Equal(t, kmip14.ValidityIndicatorInvalid, checked.ValidityIndicator)
 
 	cbc := &params{BlockCipherMode: kmip14.BlockCipherModeCBC, PaddingMethod: kmip14.PaddingMethodPKCS5}
 	it, enc := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: id.UniqueIdentifier, CryptographicParameters: cbc, Data: []byte("kept")})
@@ -250,6 +302,55 @@ func TestKeptKeys(t *testing.T) {
 	require.NoError(t, err)
 	d := sha256.Sum256([]byte("m"))
 	assert.NoError(t, rsa.VerifyPSS(pub, crypto.SHA256, d[:], signed.SignatureData, nil))
+
+	// A kept RSA private key that may decrypt does, in the keeper: what
+	// the public key encrypted (OAEP, PKCS#1 v1.5) comes back; a changed
+	// ciphertext is a Cryptographic Failure; the kept key encrypts nothing.
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreateKeyPair, struct {
+		CommonAttributes     ttlv.TTLV
+		PrivateKeyAttributes ttlv.TTLV
+		PublicKeyAttributes  ttlv.TTLV
+	}{
+		retag(kmip20.TagCommonAttributes,
+			kmiptest.Attr1{AttributeName: "Cryptographic Algorithm", AttributeValue: kmip14.CryptographicAlgorithmRSA},
+			kmiptest.Attr1{AttributeName: "Cryptographic Length", AttributeValue: int32(2048)},
+			kmiptest.Attr1{AttributeName: "Activation Date", AttributeValue: timeAgo()}),
+		retag(kmip20.TagPrivateKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskDecrypt | kmip14.CryptographicUsageMaskUnwrapKey},
+			kmiptest.Attr1{AttributeName: "Extractable", AttributeValue: false}),
+		retag(kmip20.TagPublicKeyAttributes, kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskEncrypt | kmip14.CryptographicUsageMaskWrapKey}),
+	})
+	ok(t, it)
+	var encPair struct{ PrivateKeyUniqueIdentifier, PublicKeyUniqueIdentifier string }
+	kmiptest.Decode(t, it.ResponsePayload, &encPair)
+	for _, p := range []*params{nil, {PaddingMethod: kmip14.PaddingMethodPKCS1V1_5}} {
+		it, sealed := call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: encPair.PublicKeyUniqueIdentifier, CryptographicParameters: p, Data: []byte("for the kept key")})
+		ok(t, it)
+		it, opened := call(t, x, v, kmip20.OperationDecrypt, cryptoReq{UniqueIdentifier: encPair.PrivateKeyUniqueIdentifier, CryptographicParameters: p, Data: sealed.Data})
+		ok(t, it)
+		assert.Equal(t, "for the kept key", string(opened.Data))
+		sealed.Data[5] ^= 1
+		it, _ = call(t, x, v, kmip20.OperationDecrypt, cryptoReq{UniqueIdentifier: encPair.PrivateKeyUniqueIdentifier, CryptographicParameters: p, Data: sealed.Data})
+		assert.Equal(t, kmip20.ResultReasonCryptographicFailure, it.ResultReason)
+	}
+	it, _ = call(t, x, v, kmip20.OperationEncrypt, cryptoReq{UniqueIdentifier: encPair.PrivateKeyUniqueIdentifier, Data: []byte("x")})
+	assert.NotEqual(t, kmip14.ResultStatusSuccess, it.ResultStatus, "a kept private key does not encrypt")
+
+	// A key wrapped (RSA-OAEP) under the pair's public key registers
+	// back, unwrapped by the kept private key in the keeper.
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationCreate, kmiptest.CreateAES(v, 128))
+	ok(t, it)
+	var dataKey kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &dataKey)
+	it, wrapped := getWrapped(t, x, v, dataKey.UniqueIdentifier, wrapSpec{WrappingMethod: kmip14.WrappingMethodEncrypt, EncryptionKeyInformation: keyInfo{UniqueIdentifier: encPair.PublicKeyUniqueIdentifier}})
+	ok(t, it)
+	kb := wrapped.SymmetricKey.KeyBlock
+	kb.KeyWrappingData.EncryptionKeyInformation.UniqueIdentifier = encPair.PrivateKeyUniqueIdentifier
+	it = kmiptest.Exec1(t, x, v, kmip20.OperationRegister, kmiptest.Register(v, kmip14.ObjectTypeSymmetricKey, struct{ KeyBlock any }{kb},
+		kmiptest.Attr1{AttributeName: "Cryptographic Usage Mask", AttributeValue: kmip14.CryptographicUsageMaskEncrypt}))
+	ok(t, it)
+	var back kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &back)
+	assert.Equal(t, keyMaterial(t, x, v, dataKey.UniqueIdentifier), keyMaterial(t, x, v, back.UniqueIdentifier))
 }
 
 func timeAgo() time.Time { return time.Now().Add(-time.Hour) }

@@ -73,7 +73,7 @@ func (s *Service) locate(ctx context.Context, call *Call) (any, error) {
 			return true
 		}
 	}
-	objs, err := s.store.ListObjects(ctx, *q)
+	objs, err := s.db(ctx).ListObjects(ctx, *q)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *Service) locate(ctx context.Context, call *Call) (any, error) {
 	if pagedCount(call, &req) {
 		n := len(objs)
 		if req.ObjectGroupMember != kmip14.ObjectGroupMemberGroupMemberDefault {
-			if n, err = s.store.CountObjects(ctx, *q); err != nil {
+			if n, err = s.db(ctx).CountObjects(ctx, *q); err != nil {
 				return nil, err
 			}
 		}

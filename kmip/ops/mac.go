@@ -64,10 +64,17 @@ func (s *Service) runMAC(ctx context.Context, call *Call, op message.Operation, 
 		if _, isHMAC := hmacHashes[alg]; isHMAC || (params.BlockCipherMode != 0 && params.BlockCipherMode != kmip14.BlockCipherModeCMAC) {
 			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "a key kept in the root of trust MACs with CMAC only")
 		}
+	case isKept:
+		if _, isHMAC := keptHMACHash(kept.family); !isHMAC || alg != kept.family {
+			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is kept in the root of trust as a %s key: it MACs with that only", id, kept.family)
+		}
 	case !ok:
 		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is not a symmetric key: it does not MAC", id)
 	}
 	compute := func(data []byte) ([]byte, error) {
+		if isKept && kept.family != kmip14.CryptographicAlgorithmAES {
+			return s.keptMAC(ctx, call, kept, data)
+		}
 		if isKept {
 			var sum []byte
 			err := s.withKeptBlock(ctx, call, kept, func(b cipher.Block) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
 
+	"github.com/kmip-adapter/kmip-adapter/internal/secp256k1"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
 
@@ -199,18 +200,27 @@ func parseKey(t kmip14.ObjectType, f kmip14.KeyFormatType, item ttlv.TTLV) (any,
 	case kmip14.KeyFormatTypePKCS_8:
 		k, err := x509.ParsePKCS8PrivateKey(payload)
 		if err != nil {
+			if k1, ok := parseK1(f, payload); ok {
+				return k1, nil
+			}
 			return nil, badMaterial(f, err)
 		}
 		return supportedKey(k)
 	case kmip14.KeyFormatTypeECPrivateKey:
 		k, err := x509.ParseECPrivateKey(payload)
 		if err != nil {
+			if k1, ok := parseK1(f, payload); ok {
+				return k1, nil
+			}
 			return nil, badMaterial(f, err)
 		}
 		return supportedKey(k)
 	case kmip14.KeyFormatTypeX_509:
 		k, err := x509.ParsePKIXPublicKey(payload)
 		if err != nil {
+			if k1, ok := parseK1(f, payload); ok {
+				return k1, nil
+			}
 			return nil, badMaterial(f, err)
 		}
 		return supportedKey(k)
@@ -238,6 +248,9 @@ func parseKey(t kmip14.ObjectType, f kmip14.KeyFormatType, item ttlv.TTLV) (any,
 		if err := message.Unmarshal(item, &k); err != nil {
 			return nil, badMaterial(f, err)
 		}
+		if k.RecommendedCurve == kmip14.RecommendedCurveSECP256K1 && k.D != nil && k.D.Sign() > 0 {
+			return parseTransparentK1(k.D.Bytes(), nil)
+		}
 		c, err := curveOf(k.RecommendedCurve)
 		if err != nil {
 			return nil, err
@@ -255,6 +268,9 @@ func parseKey(t kmip14.ObjectType, f kmip14.KeyFormatType, item ttlv.TTLV) (any,
 		var k message.TransparentECPublicKey
 		if err := message.Unmarshal(item, &k); err != nil {
 			return nil, badMaterial(f, err)
+		}
+		if k.RecommendedCurve == kmip14.RecommendedCurveSECP256K1 {
+			return parseTransparentK1(nil, k.QString)
 		}
 		c, err := curveOf(k.RecommendedCurve)
 		if err != nil {
@@ -373,6 +389,9 @@ func convertKey(key any, f kmip14.KeyFormatType) (ttlv.TTLV, error) {
 			}
 		}
 	}
+	if der == nil && v == nil && err == nil {
+		der, v, err = convertK1(key, f)
+	}
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("convert key to %s: %w", f, err)
@@ -402,6 +421,8 @@ func keyFacts(key any) (kmip14.CryptographicAlgorithm, int32) {
 		return kmip14.CryptographicAlgorithmEC, int32(k.Curve.Params().BitSize)
 	case dsaKey:
 		return kmip14.CryptographicAlgorithmDSA, int32(k.p.BitLen())
+	case *secp256k1.PrivateKey, *secp256k1.PublicKey:
+		return kmip14.CryptographicAlgorithmEC, 256
 	}
 	return 0, 0
 }

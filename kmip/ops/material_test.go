@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/internal/secp256k1"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
 
@@ -108,6 +109,14 @@ func TestConvertKey(t *testing.T) {
 	q, err := ek.PublicKey.Bytes()
 	require.NoError(t, err)
 	e := big.NewInt(int64(rk.E))
+	k1, err := secp256k1.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	k1SEC1, err := secp256k1.MarshalECPrivateKey(k1)
+	require.NoError(t, err)
+	k1PKCS8, err := secp256k1.MarshalPKCS8PrivateKey(k1)
+	require.NoError(t, err)
+	k1SPKI, err := secp256k1.MarshalPKIXPublicKey(k1.Public())
+	require.NoError(t, err)
 
 	all := []kmip14.KeyFormatType{
 		kmip14.KeyFormatTypeRaw, kmip14.KeyFormatTypeOpaque, kmip14.KeyFormatTypePKCS_1, kmip14.KeyFormatTypePKCS_8,
@@ -149,6 +158,15 @@ func TestConvertKey(t *testing.T) {
 			kmip14.KeyFormatTypeX_509:                  ecSPKI,
 			kmip14.KeyFormatTypeTransparentECPublicKey: message.TransparentECPublicKey{RecommendedCurve: kmip14.RecommendedCurveP_384, QString: q},
 		}, kmip14.CryptographicAlgorithmEC, 384},
+		{"secp256k1 private", kmip14.ObjectTypePrivateKey, map[kmip14.KeyFormatType]any{
+			kmip14.KeyFormatTypePKCS_8:                  k1PKCS8,
+			kmip14.KeyFormatTypeECPrivateKey:            k1SEC1,
+			kmip14.KeyFormatTypeTransparentECPrivateKey: message.TransparentECPrivateKey{RecommendedCurve: kmip14.RecommendedCurveSECP256K1, D: new(big.Int).SetBytes(k1.Bytes())},
+		}, kmip14.CryptographicAlgorithmEC, 256},
+		{"secp256k1 public", kmip14.ObjectTypePublicKey, map[kmip14.KeyFormatType]any{
+			kmip14.KeyFormatTypeX_509:                  k1SPKI,
+			kmip14.KeyFormatTypeTransparentECPublicKey: message.TransparentECPublicKey{RecommendedCurve: kmip14.RecommendedCurveSECP256K1, QString: k1.Public().Bytes()},
+		}, kmip14.CryptographicAlgorithmEC, 256},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for from, v := range c.forms {

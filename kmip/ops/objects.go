@@ -47,7 +47,7 @@ func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, er
 
 // loadArchived is load for on-line and archived objects alike.
 func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*managed, error) {
-	rec, err := s.store.GetObject(ctx, call.Tenant, id)
+	rec, err := s.db(ctx).GetObject(ctx, call.Tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
@@ -122,7 +122,9 @@ func (s *Service) modify(ctx context.Context, call *Call, id string, load func(c
 // loaded it (nil: load it first), which saves a read and a decode; when
 // another writer got there first it is re-read as modify does.
 func (s *Service) modifyFrom(ctx context.Context, call *Call, id string, m *managed, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
-	const attempts = 5
+	if !inTx(ctx) {
+		defer s.writers.lock(call.Tenant, id)()
+	}
 	for i := 0; ; i++ {
 		if m == nil {
 			var err error
@@ -138,8 +140,8 @@ func (s *Service) modifyFrom(ctx context.Context, call *Call, id string, m *mana
 		if err := m.encodeAttrs(); err != nil {
 			return nil, err
 		}
-		err := s.store.UpdateObject(ctx, m.rec)
-		if errors.Is(err, store.ErrConflict) && i+1 < attempts {
+		err := s.db(ctx).UpdateObject(ctx, m.rec)
+		if errors.Is(err, store.ErrConflict) && i+1 < updateAttempts && s.backoff(ctx, i) {
 			m = nil
 			continue
 		}
@@ -256,7 +258,7 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 			return nil, fmt.Errorf("seal key material: %w", err)
 		}
 	}
-	if err := s.store.CreateObject(ctx, m.rec); err != nil {
+	if err := s.db(ctx).CreateObject(ctx, m.rec); err != nil {
 		return nil, fmt.Errorf("store object: %w", err)
 	}
 	call.Journal.created(call.Tenant, id)

@@ -440,7 +440,7 @@ var signatureAlgorithms = map[x509.SignatureAlgorithm]kmip14.DigitalSignatureAlg
 // templateAttributes returns the attributes a Template of the caller's
 // tenant holds, found by its Name.
 func (s *Service) templateAttributes(ctx context.Context, call *Call, name string) (attr.List, error) {
-	recs, err := s.store.ListObjects(ctx, store.ListQuery{TenantID: call.Tenant, ObjectType: uint32(kmip14.ObjectTypeTemplate), Name: name})
+	recs, err := s.db(ctx).ListObjects(ctx, store.ListQuery{TenantID: call.Tenant, ObjectType: uint32(kmip14.ObjectTypeTemplate), Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("find template %q: %w", name, err)
 	}

@@ -101,7 +101,7 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if keep && spec.algorithm == kmip14.CryptographicAlgorithmAES {
+	if keep && keepable(spec) {
 		material, err = s.keptMaterial(ctx, call, keeper, &attrs, spec)
 	} else if material, err = s.newMaterial(ctx, spec); err == nil {
 		digest, err = rawDigest(material, kmip14.KeyFormatTypeRaw)
@@ -111,24 +111,30 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	}
 	defer clear(material)
 
-	placeholder := call.Placeholder
-	replacement, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: material, Digest: digest, Format: kmip14.KeyFormatTypeRaw, Generated: true})
+	// The new key and both links in one transaction: a failed Re-key
+	// leaves no unlinked replacement behind.
+	var newID string
+	err = s.atomic(ctx, call, func(ctx context.Context) error {
+		replacement, err := s.insert(ctx, call, newObject{Type: kmip14.ObjectTypeSymmetricKey, Attrs: attrs, Material: material, Digest: digest, Format: kmip14.KeyFormatTypeRaw, Generated: true})
+		if err != nil {
+			return err
+		}
+		newID = replacement.rec.ID
+		if _, err := s.update(ctx, call, newID, func(m *managed) error {
+			m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacedObjectLink, id))
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, err = s.update(ctx, call, id, func(m *managed) error {
+			m.attrs.Delete(attr.Name)
+			m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, newID))
+			return nil
+		})
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	newID := replacement.rec.ID
-	if _, err := s.update(ctx, call, newID, func(m *managed) error {
-		m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacedObjectLink, id))
-		return nil
-	}); err != nil {
-		return nil, s.abandon(ctx, call, newID, placeholder, err)
-	}
-	if _, err := s.update(ctx, call, id, func(m *managed) error {
-		m.attrs.Delete(attr.Name)
-		m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, newID))
-		return nil
-	}); err != nil {
-		return nil, s.abandon(ctx, call, newID, placeholder, err)
 	}
 	call.Placeholder = newID
 	return &message.ReKeyResponse{UniqueIdentifier: newID}, nil
@@ -166,16 +172,6 @@ func rekeyDates(old attr.List, now time.Time, offset *time.Duration) map[string]
 		}
 	}
 	return out
-}
-
-// abandon removes a replacement key whose linking failed, so that a failed
-// Re-key leaves nothing behind, and returns the original error.
-func (s *Service) abandon(ctx context.Context, call *Call, id, placeholder string, cause error) error {
-	if err := s.store.DeleteObject(ctx, call.Tenant, id); err != nil {
-		s.log.Error().Err(err).Str("object", id).Msg("re-key: could not remove the unlinked replacement key")
-	}
-	call.Placeholder = placeholder
-	return cause
 }
 
 func mustLink(t kmip14.LinkType, id string) ttlv.TTLV {

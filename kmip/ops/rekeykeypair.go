@@ -76,37 +76,41 @@ func (s *Service) rekeyKeyPair(ctx context.Context, call *Call) (any, error) {
 			return nil, err
 		}
 	}
-	placeholder := call.Placeholder
-	pair, err := s.makePair(ctx, call, privAttrs, pubAttrs)
+	// The new pair and the four links in one transaction: a failed
+	// Re-key Key Pair leaves no unlinked pair behind.
+	var pair *message.CreateKeyPairResponse
+	err = s.atomic(ctx, call, func(ctx context.Context) error {
+		var err error
+		if pair, err = s.makePair(ctx, call, privAttrs, pubAttrs); err != nil {
+			return err
+		}
+		for _, l := range []struct {
+			old   *managed
+			newID string
+		}{{oldPriv, pair.PrivateKeyUniqueIdentifier}, {oldPub, pair.PublicKeyUniqueIdentifier}} {
+			names := l.old.attrs.All(attr.Name)
+			oldID := l.old.rec.ID
+			if _, err := s.update(ctx, call, l.newID, func(m *managed) error {
+				for _, n := range names {
+					m.attrs.Add(attr.Name, n.Value)
+				}
+				m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacedObjectLink, oldID))
+				return nil
+			}); err != nil {
+				return err
+			}
+			if _, err := s.update(ctx, call, oldID, func(m *managed) error {
+				m.attrs.Delete(attr.Name)
+				m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, l.newID))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	undo := func(cause error) error {
-		_ = s.abandon(ctx, call, pair.PublicKeyUniqueIdentifier, placeholder, cause)
-		return s.abandon(ctx, call, pair.PrivateKeyUniqueIdentifier, placeholder, cause)
-	}
-	for _, l := range []struct {
-		old   *managed
-		newID string
-	}{{oldPriv, pair.PrivateKeyUniqueIdentifier}, {oldPub, pair.PublicKeyUniqueIdentifier}} {
-		names := l.old.attrs.All(attr.Name)
-		oldID := l.old.rec.ID
-		if _, err := s.update(ctx, call, l.newID, func(m *managed) error {
-			for _, n := range names {
-				m.attrs.Add(attr.Name, n.Value)
-			}
-			m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacedObjectLink, oldID))
-			return nil
-		}); err != nil {
-			return nil, undo(err)
-		}
-		if _, err := s.update(ctx, call, oldID, func(m *managed) error {
-			m.attrs.Delete(attr.Name)
-			m.attrs.Add(attr.Link, mustLink(kmip14.LinkTypeReplacementObjectLink, l.newID))
-			return nil
-		}); err != nil {
-			return nil, undo(err)
-		}
 	}
 	call.Placeholder = pair.PrivateKeyUniqueIdentifier
 	return &message.ReKeyKeyPairResponse{PrivateKeyUniqueIdentifier: pair.PrivateKeyUniqueIdentifier, PublicKeyUniqueIdentifier: pair.PublicKeyUniqueIdentifier}, nil

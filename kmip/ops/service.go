@@ -99,6 +99,8 @@ type Service struct {
 
 	// streams are the unfinished multi-part cryptographic operations.
 	streams streamTable
+	// writers queues this node's changes to one object (retry.go).
+	writers objectLocks
 }
 
 // New builds the operations service.

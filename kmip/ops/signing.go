@@ -10,6 +10,7 @@ import (
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 
+	"github.com/kmip-adapter/kmip-adapter/internal/secp256k1"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
 
@@ -37,6 +38,8 @@ func schemeFor(key any, p message.CryptographicParameters) (signScheme, error) {
 		family, def = kmip14.CryptographicAlgorithmECDSA, ecHash(k.Curve)
 	case *ecdsa.PublicKey:
 		family, def = kmip14.CryptographicAlgorithmECDSA, ecHash(k.Curve)
+	case *secp256k1.PrivateKey, *secp256k1.PublicKey:
+		family = kmip14.CryptographicAlgorithmECDSA
 	case keptKey:
 		family = k.family
 		if c, ok := ecCurves[k.bits]; ok && family == kmip14.CryptographicAlgorithmECDSA {
@@ -135,6 +138,8 @@ func (sc signScheme) sign(key any, digest []byte) ([]byte, error) {
 			return nil, message.Errorf(kmip20.ResultReasonCryptographicFailure, "ECDSA signature: %v", err)
 		}
 		return sig, nil
+	case *secp256k1.PrivateKey:
+		return signK1(k, digest)
 	}
 	return nil, message.Errorf(kmip20.ResultReasonInvalidField, "signing needs a private key")
 }
@@ -158,6 +163,10 @@ func (sc signScheme) verify(key any, digest, sig []byte) bool {
 		return rsa.VerifyPKCS1v15(k, sc.hash, digest, sig) == nil
 	case *ecdsa.PublicKey:
 		return ecdsa.VerifyASN1(k, digest, sig)
+	case *secp256k1.PrivateKey:
+		return secp256k1.VerifyASN1(k.Public(), digest, sig)
+	case *secp256k1.PublicKey:
+		return secp256k1.VerifyASN1(k, digest, sig)
 	}
 	return false
 }

@@ -19,14 +19,21 @@ func (s *Service) tenantKey(ctx context.Context, tenantID string) (backend.Tenan
 	if ok {
 		return key, nil
 	}
-	t, err := s.store.GetTenant(ctx, tenantID)
+	t, err := s.db(ctx).GetTenant(ctx, tenantID)
+	created := false
 	if errors.Is(err, store.ErrNotFound) {
 		t, err = s.createTenant(ctx, tenantID)
+		created = true
 	}
 	if err != nil {
 		return backend.TenantKey{}, err
 	}
 	key = backend.TenantKey{TenantID: t.ID, Blob: t.KeyBlob, Type: t.Backend}
+	if created && inTx(ctx) {
+		// Made in a transaction that may yet be rolled back: not cached
+		// until a read finds it stored.
+		return key, nil
+	}
 	s.tenantMu.Lock()
 	s.tenantKeys[tenantID] = key
 	s.tenantMu.Unlock()
@@ -42,9 +49,9 @@ func (s *Service) createTenant(ctx context.Context, tenantID string) (*store.Ten
 	if key.Type != "" { // a backend.Router chose the root of trust
 		t.Backend = key.Type
 	}
-	err = s.store.PutTenant(ctx, t)
+	err = s.db(ctx).PutTenant(ctx, t)
 	if errors.Is(err, store.ErrExists) {
-		return s.store.GetTenant(ctx, tenantID)
+		return s.db(ctx).GetTenant(ctx, tenantID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store tenant: %w", err)

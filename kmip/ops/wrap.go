@@ -191,8 +191,11 @@ func (s *Service) unwrapWith(ctx context.Context, call *Call, id string, reqPara
 	params := k.requestParams(reqParams)
 	switch key := k.key.(type) {
 	case keptKey:
+		if key.family == kmip14.CryptographicAlgorithmRSA && k.m.rec.ObjectType == uint32(kmip14.ObjectTypePrivateKey) {
+			return s.keptDecrypt(ctx, call, key, params, wrapped)
+		}
 		if key.family != kmip14.CryptographicAlgorithmAES {
-			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a private key kept in the root of trust: it does not unwrap", id)
+			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "object %s is a %s key kept in the root of trust: it does not unwrap", id, key.family)
 		}
 		var out []byte
 		err := s.withKeptBlock(ctx, call, key, func(b cipher.Block) error {

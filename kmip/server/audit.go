@@ -72,6 +72,10 @@ func (x *Executor) record(ctx context.Context, v message.Version, events []audit
 		if i < len(resp.Items) && resp.Items[i].ResultStatus == message.StatusOperationUndone {
 			events[i].Result, events[i].Reason = "undone", "a later item of the batch failed"
 		}
+		if i < len(resp.Items) && resp.Items[i].ResultStatus == message.StatusOperationFailed && events[i].Result == "success" {
+			// An Undo batch whose transaction could not be committed.
+			events[i].Result, events[i].Reason = resp.Items[i].ResultReason.String(), resp.Items[i].ResultMessage
+		}
 	}
 	err := audit.RecordAll(ctx, x.Audit, events)
 	if err == nil {

@@ -127,32 +127,40 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 	}
 	placeholder := ""
 	var events []audit.Event
-	for _, item := range req.Items {
-		var result message.ResponseBatchItem
-		touched := ""
-		switch {
-		case h.AsynchronousIndicator:
-			result = x.failed(v, item.Operation, item.UniqueBatchItemID,
-				message.Errorf(kmip20.ResultReasonFeatureNotSupported, "asynchronous operations are not supported"))
-		case !h.ProtocolVersion.IsSupported() && item.Operation != kmip20.OperationDiscoverVersions:
-			result = x.failed(v, item.Operation, item.UniqueBatchItemID,
-				message.Errorf(kmip20.ResultReasonUnsupportedProtocolVersion, "protocol version %s is not supported; use Discover Versions", h.ProtocolVersion))
-		case item.Operation == 0:
-			result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
-		default:
-			call := &ops.Call{Version: v, Tenant: client.Tenant, Policy: client.Policy, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
-			result = x.item(ctx, item, call)
-			touched = touchedID(item, placeholder, result)
-			placeholder = call.Placeholder
-		}
-		resp.Items = append(resp.Items, result)
-		events = x.auditEvent(ctx, events, client, touched, result)
-		if result.ResultStatus != message.StatusSuccess && stopOnError {
-			if journal != nil {
-				x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
+	// items runs the batch's items in order with ctx (an Undo batch's
+	// transaction), and reports whether none failed.
+	items := func(ctx context.Context) bool {
+		for _, item := range req.Items {
+			var result message.ResponseBatchItem
+			touched := ""
+			switch {
+			case h.AsynchronousIndicator:
+				result = x.failed(v, item.Operation, item.UniqueBatchItemID,
+					message.Errorf(kmip20.ResultReasonFeatureNotSupported, "asynchronous operations are not supported"))
+			case !h.ProtocolVersion.IsSupported() && item.Operation != kmip20.OperationDiscoverVersions:
+				result = x.failed(v, item.Operation, item.UniqueBatchItemID,
+					message.Errorf(kmip20.ResultReasonUnsupportedProtocolVersion, "protocol version %s is not supported; use Discover Versions", h.ProtocolVersion))
+			case item.Operation == 0:
+				result = x.failed(v, 0, item.UniqueBatchItemID, message.Errorf(kmip20.ResultReasonInvalidMessage, "batch item without an operation"))
+			default:
+				call := &ops.Call{Version: v, Tenant: client.Tenant, Policy: client.Policy, Payload: item.RequestPayload, Placeholder: placeholder, Journal: journal}
+				result = x.item(ctx, item, call)
+				touched = touchedID(item, placeholder, result)
+				placeholder = call.Placeholder
 			}
-			break
+			resp.Items = append(resp.Items, result)
+			events = x.auditEvent(ctx, events, client, touched, result)
+			if result.ResultStatus != message.StatusSuccess && stopOnError {
+				return false
+			}
 		}
+		return true
+	}
+	switch t, ok := x.Ops.(Transactional); {
+	case journal != nil && ok:
+		x.transaction(ctx, t, journal, items, v, resp)
+	case !items(ctx) && journal != nil:
+		x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
 	}
 	x.record(ctx, v, events, resp)
 	resp.Header.BatchCount = int32(len(resp.Items))

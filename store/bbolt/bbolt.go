@@ -41,6 +41,9 @@ var (
 type Store struct {
 	db     *bolt.DB
 	writes *committer // group commit of the writes (commit.go)
+	// in is the transaction of a Store handed to an Update function
+	// (tx.go); nil for the store itself.
+	in *txState
 }
 
 // Option configures Open.
@@ -119,6 +122,9 @@ func initSchema(tx *bolt.Tx) error {
 // Close commits the writes in progress and closes the database. Calling
 // it again does nothing.
 func (s *Store) Close() error {
+	if s.in != nil { // a view of an Update: the file is its parent's
+		return nil
+	}
 	s.writes.close()
 	return s.db.Close()
 }
@@ -129,12 +135,18 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) er
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
 	}
+	if s.in != nil {
+		return wrap(op, fn(s.in.tx))
+	}
 	return wrap(op, s.db.View(fn))
 }
 
 func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
+	}
+	if s.in != nil {
+		return wrap(op, s.in.write(fn))
 	}
 	return wrap(op, s.writes.update(fn))
 }

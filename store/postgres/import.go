@@ -20,7 +20,7 @@ const scanBatch = 256
 func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
 	var ids []string
 	err := s.run(ctx, "list tenant ids", true, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, `WITH RECURSIVE t AS (
+		rows, err := s.db.Query(ctx, `WITH RECURSIVE t AS (
 			(SELECT tenant_id FROM kmip_objects ORDER BY tenant_id LIMIT 1)
 			UNION ALL
 			SELECT (SELECT o.tenant_id FROM kmip_objects o WHERE o.tenant_id > t.tenant_id ORDER BY o.tenant_id LIMIT 1)
@@ -49,7 +49,7 @@ func (s *Store) ScanObjects(ctx context.Context, tenantID, afterID string, fn fu
 	for {
 		var batch []*store.Object
 		err := s.run(ctx, fmt.Sprintf("scan objects %q", tenantID), true, func(ctx context.Context) error {
-			rows, err := s.pool.Query(ctx, "SELECT "+columns+` FROM kmip_objects
+			rows, err := s.db.Query(ctx, "SELECT "+columns+` FROM kmip_objects
 				WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, afterID, scanBatch)
 			if err != nil {
 				return err
@@ -79,7 +79,7 @@ func (s *Store) ImportTenant(ctx context.Context, t *store.Tenant) error {
 		return fmt.Errorf("postgres: %s: empty id or zero revision", op)
 	}
 	return s.run(ctx, op, true, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, insertTenantSQL, t.ID, t.Backend, t.KeyBlob, int64(t.Revision), //nolint:gosec // far below 2^63
+		tag, err := s.db.Exec(ctx, insertTenantSQL, t.ID, t.Backend, t.KeyBlob, int64(t.Revision), //nolint:gosec // far below 2^63
 			t.CreatedAt.UTC(), t.UpdatedAt.UTC(), settingsJSON(t.TenantSettings))
 		if err != nil {
 			return err

@@ -169,7 +169,7 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 	args := append(r.values(), terms(&rec))
 	err := s.run(ctx, op, false, func(ctx context.Context) error {
 		var n int
-		if err := s.pool.QueryRow(ctx, insertSQL, args...).Scan(&n); err != nil {
+		if err := s.db.QueryRow(ctx, insertSQL, args...).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -189,7 +189,7 @@ func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Obje
 	var o *store.Object
 	err := s.run(ctx, fmt.Sprintf("get object %q/%q", tenantID, id), true, func(ctx context.Context) error {
 		var err error
-		o, err = scanObject(s.pool.QueryRow(ctx, "SELECT "+columns+" FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id))
+		o, err = scanObject(s.db.QueryRow(ctx, "SELECT "+columns+" FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -248,7 +248,7 @@ func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
 	err := s.run(ctx, op, false, func(ctx context.Context) error {
 		var newRev, stored *int64
 		var createdAt *time.Time
-		if err := s.pool.QueryRow(ctx, updateSQL, args...).Scan(&newRev, &createdAt, &stored); err != nil {
+		if err := s.db.QueryRow(ctx, updateSQL, args...).Scan(&newRev, &createdAt, &stored); err != nil {
 			return err
 		}
 		switch {
@@ -273,7 +273,7 @@ func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
 // DELETE CASCADE).
 func (s *Store) DeleteObject(ctx context.Context, tenantID, id string) error {
 	return s.run(ctx, fmt.Sprintf("delete object %q/%q", tenantID, id), false, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, "DELETE FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id)
+		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id)
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,11 @@ type Options struct {
 // nodes. Every method is one statement or one transaction, so no reader
 // sees half of a write and a write that fails leaves nothing behind.
 type Store struct {
-	pool         *pgxpool.Pool
+	pool *pgxpool.Pool
+	// db runs the statements: the pool, or the transaction of a Store
+	// handed to an Update function (tx.go).
+	db           dbtx
+	inTx         bool
 	queryTimeout time.Duration
 	where        string // "host:port/database", for messages
 	closed       atomic.Bool
@@ -112,6 +116,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("store.postgres: %w", err)
 	}
+	s.db = s.pool
 	mctx, cancel := context.WithTimeout(ctx, migrateTimeout)
 	defer cancel()
 	if err := s.migrate(mctx); err != nil {
@@ -124,6 +129,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // Close closes the pool. Calling it again does nothing; calls made after
 // it fail with ErrUnavailable.
 func (s *Store) Close() error {
+	if s.inTx { // a view of an Update: the pool is its parent's
+		return nil
+	}
 	if s.closed.CompareAndSwap(false, true) {
 		s.pool.Close()
 	}
@@ -165,7 +173,9 @@ func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx
 		default:
 			err = s.classify(raw)
 		}
-		if errors.Is(err, store.ErrUnavailable) && attempt == 0 && !timedOut && (idempotent || pgconn.SafeToRetry(raw)) {
+		// Inside a transaction nothing is repeated: a lost connection
+		// took the transaction with it, and Update's caller decides.
+		if errors.Is(err, store.ErrUnavailable) && attempt == 0 && !timedOut && !s.inTx && (idempotent || pgconn.SafeToRetry(raw)) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(20 * time.Millisecond):
@@ -200,7 +210,8 @@ func (s *Store) classify(err error) error {
 			code == "28000", // invalid authorization
 			code == "28P01": // wrong password
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-		case code == "40001", code == "40P01":
+		case code == "40001", code == "40P01",
+			code == "25P02": // in a failed transaction (after a deadlock, say): retry it whole
 			return fmt.Errorf("%w: %w", store.ErrConflict, err)
 		case code == "23505":
 			return fmt.Errorf("%w: %w", store.ErrExists, err)
@@ -221,8 +232,12 @@ func (s *Store) classify(err error) error {
 }
 
 // tx runs fn in a transaction with the given options, committing when fn
-// returns nil.
+// returns nil. Inside an Update's transaction it is a savepoint of that
+// one (which keeps its own options).
 func (s *Store) tx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	if s.inTx {
+		return pgx.BeginFunc(ctx, s.db, fn)
+	}
 	return pgx.BeginTxFunc(ctx, s.pool, opts, fn)
 }
 
@@ -232,7 +247,8 @@ func now() time.Time {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Scanner  = (*Store)(nil)
-	_ store.Importer = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.Scanner    = (*Store)(nil)
+	_ store.Importer   = (*Store)(nil)
+	_ store.Transactor = (*Store)(nil)
 )

@@ -242,7 +242,7 @@ func (s *Store) ListObjects(ctx context.Context, q store.ListQuery) ([]*store.Ob
 				return q.Limit <= 0 || len(out) < q.Limit
 			})
 		}
-		drv, err := driver(ctx, s.pool, q, terms)
+		drv, err := driver(ctx, s.db, q, terms)
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func (s *Store) ListObjects(ctx context.Context, q store.ListQuery) ([]*store.Ob
 		if q.Limit > 0 {
 			sql += " LIMIT " + p.arg(int64(q.Limit))
 		}
-		rows, err := s.pool.Query(ctx, sql, p.args...)
+		rows, err := s.db.Query(ctx, sql, p.args...)
 		if err != nil {
 			return err
 		}
@@ -293,12 +293,12 @@ func (s *Store) CountObjects(ctx context.Context, q store.ListQuery) (int, error
 		if q.Filter != nil {
 			return s.walk(ctx, q, terms, func(*store.Object) bool { n++; return true })
 		}
-		drv, err := driver(ctx, s.pool, q, terms)
+		drv, err := driver(ctx, s.db, q, terms)
 		if err != nil {
 			return err
 		}
 		p := newPlan(q, terms, drv)
-		return s.pool.QueryRow(ctx, "SELECT count(*)"+p.from(false)+p.whereSQL(), p.args...).Scan(&n)
+		return s.db.QueryRow(ctx, "SELECT count(*)"+p.from(false)+p.whereSQL(), p.args...).Scan(&n)
 	})
 	if err != nil {
 		return 0, err

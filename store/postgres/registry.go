@@ -53,7 +53,7 @@ func isZeroPolicy(p store.TenantPolicy) bool {
 func (s *Store) RegistrySerial(ctx context.Context) (uint64, error) {
 	var n int64
 	err := s.run(ctx, "registry serial", true, func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, "SELECT serial FROM kmip_registry_serial").Scan(&n)
+		return s.db.QueryRow(ctx, "SELECT serial FROM kmip_registry_serial").Scan(&n)
 	})
 	return uint64(n), err //nolint:gosec // counts up from 0
 }
@@ -62,7 +62,7 @@ func (s *Store) RegistrySerial(ctx context.Context) (uint64, error) {
 func (s *Store) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
 	var out []*store.Tenant
 	err := s.run(ctx, "list tenants", true, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants ORDER BY id")
+		rows, err := s.db.Query(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants ORDER BY id")
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
 // (ON DELETE CASCADE).
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 	return s.run(ctx, fmt.Sprintf("delete tenant %q", id), false, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, "DELETE FROM kmip_tenants WHERE id = $1", id)
+		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_tenants WHERE id = $1", id)
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 	err = s.run(ctx, op, false, func(ctx context.Context) error {
 		if c.Revision == 0 {
 			rec.Revision, rec.CreatedAt = 1, rec.UpdatedAt
-			tag, err := s.pool.Exec(ctx, `INSERT INTO kmip_clients (tenant_id, name, fingerprint, record, revision, created_at, updated_at)
+			tag, err := s.db.Exec(ctx, `INSERT INTO kmip_clients (tenant_id, name, fingerprint, record, revision, created_at, updated_at)
 				VALUES ($1, $2, $3, $4, 1, $5, $5) ON CONFLICT (tenant_id, name) DO NOTHING`,
 				c.TenantID, c.Name, nullable(c.Fingerprint), string(record), rec.UpdatedAt)
 			if err != nil {
@@ -142,7 +142,7 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 		}
 		var newRev, stored *int64
 		var created *time.Time
-		err := s.pool.QueryRow(ctx, `WITH cur AS (
+		err := s.db.QueryRow(ctx, `WITH cur AS (
 			SELECT revision FROM kmip_clients WHERE tenant_id = $1 AND name = $2
 		), u AS (
 			UPDATE kmip_clients SET fingerprint = $3, record = $4, revision = revision + 1, updated_at = $6
@@ -186,7 +186,7 @@ func (s *Store) GetClient(ctx context.Context, tenantID, name string) (*store.Cl
 	var c *store.Client
 	err := s.run(ctx, fmt.Sprintf("get client %q/%q", tenantID, name), true, func(ctx context.Context) error {
 		var err error
-		c, err = scanClient(s.pool.QueryRow(ctx, "SELECT "+clientColumns+" FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name))
+		c, err = scanClient(s.db.QueryRow(ctx, "SELECT "+clientColumns+" FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -199,7 +199,7 @@ func (s *Store) GetClient(ctx context.Context, tenantID, name string) (*store.Cl
 func (s *Store) ListClients(ctx context.Context, tenantID string) ([]*store.Client, error) {
 	var out []*store.Client
 	err := s.run(ctx, "list clients", true, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, "SELECT "+clientColumns+" FROM kmip_clients WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, name", tenantID)
+		rows, err := s.db.Query(ctx, "SELECT "+clientColumns+" FROM kmip_clients WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, name", tenantID)
 		if err != nil {
 			return err
 		}
@@ -212,7 +212,7 @@ func (s *Store) ListClients(ctx context.Context, tenantID string) ([]*store.Clie
 // DeleteClient implements store.Registry.
 func (s *Store) DeleteClient(ctx context.Context, tenantID, name string) error {
 	return s.run(ctx, fmt.Sprintf("delete client %q/%q", tenantID, name), false, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, "DELETE FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name)
+		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name)
 		if err != nil {
 			return err
 		}

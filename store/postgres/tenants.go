@@ -15,7 +15,7 @@ import (
 func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error) {
 	var t *store.Tenant
 	err := s.run(ctx, fmt.Sprintf("get tenant %q", id), true, func(ctx context.Context) error {
-		rec, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants WHERE id = $1", id))
+		rec, err := scanTenant(s.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants WHERE id = $1", id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -54,7 +54,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 	err := s.run(ctx, op, false, func(ctx context.Context) error {
 		if t.Revision == 0 {
 			rec.Revision, rec.CreatedAt = 1, rec.UpdatedAt
-			tag, err := s.pool.Exec(ctx, insertTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, int64(1), rec.CreatedAt, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
+			tag, err := s.db.Exec(ctx, insertTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, int64(1), rec.CreatedAt, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 		var newRev, stored *int64
 		var created *time.Time
 		carried := int64(t.Revision) //nolint:gosec // revisions stay far below 2^63
-		row := s.pool.QueryRow(ctx, updateTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, carried, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
+		row := s.db.QueryRow(ctx, updateTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, carried, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
 		err := row.Scan(&newRev, &created, &stored)
 		switch {
 		case err != nil:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,11 +74,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Importer", testImporter},
 		{"RegistryTenants", testRegistryTenants},
 		{"RegistryClients", testRegistryClients},
+		{"TxCommit", testTxCommit},
+		{"TxRollback", testTxRollback},
+		{"TxErrorsInside", testTxErrorsInside},
+		{"TxConcurrent", testTxConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { _ = s.Close() })
+			if _, ok := s.(store.Transactor); !ok && strings.HasPrefix(tc.name, "Tx") {
+				return // transactions are optional (store.Transactor)
+			}
 			tc.fn(t, s)
 		})
 	}
