@@ -43,13 +43,35 @@ type macStore struct {
 	store.Store
 	macer backend.RecordMACer
 	log   zerolog.Logger
+	*verifiedCache
+}
 
+// verifiedCache is shared by the service's store and the stores its
+// transactions hand out. An entry made in a transaction that is rolled
+// back is harmless: it names content and a MAC the root of trust made.
+type verifiedCache struct {
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]struct{}
 }
 
-func newMACStore(st store.Store, macer backend.RecordMACer, log zerolog.Logger) *macStore {
-	return &macStore{Store: st, macer: macer, log: log, verified: map[[sha256.Size]byte]struct{}{}}
+// newMACStore wraps st; a store with transactions (store.Transactor)
+// stays one, and the store each transaction hands out is MACed too.
+func newMACStore(st store.Store, macer backend.RecordMACer, log zerolog.Logger) store.Store {
+	m := &macStore{Store: st, macer: macer, log: log, verifiedCache: &verifiedCache{verified: map[[sha256.Size]byte]struct{}{}}}
+	if _, ok := st.(store.Transactor); ok {
+		return macTxStore{m}
+	}
+	return m
+}
+
+// macTxStore is macStore over a store.Transactor.
+type macTxStore struct{ *macStore }
+
+// Update implements store.Transactor.
+func (m macTxStore) Update(ctx context.Context, fn func(tx store.Store) error) error {
+	return m.Store.(store.Transactor).Update(ctx, func(tx store.Store) error {
+		return fn(&macStore{Store: tx, macer: m.macer, log: m.log, verifiedCache: m.verifiedCache})
+	})
 }
 
 // seal sets o.MAC for the record as it will be stored with revision.
@@ -74,7 +96,7 @@ func cacheKey(tenantID string, input, mac []byte) [sha256.Size]byte {
 	return k
 }
 
-func (m *macStore) remember(tenantID string, input, mac []byte) {
+func (m *verifiedCache) remember(tenantID string, input, mac []byte) {
 	k := cacheKey(tenantID, input, mac)
 	m.mu.Lock()
 	if len(m.verified) >= verifiedCacheSize {
