@@ -140,4 +140,17 @@ func TestRecordMACs(t *testing.T) {
 	status, err = ops.VerifyRecord(ctx, be, rec)
 	require.NoError(t, err)
 	assert.Equal(t, ops.RecordOK, status, "MACed by its next write")
+
+	// Re-key runs in a store transaction: its writes are MACed as well.
+	it := kmiptest.Exec1(t, x, v, kmip20.OperationReKey, kmiptest.UID{UniqueIdentifier: bystander})
+	ok(t, it)
+	var repl kmiptest.UID
+	kmiptest.Decode(t, it.ResponsePayload, &repl)
+	for _, id := range []string{bystander, repl.UniqueIdentifier} {
+		rec, err := st.GetObject(ctx, kmiptest.Tenant, id)
+		require.NoError(t, err)
+		status, err := ops.VerifyRecord(ctx, be, rec)
+		require.NoError(t, err)
+		assert.Equal(t, ops.RecordOK, status, "written in a transaction: %s", id)
+	}
 }
