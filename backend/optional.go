@@ -19,6 +19,8 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[KeyKeeper](),
 	reflect.TypeFor[KeepChecker](),
 	reflect.TypeFor[ReadyProber](),
+	reflect.TypeFor[TransportImporter](),
+	reflect.TypeFor[RecordMACer](),
 }
 
 // Narrow returns a Backend that runs full's methods but offers, of the

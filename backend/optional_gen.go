@@ -454,6 +454,1606 @@ func narrow(full Backend, mask uint) Backend {
 			KeepChecker
 			ReadyProber
 		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber)}
+	case 64:
+		return struct {
+			Backend
+			TransportImporter
+		}{full, full.(TransportImporter)}
+	case 65:
+		return struct {
+			Backend
+			RandomSource
+			TransportImporter
+		}{full, full.(RandomSource), full.(TransportImporter)}
+	case 66:
+		return struct {
+			Backend
+			Checker
+			TransportImporter
+		}{full, full.(Checker), full.(TransportImporter)}
+	case 67:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(TransportImporter)}
+	case 68:
+		return struct {
+			Backend
+			RewrapNotifier
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(TransportImporter)}
+	case 69:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(TransportImporter)}
+	case 70:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(TransportImporter)}
+	case 71:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(TransportImporter)}
+	case 72:
+		return struct {
+			Backend
+			KeyKeeper
+			TransportImporter
+		}{full, full.(KeyKeeper), full.(TransportImporter)}
+	case 73:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(TransportImporter)}
+	case 74:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			TransportImporter
+		}{full, full.(Checker), full.(KeyKeeper), full.(TransportImporter)}
+	case 75:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(TransportImporter)}
+	case 76:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter)}
+	case 77:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter)}
+	case 78:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter)}
+	case 79:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter)}
+	case 80:
+		return struct {
+			Backend
+			KeepChecker
+			TransportImporter
+		}{full, full.(KeepChecker), full.(TransportImporter)}
+	case 81:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeepChecker), full.(TransportImporter)}
+	case 82:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			TransportImporter
+		}{full, full.(Checker), full.(KeepChecker), full.(TransportImporter)}
+	case 83:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(TransportImporter)}
+	case 84:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter)}
+	case 85:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter)}
+	case 86:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter)}
+	case 87:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter)}
+	case 88:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 89:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 90:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 91:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 92:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 93:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 94:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 95:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter)}
+	case 96:
+		return struct {
+			Backend
+			ReadyProber
+			TransportImporter
+		}{full, full.(ReadyProber), full.(TransportImporter)}
+	case 97:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(ReadyProber), full.(TransportImporter)}
+	case 98:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(ReadyProber), full.(TransportImporter)}
+	case 99:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(TransportImporter)}
+	case 100:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter)}
+	case 101:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter)}
+	case 102:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter)}
+	case 103:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter)}
+	case 104:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 105:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 106:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 107:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 108:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 109:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 110:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 111:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter)}
+	case 112:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 113:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 114:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 115:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 116:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 117:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 118:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 119:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 120:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 121:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 122:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 123:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 124:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 125:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 126:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 127:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter)}
+	case 128:
+		return struct {
+			Backend
+			RecordMACer
+		}{full, full.(RecordMACer)}
+	case 129:
+		return struct {
+			Backend
+			RandomSource
+			RecordMACer
+		}{full, full.(RandomSource), full.(RecordMACer)}
+	case 130:
+		return struct {
+			Backend
+			Checker
+			RecordMACer
+		}{full, full.(Checker), full.(RecordMACer)}
+	case 131:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RecordMACer)}
+	case 132:
+		return struct {
+			Backend
+			RewrapNotifier
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(RecordMACer)}
+	case 133:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(RecordMACer)}
+	case 134:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(RecordMACer)}
+	case 135:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(RecordMACer)}
+	case 136:
+		return struct {
+			Backend
+			KeyKeeper
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(RecordMACer)}
+	case 137:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(RecordMACer)}
+	case 138:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(RecordMACer)}
+	case 139:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(RecordMACer)}
+	case 140:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer)}
+	case 141:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer)}
+	case 142:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer)}
+	case 143:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer)}
+	case 144:
+		return struct {
+			Backend
+			KeepChecker
+			RecordMACer
+		}{full, full.(KeepChecker), full.(RecordMACer)}
+	case 145:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeepChecker), full.(RecordMACer)}
+	case 146:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			RecordMACer
+		}{full, full.(Checker), full.(KeepChecker), full.(RecordMACer)}
+	case 147:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(RecordMACer)}
+	case 148:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer)}
+	case 149:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer)}
+	case 150:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer)}
+	case 151:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer)}
+	case 152:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 153:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 154:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 155:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 156:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 157:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 158:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 159:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer)}
+	case 160:
+		return struct {
+			Backend
+			ReadyProber
+			RecordMACer
+		}{full, full.(ReadyProber), full.(RecordMACer)}
+	case 161:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(ReadyProber), full.(RecordMACer)}
+	case 162:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(ReadyProber), full.(RecordMACer)}
+	case 163:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(RecordMACer)}
+	case 164:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer)}
+	case 165:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer)}
+	case 166:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer)}
+	case 167:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer)}
+	case 168:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 169:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 170:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 171:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 172:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 173:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 174:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 175:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer)}
+	case 176:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 177:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 178:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 179:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 180:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 181:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 182:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 183:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 184:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 185:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 186:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 187:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 188:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 189:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 190:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 191:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer)}
+	case 192:
+		return struct {
+			Backend
+			TransportImporter
+			RecordMACer
+		}{full, full.(TransportImporter), full.(RecordMACer)}
+	case 193:
+		return struct {
+			Backend
+			RandomSource
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(TransportImporter), full.(RecordMACer)}
+	case 194:
+		return struct {
+			Backend
+			Checker
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(TransportImporter), full.(RecordMACer)}
+	case 195:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(TransportImporter), full.(RecordMACer)}
+	case 196:
+		return struct {
+			Backend
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer)}
+	case 197:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer)}
+	case 198:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer)}
+	case 199:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer)}
+	case 200:
+		return struct {
+			Backend
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 201:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 202:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 203:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 204:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 205:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 206:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 207:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer)}
+	case 208:
+		return struct {
+			Backend
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 209:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 210:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 211:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 212:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 213:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 214:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 215:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 216:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 217:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 218:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 219:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 220:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 221:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 222:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 223:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer)}
+	case 224:
+		return struct {
+			Backend
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 225:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 226:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 227:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 228:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 229:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 230:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 231:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 232:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 233:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 234:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 235:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 236:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 237:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 238:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 239:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 240:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 241:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 242:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 243:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 244:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 245:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 246:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 247:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 248:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 249:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 250:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 251:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 252:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 253:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 254:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 255:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
 	}
 	panic("backend: optional interfaces changed; regenerate optional_gen.go")
 }

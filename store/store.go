@@ -47,6 +47,11 @@ type Object struct {
 	// same write as the record, as opaque bytes, for ListQuery.Match. Order
 	// does not matter and a repeated pair counts once.
 	Index []IndexEntry
+	// MAC is the record's integrity tag made by the root of trust over
+	// RecordMACInput (recordmac.go); empty for a record written before
+	// record MACs existed (or on a root of trust without them). The store
+	// keeps it as opaque bytes.
+	MAC []byte
 	// Revision is set by the store: 1 on create, +1 on each update.
 	Revision  uint64
 	CreatedAt time.Time

@@ -61,6 +61,6 @@ anything is missing.`,
 		},
 	}
 	check.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
-	hsm.AddCommand(check, rotateCmd())
+	hsm.AddCommand(check, rotateCmd(), tkekCmd())
 	return hsm
 }

@@ -26,7 +26,7 @@ import (
 )
 
 func storeCmd() *cobra.Command {
-	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL"}
+	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL, verify record MACs"}
 	var from, to, progressFile string
 	var batch int
 	migrate := &cobra.Command{
@@ -65,7 +65,7 @@ command line: put it in PGPASSWORD or ~/.pgpass, which the driver reads.`,
 	migrate.Flags().StringVar(&progressFile, "progress-file", "", progressFileUsage)
 	_ = migrate.MarkFlagRequired("from")
 	_ = migrate.MarkFlagRequired("to")
-	st.AddCommand(migrate)
+	st.AddCommand(migrate, storeVerifyCmd())
 	return st
 }
 

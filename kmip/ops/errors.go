@@ -36,6 +36,7 @@ var known = []struct {
 	{object.ErrDestroyed, kmip20.ResultReasonObjectDestroyed, "object destroyed"},
 	{object.ErrWrongState, kmip20.ResultReasonWrongKeyLifecycleState, ""},
 	{attr.ErrType, kmip20.ResultReasonInvalidField, ""},
+	{errRecordIntegrity, kmip20.ResultReasonGeneralFailure, "stored record failed its integrity check; see the server log"},
 	{backend.ErrIntegrity, kmip20.ResultReasonCryptographicFailure, "stored key material failed its integrity check"},
 	{backend.ErrUnavailable, kmip20.ResultReasonGeneralFailure, "root of trust unavailable; retry later"},
 	{backend.ErrKeyMissing, kmip20.ResultReasonGeneralFailure, "root of trust is missing a key; see the server log"},

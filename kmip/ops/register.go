@@ -56,12 +56,18 @@ func (s *Service) registerAs(ctx context.Context, call *Call, req *message.Regis
 	if err != nil {
 		return nil, err
 	}
-	if obj, err = s.unwrapKeyBlock(ctx, call, obj); err != nil { // wrap.go
-		return nil, err
-	}
 	attrs, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
 	if err != nil {
 		return nil, err
+	}
+	kept, err := s.importKept(ctx, call, t, obj, &attrs) // transport.go
+	if err != nil {
+		return nil, err
+	}
+	if kept == nil {
+		if obj, err = s.unwrapKeyBlock(ctx, call, obj); err != nil { // wrap.go
+			return nil, err
+		}
 	}
 	var (
 		content registration
@@ -91,6 +97,13 @@ func (s *Service) registerAs(ctx context.Context, call *Call, req *message.Regis
 		content, err = registerOpaque(obj)
 	case kmip14.ObjectTypeTemplate:
 		content, err = registerTemplate(obj)
+	case kmip14.ObjectTypeSymmetricKey:
+		if kept != nil {
+			content = kept.content
+			kept.apply(&attrs)
+			break
+		}
+		fallthrough
 	default:
 		content, err = registerKey(call.Version, t, obj, &attrs)
 		if err == nil {

@@ -81,6 +81,8 @@ type Deps struct {
 	Log         zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NoRecordMACs turns record MACs off (benchmarks measure their cost).
+	NoRecordMACs bool
 }
 
 // Service dispatches operations to their handlers.
@@ -109,6 +111,9 @@ func New(d Deps) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if macer, ok := d.Backend.(backend.RecordMACer); ok && !d.NoRecordMACs { // recordmac.go
+		s.store = newMACStore(s.store, macer, s.log)
 	}
 	s.routes = s.routeTable()
 	return s

@@ -288,7 +288,13 @@ func (s *Service) unwrapKeyBlock(ctx context.Context, call *Call, obj ttlv.TTLV)
 	case kb.KeyValue.Type() != ttlv.TypeByteString:
 		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "a wrapped Key Value is a Byte String")
 	}
-	plain, err := s.unwrapWith(ctx, call, wd.EncryptionKeyInformation.UniqueIdentifier, wd.EncryptionKeyInformation.CryptographicParameters, kb.KeyValue.ValueByteString(), wd.IVCounterNonce)
+	var plain []byte
+	var err error
+	if label, ok := transportLabel(wd); ok { // transport.go
+		plain, err = s.decryptTransport(ctx, call, label, wd, kb.KeyValue.ValueByteString())
+	} else {
+		plain, err = s.unwrapWith(ctx, call, wd.EncryptionKeyInformation.UniqueIdentifier, wd.EncryptionKeyInformation.CryptographicParameters, kb.KeyValue.ValueByteString(), wd.IVCounterNonce)
+	}
 	if err != nil {
 		return nil, err
 	}

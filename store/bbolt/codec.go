@@ -21,8 +21,12 @@ import (
 //	version=2 | objectType uvarint | state uvarint | revision uvarint |
 //	createdAt varint (Unix ns) | updatedAt varint (Unix ns) |
 //	len(names) uvarint, then each name as bytes | attributes bytes |
-//	material bytes | flags uvarint (bit 0: archived) |
-//	len(index) uvarint, then each entry as key bytes, value bytes
+//	material bytes | flags uvarint (bit 0: archived, bit 1: MAC) |
+//	len(index) uvarint, then each entry as key bytes, value bytes |
+//	MAC bytes, only when flag bit 1 is set
+//
+// (Records written before record MACs have no bit 1 and decode with an
+// empty MAC; a build before record MACs refuses a record with bit 1.)
 //
 // (Version 1, without flags and index, was written by pre-release builds
 // with schema 1, which Open refuses.)
@@ -47,7 +51,10 @@ const (
 	tenantRecordVersion       = 2
 )
 
-const flagArchived = 1
+const (
+	flagArchived = 1
+	flagMAC      = 2
+)
 
 var errCorrupt = errors.New("corrupt record")
 
@@ -57,7 +64,7 @@ func encodeObject(o *store.Object) []byte {
 	if p, ok := packAttributes(attrs); ok {
 		version, attrs = objectRecordVersionPacked, p
 	}
-	n := 40 + len(attrs) + len(o.Material)
+	n := 40 + len(attrs) + len(o.Material) + len(o.MAC)
 	for _, name := range o.Names {
 		n += len(name) + binary.MaxVarintLen32
 	}
@@ -81,11 +88,17 @@ func encodeObject(o *store.Object) []byte {
 	if o.Archived {
 		flags |= flagArchived
 	}
+	if len(o.MAC) > 0 {
+		flags |= flagMAC
+	}
 	b = binary.AppendUvarint(b, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Index)))
 	for _, e := range o.Index {
 		b = appendBytes(b, []byte(e.Key))
 		b = appendBytes(b, e.Value)
+	}
+	if len(o.MAC) > 0 {
+		b = appendBytes(b, o.MAC)
 	}
 	return b
 }
@@ -128,7 +141,7 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 	}
 	o.Material = d.bytesCopy()
 	flags := d.uvarint()
-	if flags&^flagArchived != 0 {
+	if flags&^(flagArchived|flagMAC) != 0 {
 		d.fail()
 	}
 	o.Archived = flags&flagArchived != 0
@@ -142,6 +155,9 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 			o.Index[i].Key = string(d.bytes())
 			o.Index[i].Value = d.bytesCopy()
 		}
+	}
+	if flags&flagMAC != 0 {
+		o.MAC = d.bytesCopy()
 	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("object record: %w", err)

@@ -488,6 +488,7 @@ func cloneObject(o *store.Object) *store.Object {
 	c.Attributes = slices.Clone(o.Attributes)
 	c.Material = slices.Clone(o.Material)
 	c.Index = slices.Clone(o.Index)
+	c.MAC = slices.Clone(o.MAC)
 	return &c
 }
 

@@ -58,7 +58,7 @@ func terms(o *store.Object) [][]byte {
 }
 
 // columns is the order in which objects are written and read.
-const columns = "tenant_id, id, object_type, state, archived, names, attributes, material, index_keys, index_values, revision, created_at, updated_at"
+const columns = "tenant_id, id, object_type, state, archived, names, attributes, material, index_keys, index_values, revision, created_at, updated_at, mac"
 
 // row is an object in its column types.
 type row struct {
@@ -71,6 +71,7 @@ type row struct {
 	indexKeys, indexes [][]byte
 	revision           int64
 	created, updated   time.Time
+	mac                []byte // schema 3
 }
 
 func toRow(o *store.Object) row {
@@ -80,7 +81,7 @@ func toRow(o *store.Object) row {
 		names: make([][]byte, len(o.Names)), attributes: o.Attributes, material: o.Material,
 		indexKeys: make([][]byte, len(o.Index)), indexes: make([][]byte, len(o.Index)),
 		revision: int64(o.Revision), //nolint:gosec // revisions stay far below 2^63
-		created:  o.CreatedAt, updated: o.UpdatedAt,
+		created:  o.CreatedAt, updated: o.UpdatedAt, mac: o.MAC,
 	}
 	for i, n := range o.Names {
 		r.names[i] = []byte(n)
@@ -98,7 +99,7 @@ func toRow(o *store.Object) row {
 // values is the row as statement arguments, in columns order.
 func (r row) values() []any {
 	return []any{r.tenantID, r.id, r.objectType, r.state, r.archived, r.names, r.attributes, r.material,
-		r.indexKeys, r.indexes, r.revision, r.created, r.updated}
+		r.indexKeys, r.indexes, r.revision, r.created, r.updated, r.mac}
 }
 
 // scanObject reads one row selected with columns. pgx copies every byte
@@ -106,12 +107,12 @@ func (r row) values() []any {
 func scanObject(rows pgx.Row) (*store.Object, error) {
 	var r row
 	if err := rows.Scan(&r.tenantID, &r.id, &r.objectType, &r.state, &r.archived, &r.names, &r.attributes,
-		&r.material, &r.indexKeys, &r.indexes, &r.revision, &r.created, &r.updated); err != nil {
+		&r.material, &r.indexKeys, &r.indexes, &r.revision, &r.created, &r.updated, &r.mac); err != nil {
 		return nil, err
 	}
 	o := &store.Object{
 		TenantID: r.tenantID, ID: r.id, ObjectType: uint32(r.objectType), State: uint32(r.state), //nolint:gosec // stored from uint32
-		Archived: r.archived, Attributes: r.attributes, Material: r.material,
+		Archived: r.archived, Attributes: r.attributes, Material: r.material, MAC: r.mac,
 		Revision:  uint64(r.revision), //nolint:gosec // positive (CHECK)
 		CreatedAt: r.created.UTC(), UpdatedAt: r.updated.UTC(),
 	}
@@ -135,15 +136,15 @@ func scanObject(rows pgx.Row) (*store.Object, error) {
 
 // insertSQL inserts an object and its terms in one statement, unless the
 // ID is taken in the tenant: then nothing is written and the count is 0.
-// $14 is the terms.
+// $15 is the terms.
 const insertSQL = `WITH o AS (
 	INSERT INTO kmip_objects (` + columns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 	ON CONFLICT DO NOTHING
 	RETURNING id
 ), t AS (
 	INSERT INTO kmip_terms (tenant_id, object_id, term, created_at, object_type, state, archived)
-	SELECT $1, o.id, term, $12, $3, $4, $5 FROM o, unnest($14::bytea[]) AS term
+	SELECT $1, o.id, term, $12, $3, $4, $5 FROM o, unnest($15::bytea[]) AS term
 )
 SELECT count(*) FROM o`
 
@@ -207,7 +208,7 @@ func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Obje
 // flag. It returns the new revision and the creation time
 // when it wrote, and the stored revision (NULL: no such object) so that a
 // miss can tell a conflict from a missing object. $11 is the update time,
-// $12 the revision the writer read, $13 the new terms.
+// $12 the revision the writer read, $13 the new terms, $14 the MAC.
 //
 // Two nodes updating one object at once: the second UPDATE waits for the
 // first's row lock, then finds the revision changed and writes nothing.
@@ -215,7 +216,7 @@ const updateSQL = `WITH cur AS (
 	SELECT revision FROM kmip_objects WHERE tenant_id = $1 AND id = $2
 ), u AS (
 	UPDATE kmip_objects SET object_type = $3, state = $4, archived = $5, names = $6, attributes = $7,
-		material = $8, index_keys = $9, index_values = $10, revision = revision + 1, updated_at = $11
+		material = $8, index_keys = $9, index_values = $10, revision = revision + 1, updated_at = $11, mac = $14
 	WHERE tenant_id = $1 AND id = $2 AND revision = $12
 	RETURNING revision, created_at
 ), d AS (
@@ -239,7 +240,7 @@ func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
 	rec.UpdatedAt = now()
 	r := toRow(&rec)
 	args := []any{r.tenantID, r.id, r.objectType, r.state, r.archived, r.names, r.attributes, r.material,
-		r.indexKeys, r.indexes, r.updated, r.revision, terms(&rec)}
+		r.indexKeys, r.indexes, r.updated, r.revision, terms(&rec), r.mac}
 	var (
 		revision int64
 		created  time.Time

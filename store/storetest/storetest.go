@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"ObjectRoundTrip", testObjectRoundTrip},
+		{"RecordMAC", testRecordMAC}, // mac.go
 		{"CreateExists", testCreateExists},
 		{"SameIDInTwoTenants", testSameIDInTwoTenants},
 		{"NotFound", testNotFound},

@@ -1,0 +1,190 @@
+package ops
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/store"
+)
+
+// Record MACs (DESIGN.md section 4, issue 4): when the root of trust
+// offers backend.RecordMACer, every object record the operations write
+// carries a MAC made inside it over store.RecordMACInput, and every record
+// they read is verified before it is used. A record whose MAC does not
+// verify is never served: the operation fails with General Failure
+// (errRecordIntegrity), the server logs it at error level with the
+// object's tenant and identifier, and the executor's audit event of the
+// item records the failure.
+//
+// A record without a MAC (written before record MACs existed, or by a
+// server without them) is accepted and gets its MAC on its next write.
+// That leaves a gap: a MAC stripped from a record is not noticed on Get
+// (`kmipctl store verify` lists such records as unMACed).
+//
+// Verified records are remembered by the SHA-256 of their MAC input and
+// MAC (verifiedCache): a record read again unchanged costs a hash instead
+// of a call into the HSM; any change to the record misses the cache.
+
+// errRecordIntegrity is the error of a record whose MAC does not verify.
+var errRecordIntegrity = errors.New("stored record failed its integrity check")
+
+// verifiedCacheSize bounds the remembered verified records; the set is
+// emptied when full (simple, and a miss only costs one verification).
+const verifiedCacheSize = 1 << 16
+
+// macStore is the store as the operations see it with record MACs.
+type macStore struct {
+	store.Store
+	macer backend.RecordMACer
+	log   zerolog.Logger
+	*verifiedCache
+}
+
+// verifiedCache is shared by the service's store and the stores its
+// transactions hand out. An entry made in a transaction that is rolled
+// back is harmless: it names content and a MAC the root of trust made.
+type verifiedCache struct {
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]struct{}
+}
+
+// newMACStore wraps st; a store with transactions (store.Transactor)
+// stays one, and the store each transaction hands out is MACed too.
+func newMACStore(st store.Store, macer backend.RecordMACer, log zerolog.Logger) store.Store {
+	m := &macStore{Store: st, macer: macer, log: log, verifiedCache: &verifiedCache{verified: map[[sha256.Size]byte]struct{}{}}}
+	if _, ok := st.(store.Transactor); ok {
+		return macTxStore{m}
+	}
+	return m
+}
+
+// macTxStore is macStore over a store.Transactor.
+type macTxStore struct{ *macStore }
+
+// Update implements store.Transactor.
+func (m macTxStore) Update(ctx context.Context, fn func(tx store.Store) error) error {
+	return m.Store.(store.Transactor).Update(ctx, func(tx store.Store) error {
+		return fn(&macStore{Store: tx, macer: m.macer, log: m.log, verifiedCache: m.verifiedCache})
+	})
+}
+
+// seal sets o.MAC for the record as it will be stored with revision.
+func (m *macStore) seal(ctx context.Context, o *store.Object, revision uint64) error {
+	input := store.RecordMACInput(o, revision)
+	mac, err := m.macer.MACRecord(ctx, o.TenantID, input)
+	if err != nil {
+		return fmt.Errorf("MAC of record %s: %w", o.ID, err)
+	}
+	o.MAC = mac
+	m.remember(o.TenantID, input, mac)
+	return nil
+}
+
+func cacheKey(tenantID string, input, mac []byte) [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s", len(tenantID), tenantID)
+	_, _ = h.Write(mac)
+	_, _ = h.Write(input)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (m *verifiedCache) remember(tenantID string, input, mac []byte) {
+	k := cacheKey(tenantID, input, mac)
+	m.mu.Lock()
+	if len(m.verified) >= verifiedCacheSize {
+		clear(m.verified)
+	}
+	m.verified[k] = struct{}{}
+	m.mu.Unlock()
+}
+
+// check verifies a stored record's MAC; a record without one passes
+// (see above).
+func (m *macStore) check(ctx context.Context, o *store.Object) error {
+	if len(o.MAC) == 0 {
+		return nil
+	}
+	input := store.RecordMACInput(o, o.Revision)
+	k := cacheKey(o.TenantID, input, o.MAC)
+	m.mu.Lock()
+	_, ok := m.verified[k]
+	m.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := m.macer.VerifyRecord(ctx, o.TenantID, input, o.MAC); err != nil {
+		if errors.Is(err, backend.ErrIntegrity) {
+			m.log.Error().Str("tenant", o.TenantID).Str("object", o.ID).Uint64("revision", o.Revision).
+				Msg("stored record failed its MAC check: not served (kmipctl store verify lists such records)")
+			return fmt.Errorf("object %s: %w", o.ID, errRecordIntegrity)
+		}
+		return fmt.Errorf("verify record %s: %w", o.ID, err)
+	}
+	m.mu.Lock()
+	if len(m.verified) >= verifiedCacheSize {
+		clear(m.verified)
+	}
+	m.verified[k] = struct{}{}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *macStore) CreateObject(ctx context.Context, o *store.Object) error {
+	if err := m.seal(ctx, o, 1); err != nil {
+		return err
+	}
+	return m.Store.CreateObject(ctx, o)
+}
+
+func (m *macStore) UpdateObject(ctx context.Context, o *store.Object) error {
+	if err := m.seal(ctx, o, o.Revision+1); err != nil {
+		return err
+	}
+	return m.Store.UpdateObject(ctx, o)
+}
+
+func (m *macStore) GetObject(ctx context.Context, tenantID, id string) (*store.Object, error) {
+	o, err := m.Store.GetObject(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(ctx, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// RecordStatus is what VerifyRecord found of one record.
+type RecordStatus int
+
+// RecordStatus values.
+const (
+	RecordOK       RecordStatus = iota + 1 // its MAC verifies
+	RecordNoMAC                            // written before record MACs
+	RecordTampered                         // its MAC does not verify
+)
+
+// VerifyRecord checks one stored record with macer, as the operations do
+// when they load it (for `kmipctl store verify`). An error is returned
+// only when the check itself could not run.
+func VerifyRecord(ctx context.Context, macer backend.RecordMACer, o *store.Object) (RecordStatus, error) {
+	if len(o.MAC) == 0 {
+		return RecordNoMAC, nil
+	}
+	err := macer.VerifyRecord(ctx, o.TenantID, store.RecordMACInput(o, o.Revision), o.MAC)
+	switch {
+	case err == nil:
+		return RecordOK, nil
+	case errors.Is(err, backend.ErrIntegrity):
+		return RecordTampered, nil
+	}
+	return 0, err
+}

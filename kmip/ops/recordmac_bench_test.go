@@ -1,0 +1,96 @@
+package ops_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gemalto/kmip-go/kmip14"
+	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/backend/pkcs11"
+	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
+	"github.com/kmip-adapter/kmip-adapter/kmip/message"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
+	"github.com/kmip-adapter/kmip-adapter/kmip/server"
+	"github.com/kmip-adapter/kmip-adapter/store"
+	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
+)
+
+const softHSM2 = "/usr/lib/softhsm/libsofthsm2.so"
+
+// softHSMBackend provisions a SoftHSM2 token in a temporary directory and
+// opens the pkcs11 backend on it.
+func softHSMBackend(b *testing.B) backend.Backend {
+	if _, err := os.Stat(softHSM2); err != nil {
+		b.Skip("SoftHSM2 is not installed")
+	}
+	dir := b.TempDir()
+	conf, err := pkcs11.WriteSoftHSM2Conf(dir)
+	require.NoError(b, err)
+	pin := filepath.Join(dir, "pin")
+	require.NoError(b, os.WriteFile(pin, []byte("1234\n"), 0o600))
+	cfg := config.Default().Backend
+	cfg.Type = "pkcs11"
+	cfg.PKCS11.Module, cfg.PKCS11.SoftHSM2Conf, cfg.PKCS11.TokenLabel = softHSM2, conf, "ops-bench"
+	cfg.PKCS11.PIN = config.Secret{File: pin}
+	cfg.PKCS11.TKEKCount = 1
+	ctx := context.Background()
+	require.NoError(b, pkcs11.Provision(ctx, pkcs11.ProvisionOptions{PKCS11: cfg.PKCS11, SOPIN: "5678", UserPIN: "1234"}))
+	be, err := backend.New(ctx, cfg)
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = be.Close() })
+	return be
+}
+
+// BenchmarkRecordMACs measures Create and Get of an AES key through the
+// operations on SoftHSM2 with record MACs and without (Deps.NoRecordMACs),
+// and the HSM verification a Get of a record not in the verified cache
+// pays (VerifyRecord).
+func BenchmarkRecordMACs(b *testing.B) {
+	be := softHSMBackend(b)
+	v := message.V2_0
+	for _, mode := range []struct {
+		name string
+		off  bool
+	}{{"macs", false}, {"none", true}} {
+		st, err := bbolt.Open(filepath.Join(b.TempDir(), "store.db"))
+		require.NoError(b, err)
+		log := zerolog.Nop()
+		x := &server.Executor{Ops: ops.New(ops.Deps{Store: st, Backend: be, BackendType: "pkcs11", Log: log, NoRecordMACs: mode.off}), Log: log}
+		b.Run("Create/"+mode.name, func(b *testing.B) {
+			for b.Loop() {
+				kmiptest.NewAESKey(b, x, v)
+			}
+		})
+		id := kmiptest.NewAESKey(b, x, v)
+		b.Run("Get/"+mode.name, func(b *testing.B) {
+			for b.Loop() {
+				it := kmiptest.Exec1(b, x, v, kmip20.OperationGet, kmiptest.UID{UniqueIdentifier: id})
+				if it.ResultStatus != kmip14.ResultStatusSuccess {
+					b.Fatal(it.ResultMessage)
+				}
+			}
+		})
+		if !mode.off {
+			rec, err := st.GetObject(context.Background(), kmiptest.Tenant, id)
+			require.NoError(b, err)
+			macer, ok := be.(backend.RecordMACer)
+			require.True(b, ok)
+			input := store.RecordMACInput(rec, rec.Revision)
+			b.Run("VerifyRecord", func(b *testing.B) {
+				for b.Loop() {
+					if err := macer.VerifyRecord(context.Background(), rec.TenantID, input, rec.MAC); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		_ = st.Close()
+	}
+}
