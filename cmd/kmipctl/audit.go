@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
-	"github.com/kmip-adapter/kmip-adapter/backend"
 	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
@@ -66,11 +64,7 @@ SEQ:MAC; the log must still hold that record with that MAC.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			be, err := backend.New(ctx, cfg.Backend)
+			ctx, be, err := openRoots(cmd, cfg)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 
@@ -28,11 +27,7 @@ anything is missing.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			be, err := backend.New(ctx, cfg.Backend)
+			ctx, be, err := openRoots(cmd, cfg)
 			if err != nil {
 				return err
 			}

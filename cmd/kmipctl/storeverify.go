@@ -33,11 +33,7 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			be, err := backend.New(ctx, cfg.Backend)
+			ctx, be, err := openRoots(cmd, cfg)
 			if err != nil {
 				return err
 			}

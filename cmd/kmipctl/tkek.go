@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -32,11 +31,7 @@ Key Wrapping Data naming "transport:LABEL" as its Encryption Key Information.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			be, err := backend.New(ctx, cfg.Backend)
+			ctx, be, err := openRoots(cmd, cfg)
 			if err != nil {
 				return err
 			}
