@@ -19,25 +19,40 @@ type RecordMACer interface {
 	VerifyRecord(ctx context.Context, tenantID string, record, mac []byte) error
 }
 
-// MACRecord of a Router MACs with its default root of trust's SKEY
-// (record MACs protect the server's store, whatever root of trust holds a
-// tenant's KEK); when that root of trust has none (a cloud KMS), it
-// returns no MAC and records are stored without one.
+// recordMACer is the root of trust that MACs the server's records when
+// the Router holds several: record MACs protect the store, whatever root
+// holds a tenant's KEK, so they come from the HSM's SKEY when the server
+// has an HSM at all — the default root if it MACs records, else the first
+// by type that does. It does not change when backend.type does, so records
+// MACed before still verify.
+func (r *Router) recordMACer() (RecordMACer, bool) {
+	if m, ok := r.backends[r.def].(RecordMACer); ok {
+		return m, true
+	}
+	for _, t := range r.types() {
+		if m, ok := r.backends[t].(RecordMACer); ok {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// MACRecord of a Router MACs with recordMACer; when no root of trust has
+// a record MAC key (only cloud KMSs), it returns no MAC and records are
+// stored without one.
 func (r *Router) MACRecord(ctx context.Context, tenantID string, record []byte) ([]byte, error) {
-	def, _ := r.Backend(r.def)
-	if m, ok := def.(RecordMACer); ok {
+	if m, ok := r.recordMACer(); ok {
 		return m.MACRecord(ctx, tenantID, record)
 	}
 	return nil, nil
 }
 
-// VerifyRecord of a Router verifies with its default root of trust.
+// VerifyRecord of a Router verifies with recordMACer.
 func (r *Router) VerifyRecord(ctx context.Context, tenantID string, record, mac []byte) error {
-	def, _ := r.Backend(r.def)
-	if m, ok := def.(RecordMACer); ok {
+	if m, ok := r.recordMACer(); ok {
 		return m.VerifyRecord(ctx, tenantID, record, mac)
 	}
-	return fmt.Errorf("root of trust %q has no record MAC key: %w", r.def, ErrKeyMissing)
+	return fmt.Errorf("no root of trust of this server (%v) has a record MAC key: %w", r.types(), ErrKeyMissing)
 }
 
 var _ RecordMACer = (*Router)(nil)
