@@ -178,8 +178,11 @@ func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	want, _ := x509.ParseCertificate(mustDER(t, certPEM))
 	assert.Equal(t, want.SerialNumber.String(), after)
 	ovhCreateAES(t, old, 128) // the old connection keeps working
-	assert.True(t, s.logged("reloaded the client registry"))
-	assert.Equal(t, reloadsBefore+1, scrape(t, addr)[reloads], "SIGHUP reloads the client registry at once")
+	// The registry's own poll may reload it too (the first Create made the
+	// tenant, which changes the registry's serial): count the SIGHUP's
+	// reloads in the log, and see the counter move at least as much.
+	assert.Equal(t, 1, strings.Count(s.log.String(), "reloaded the client registry"), "SIGHUP reloads the client registry at once")
+	assert.GreaterOrEqual(t, scrape(t, addr)[reloads], reloadsBefore+1)
 
 	// A bad file is refused and the current certificate kept.
 	require.NoError(t, os.WriteFile(s.pki("server.crt"), []byte("not a certificate"), 0o644))
@@ -187,7 +190,8 @@ func TestSIGHUPReloadsTheServerCertificate(t *testing.T) {
 	require.Eventually(t, func() bool { return s.logged("reload refused: keeping the current certificates") }, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, after, serverCertSerial(t, s))
 	ovhCreateAES(t, old, 128)
-	assert.Equal(t, reloadsBefore+2, scrape(t, addr)[reloads], "the registry is reloaded even when a certificate file is bad")
+	assert.Equal(t, 2, strings.Count(s.log.String(), "reloaded the client registry"), "the registry is reloaded even when a certificate file is bad")
+	assert.GreaterOrEqual(t, scrape(t, addr)[reloads], reloadsBefore+2)
 }
 
 func mustDER(t *testing.T, certPEM []byte) []byte {

@@ -109,6 +109,14 @@ func (s *Server) SetTLSConfig(cfg *tls.Config) { s.tls.Store(cfg) }
 // Shutdown, an error if accepting fails otherwise.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	if s.closing.Load() {
+		// Shutdown ran before Serve took the listener (a SIGTERM just
+		// after start): it had no listener to close, so close it here
+		// rather than accept on it forever.
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
 	s.ln = ln
 	s.mu.Unlock()
 	var delay time.Duration

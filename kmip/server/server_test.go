@@ -211,6 +211,26 @@ func TestShutdownDrainsAndStops(t *testing.T) {
 	assert.Error(t, err, "no longer listening")
 }
 
+// A SIGTERM just after start can run Shutdown before Serve has taken its
+// listener: Serve must then return at once and close the listener, not
+// accept on it forever (the server hung in its drain).
+func TestShutdownBeforeServe(t *testing.T) {
+	srv := server.New(config.Default().Server, &tls.Config{}, kmiptest.NewExecutor(t), server.SingleTenant("t"), zerolog.Nop())
+	require.NoError(t, srv.Shutdown(t.Context()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve after Shutdown did not return")
+	}
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	assert.Error(t, err, "the listener is closed")
+}
+
 func TestShutdownDoesNotWaitForAStalledRequest(t *testing.T) {
 	ts := startServer(t, nil)
 	c := ts.dial(t)
