@@ -59,7 +59,8 @@ func TestPostgresMigrate(t *testing.T) {
 	require.NoError(t, err)
 	progress := filepath.Join(t.TempDir(), "kmipctl_migrate.prom")
 	migrate := func() (string, error) {
-		return runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn, "--batch", "5", "--progress-file", progress)
+		return runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn, "--batch", "5", "--progress-file", progress,
+			"--config", filepath.Join(dir, "config.yaml")) // its root of trust verifies the records' MACs
 	}
 
 	out, err = migrate()
@@ -68,15 +69,22 @@ func TestPostgresMigrate(t *testing.T) {
 	_, err = single.stopCleanly()
 	require.NoError(t, err)
 
+	// Records carry integrity MACs: without the root of trust to verify
+	// them, nothing is copied.
+	out, err = runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn)
+	require.Error(t, err)
+	assert.Contains(t, out, "give --config")
+	assert.Contains(t, out, "objects  0 copied", "the tenant record is copied, no object")
+
 	out, err = migrate()
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "tenants  1 copied, 0 already there")
+	assert.Contains(t, out, "tenants  0 copied, 1 already there")
 	assert.Contains(t, out, "objects  12 copied, 0 already there")
 	prom, err := os.ReadFile(progress)
 	require.NoError(t, err, "the progress file for node_exporter's textfile collector")
 	assert.Contains(t, string(prom), `kmip_adapter_job_items{job="store_migrate",state="done"} 12`+"\n")
 	assert.Contains(t, string(prom), `kmip_adapter_job_finished{job="store_migrate"} 1`+"\n")
-	assert.Contains(t, out, "integrity MACs not checked")
+	assert.Contains(t, out, "12 integrity MACs verified through the root of trust, 0 records without a MAC")
 	assert.Contains(t, out, "12/12 objects", "the progress line")
 
 	// An interrupted copy holds part of the objects: run again, it copies

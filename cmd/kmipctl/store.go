@@ -16,9 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
 	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
@@ -27,7 +29,7 @@ import (
 
 func storeCmd() *cobra.Command {
 	st := &cobra.Command{Use: "store", Short: "Object store: copy a single-node store into PostgreSQL, verify record MACs"}
-	var from, to, progressFile string
+	var from, to, progressFile, configPath string
 	var batch int
 	migrate := &cobra.Command{
 		Use:   "migrate --from bbolt:PATH --to postgres:DSN",
@@ -42,9 +44,12 @@ Stop the server that uses the bbolt file first (the file is locked while it
 runs). The target schema is created or upgraded as a node would do it.
 
 Each record is checked on the way: its attributes must decode, and their
-Unique Identifier, Object Type and State must match the record. Records carry
-no integrity MAC yet (that comes with the signed store records), so none is
-verified.
+Unique Identifier, Object Type and State must match the record, and its
+integrity MAC must verify through the root of trust (the SKEY of the HSM), which
+--config (the server's configuration file) names; a record that fails stops
+the copy (kmipctl store verify lists every such record). Records written before
+record MACs existed have none and are copied as they are. Without --config a
+record that carries a MAC stops the copy: it cannot be verified.
 
 The copy can be interrupted (Ctrl-C) and run again: records already in the
 target are compared with the source and skipped when equal; a record that
@@ -56,12 +61,30 @@ command line: put it in PGPASSWORD or ~/.pgpass, which the driver reads.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return storeMigrate(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, batch, metrics.NewJobFile(progressFile, "store_migrate"))
+			var macer backend.RecordMACer
+			if configPath != "" {
+				cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
+				if err != nil {
+					return err
+				}
+				be, err := backend.Open(ctx, cfg.Backend)
+				if err != nil {
+					return fmt.Errorf("--config: %w", err)
+				}
+				defer be.Close()
+				m, ok := be.(backend.RecordMACer)
+				if !ok {
+					return fmt.Errorf("--config: backend %s does not MAC records: nothing to verify with", cfg.Backend.Type)
+				}
+				macer = m
+			}
+			return storeMigrate(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, batch, macer, metrics.NewJobFile(progressFile, "store_migrate"))
 		},
 	}
 	migrate.Flags().StringVar(&from, "from", "", "source store: bbolt:PATH")
 	migrate.Flags().StringVar(&to, "to", "", "target store: postgres:DSN or postgres://USER@HOST:PORT/DATABASE")
 	migrate.Flags().IntVar(&batch, "batch", 500, "objects written per transaction")
+	migrate.Flags().StringVar(&configPath, "config", "", "the server's configuration file: its root of trust verifies each record's integrity MAC")
 	migrate.Flags().StringVar(&progressFile, "progress-file", "", progressFileUsage)
 	_ = migrate.MarkFlagRequired("from")
 	_ = migrate.MarkFlagRequired("to")
@@ -85,9 +108,10 @@ func postgresDSN(arg string) (dsn string, ok bool) {
 type migrateStats struct {
 	tenants, tenantsKept int
 	copied, kept         int
+	verified, noMAC      int // records whose MAC verified, records without one
 }
 
-func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, batch int, job *metrics.JobFile) error {
+func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, batch int, macer backend.RecordMACer, job *metrics.JobFile) error {
 	path, ok := strings.CutPrefix(from, "bbolt:")
 	if !ok || path == "" {
 		return fmt.Errorf("--from: %q is not bbolt:PATH", from)
@@ -120,7 +144,7 @@ func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, b
 	var stats migrateStats
 	bar := newProgress(errOut)
 	bar.job = job
-	err = copyStore(ctx, src, dst, batch, &stats, bar)
+	err = copyStore(ctx, src, dst, batch, macer, &stats, bar)
 	fmt.Fprintf(out, "tenants  %d copied, %d already there\n", stats.tenants, stats.tenantsKept)
 	fmt.Fprintf(out, "objects  %d copied, %d already there (%s)\n", stats.copied, stats.kept, time.Since(start).Round(time.Millisecond))
 	switch {
@@ -129,14 +153,14 @@ func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, b
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(out, "checked  every record's attributes decode and match it; integrity MACs not checked (records carry none yet)\n")
+	fmt.Fprintf(out, "checked  every record's attributes decode and match it; %d integrity MACs verified through the root of trust, %d records without a MAC (written before record MACs)\n", stats.verified, stats.noMAC)
 	fmt.Fprintf(out, "\nnext: set store.type: postgres and store.postgres.dsn in each node's configuration (%s holds the old store)\n", filepath.Base(path))
 	return nil
 }
 
 // copyStore copies every tenant and object of src into dst, then checks
 // that dst holds at least as many objects per tenant.
-func copyStore(ctx context.Context, src *bbolt.Store, dst *postgres.Store, batch int, stats *migrateStats, bar *progress) error {
+func copyStore(ctx context.Context, src *bbolt.Store, dst *postgres.Store, batch int, macer backend.RecordMACer, stats *migrateStats, bar *progress) error {
 	tenants, err := src.TenantIDs(ctx)
 	if err != nil {
 		return err
@@ -183,6 +207,9 @@ func copyStore(ctx context.Context, src *bbolt.Store, dst *postgres.Store, batch
 		}
 		err := src.ScanObjects(ctx, id, "", func(o *store.Object) error {
 			if err := checkRecord(o); err != nil {
+				return fmt.Errorf("object %s/%s: %w", o.TenantID, o.ID, err)
+			}
+			if err := checkRecordMAC(ctx, macer, o, stats); err != nil {
 				return fmt.Errorf("object %s/%s: %w", o.TenantID, o.ID, err)
 			}
 			pending = append(pending, o)
@@ -268,6 +295,27 @@ func checkRecord(o *store.Object) error {
 			}
 		}
 	}
+	return nil
+}
+
+// checkRecordMAC verifies the record's integrity MAC through the root of
+// trust, as a server does before it serves the record.
+func checkRecordMAC(ctx context.Context, macer backend.RecordMACer, o *store.Object, stats *migrateStats) error {
+	if len(o.MAC) == 0 {
+		stats.noMAC++
+		return nil
+	}
+	if macer == nil {
+		return errors.New("the record carries an integrity MAC: give --config (the server's configuration) so that it is verified through the root of trust")
+	}
+	status, err := ops.VerifyRecord(ctx, macer, o)
+	if err != nil {
+		return fmt.Errorf("verify its integrity MAC: %w", err)
+	}
+	if status != ops.RecordOK {
+		return errors.New("its integrity MAC does not verify: refusing to copy it (kmipctl store verify lists every such record)")
+	}
+	stats.verified++
 	return nil
 }
 
