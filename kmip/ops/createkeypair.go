@@ -35,19 +35,15 @@ func (s *Service) createKeyPair(ctx context.Context, call *Call) (any, error) {
 	if err := decode(call, &req); err != nil {
 		return nil, err
 	}
-	common, err := s.requestAttributes(ctx, call, req.CommonTemplateAttribute, req.CommonAttributes)
+	privOwn, pubOwn, err := s.pairAttributes(ctx, call, pairTemplates{
+		req.CommonTemplateAttribute, req.CommonAttributes,
+		req.PrivateKeyTemplateAttribute, req.PrivateKeyAttributes,
+		req.PublicKeyTemplateAttribute, req.PublicKeyAttributes,
+	})
 	if err != nil {
 		return nil, err
 	}
-	privOwn, err := s.requestAttributes(ctx, call, req.PrivateKeyTemplateAttribute, req.PrivateKeyAttributes)
-	if err != nil {
-		return nil, err
-	}
-	pubOwn, err := s.requestAttributes(ctx, call, req.PublicKeyTemplateAttribute, req.PublicKeyAttributes)
-	if err != nil {
-		return nil, err
-	}
-	privAttrs, pubAttrs := overlay(common, privOwn), overlay(common, pubOwn)
+	privAttrs, pubAttrs := privOwn, pubOwn
 	for _, l := range []attr.List{privAttrs, pubAttrs} {
 		if err := checkClientAttributes(l); err != nil {
 			return nil, err
@@ -177,4 +173,31 @@ func generatePair(attrs attr.List) (private, public any, err error) {
 	default:
 		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "Create Key Pair makes RSA and EC keys, not %s", kmip14.CryptographicAlgorithm(alg))
 	}
+}
+
+// pairTemplates are the three attribute sets of a key-pair request, each
+// as a 1.x Template-Attribute or a 2.x Attributes structure.
+type pairTemplates struct {
+	commonTemplate, common   ttlv.TTLV
+	privateTemplate, private ttlv.TTLV
+	publicTemplate, public   ttlv.TTLV
+}
+
+// pairAttributes reads a key-pair request's attribute sets and returns the
+// private and public halves' own, each over the common ones (Create Key
+// Pair and Re-key Key Pair).
+func (s *Service) pairAttributes(ctx context.Context, call *Call, t pairTemplates) (priv, pub attr.List, err error) {
+	common, err := s.requestAttributes(ctx, call, t.commonTemplate, t.common)
+	if err != nil {
+		return nil, nil, err
+	}
+	privOwn, err := s.requestAttributes(ctx, call, t.privateTemplate, t.private)
+	if err != nil {
+		return nil, nil, err
+	}
+	pubOwn, err := s.requestAttributes(ctx, call, t.publicTemplate, t.public)
+	if err != nil {
+		return nil, nil, err
+	}
+	return overlay(common, privOwn), overlay(common, pubOwn), nil
 }

@@ -40,13 +40,9 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var offset *time.Duration
-	if len(req.Offset) > 0 {
-		if req.Offset.Type() != ttlv.TypeInterval {
-			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Offset must be an Interval")
-		}
-		d := req.Offset.ValueInterval()
-		offset = &d
+	offset, err := rekeyOffset(req.Offset)
+	if err != nil {
+		return nil, err
 	}
 	override, err := s.requestAttributes(ctx, call, req.TemplateAttribute, req.Attributes)
 	if err != nil {
@@ -196,4 +192,17 @@ func mustLink(t kmip14.LinkType, id string) ttlv.TTLV {
 		panic(err) // fixed types: cannot fail
 	}
 	return v
+}
+
+// rekeyOffset reads the Offset of Re-key and Re-key Key Pair: nil when
+// absent, Invalid Field when it is not an Interval.
+func rekeyOffset(raw ttlv.TTLV) (*time.Duration, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if raw.Type() != ttlv.TypeInterval {
+		return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Offset must be an Interval")
+	}
+	d := raw.ValueInterval()
+	return &d, nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
-	"github.com/gemalto/kmip-go/ttlv"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
@@ -30,13 +29,9 @@ func (s *Service) rekeyKeyPair(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var offset *time.Duration
-	if len(req.Offset) > 0 {
-		if req.Offset.Type() != ttlv.TypeInterval {
-			return nil, message.Errorf(kmip20.ResultReasonInvalidField, "Offset must be an Interval")
-		}
-		d := req.Offset.ValueInterval()
-		offset = &d
+	offset, err := rekeyOffset(req.Offset)
+	if err != nil {
+		return nil, err
 	}
 	oldPriv, err := s.load(ctx, call, privID)
 	if err != nil {
@@ -56,21 +51,17 @@ func (s *Service) rekeyKeyPair(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	common, err := s.requestAttributes(ctx, call, req.CommonTemplateAttribute, req.CommonAttributes)
-	if err != nil {
-		return nil, err
-	}
-	privOwn, err := s.requestAttributes(ctx, call, req.PrivateKeyTemplateAttribute, req.PrivateKeyAttributes)
-	if err != nil {
-		return nil, err
-	}
-	pubOwn, err := s.requestAttributes(ctx, call, req.PublicKeyTemplateAttribute, req.PublicKeyAttributes)
+	privOwn, pubOwn, err := s.pairAttributes(ctx, call, pairTemplates{
+		req.CommonTemplateAttribute, req.CommonAttributes,
+		req.PrivateKeyTemplateAttribute, req.PrivateKeyAttributes,
+		req.PublicKeyTemplateAttribute, req.PublicKeyAttributes,
+	})
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	privAttrs := replacementAttrs(oldPriv.attrs, overlay(common, privOwn), now, offset)
-	pubAttrs := replacementAttrs(oldPub.attrs, overlay(common, pubOwn), now, offset)
+	privAttrs := replacementAttrs(oldPriv.attrs, privOwn, now, offset)
+	pubAttrs := replacementAttrs(oldPub.attrs, pubOwn, now, offset)
 	for _, l := range []attr.List{privAttrs, pubAttrs} {
 		if err := checkClientAttributes(l); err != nil {
 			return nil, err
