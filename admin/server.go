@@ -267,11 +267,16 @@ func (a *API) showTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return a.writeTenant(w, r, http.StatusOK, t)
+}
+
+// writeTenant answers with the tenant as the API shows it.
+func (a *API) writeTenant(w http.ResponseWriter, r *http.Request, status int, t *store.Tenant) error {
 	v, err := a.tenantView(r.Context(), t)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, status, v)
 	return nil
 }
 
@@ -330,12 +335,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.changed(r.Context()); err != nil {
 		return err
 	}
-	v, err := a.tenantView(r.Context(), t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, v)
-	return nil
+	return a.writeTenant(w, r, http.StatusCreated, t)
 }
 
 // updateTenantWith reads, changes and writes a tenant, retrying once on
@@ -394,12 +394,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.tenantView(r.Context(), t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeTenant(w, r, http.StatusOK, t)
 }
 
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
@@ -486,12 +481,7 @@ func (a *API) trustCA(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.tenantView(r.Context(), t)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeTenant(w, r, http.StatusOK, t)
 }
 
 // selfSigned reports whether c signs itself: a client's self-signed
