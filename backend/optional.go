@@ -1,8 +1,9 @@
 package backend
 
 import (
-	"fmt"
 	"reflect"
+
+	"github.com/kmip-adapter/kmip-adapter/internal/optional"
 )
 
 // Optional lists every optional interface of this package: what callers
@@ -27,23 +28,12 @@ var Optional = []reflect.Type{
 // Optional interfaces, only those keep accepts: a type assertion for any
 // other one fails. full must implement every interface keep accepts.
 func Narrow(full Backend, keep func(reflect.Type) bool) Backend {
-	var mask uint
-	for i, t := range Optional {
-		if !keep(t) {
-			continue
-		}
-		if !reflect.TypeOf(full).Implements(t) {
-			panic(fmt.Sprintf("backend.Narrow: %T does not implement %v", full, t))
-		}
-		mask |= 1 << i
-	}
-	return narrow(full, mask)
+	return narrow(full, optional.Mask("backend.Narrow", full, Optional, keep))
 }
 
 // NarrowLike is Narrow keeping the optional interfaces that like has:
 // the wrapper full of like then offers what like offers, no more, no
 // less.
 func NarrowLike(full, like Backend) Backend {
-	lt := reflect.TypeOf(like)
-	return Narrow(full, func(t reflect.Type) bool { return lt != nil && lt.Implements(t) })
+	return Narrow(full, optional.Like(like))
 }

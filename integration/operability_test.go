@@ -96,6 +96,8 @@ func TestMetricsCountWhatClientsDid(t *testing.T) {
 	assert.GreaterOrEqual(t, m["kmip_adapter_connections_total"], 1.0)
 	assert.Equal(t, 3.0, m[`kmip_adapter_request_duration_seconds_count{operation="Create"}`])
 	assert.Equal(t, 3.0, m[`kmip_adapter_store_call_duration_seconds_count{method="CreateObject"}`])
+	assert.GreaterOrEqual(t, m[`kmip_adapter_store_call_duration_seconds_count{method="ListTenants"}`], 1.0,
+		"the store's optional calls (here the client registry's load) are measured")
 	assert.Equal(t, 3.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Seal"}`])
 	assert.Equal(t, 2.0, m[`kmip_adapter_root_of_trust_call_duration_seconds_count{method="Open"}`])
 

@@ -10,8 +10,17 @@ import (
 )
 
 // Store wraps st so that every call's latency and failures are measured.
-func (m *Metrics) Store(st store.Store) store.Store { return &measuredStore{Store: st, m: m} }
+// The wrapper offers exactly the optional interfaces of package store
+// that st offers (store.NarrowLike): callers that look for a capability
+// by type assertion (transactions, the client registry) find it, and are
+// measured, through the wrapper when, and only when, st has it.
+func (m *Metrics) Store(st store.Store) store.Store {
+	return store.NarrowLike(&measuredStore{Store: st, m: m}, st)
+}
 
+// measuredStore implements every optional interface by forwarding to the
+// wrapped store (store_optional.go); Store narrows it to what that store
+// offers, so no method there runs unless the wrapped store has it.
 type measuredStore struct {
 	store.Store
 	m *Metrics

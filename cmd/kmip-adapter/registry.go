@@ -13,10 +13,9 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
-// startRegistry loads the client registry from the store (the store
-// itself: the metrics decorator does not carry its optional interfaces),
-// keeps it fresh until ctx ends, and starts the admin API when
-// admin.listen is set. Both report to the audit trail rec.
+// startRegistry loads the client registry from the store (the measured
+// store offers store.Registry when the store does), keeps it fresh until
+// ctx ends, and starts the admin API when admin.listen is set. Both report to the audit trail rec.
 func startRegistry(ctx context.Context, cfg config.Config, st store.Store, service *ops.Service, rec audit.Recorder, log zerolog.Logger) (*identity.Identity, error) {
 	reg, _ := st.(store.Registry)
 	if reg == nil && cfg.Registry.Mode == identity.ModeRegistry {

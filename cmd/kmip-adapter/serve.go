@@ -87,12 +87,12 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
-	if n, ok := be.(backend.RewrapNotifier); ok {
-		n.OnRewrap(storeRewrapped(st, log))
-	}
-
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
+	if n, ok := be.(backend.RewrapNotifier); ok {
+		n.OnRewrap(storeRewrapped(measuredStore, log))
+	}
+
 	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
 	auditRec, closeAudit, err := openAudit(ctx, cfg, be, log)
 	if err != nil {
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	defer closeAudit()
 	exec := &server.Executor{Ops: service, Log: log, Audit: auditRec, AuditRequired: cfg.Audit.Required}
-	ident, err := startRegistry(ctx, cfg, st, service, auditRec, log)
+	ident, err := startRegistry(ctx, cfg, measuredStore, service, auditRec, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,136 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kmip-adapter/kmip-adapter/store"
+	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
+)
+
+// importingBolt is a bbolt store (which has every optional interface but
+// store.Importer) that takes imports by counting them.
+type importingBolt struct {
+	*bbolt.Store
+	imports int
+}
+
+func (b *importingBolt) ImportTenant(context.Context, *store.Tenant) error {
+	b.imports++
+	return nil
+}
+
+func (b *importingBolt) ImportObjects(context.Context, []*store.Object) ([]*store.Object, error) {
+	b.imports++
+	return nil, nil
+}
+
+func openBolt(t *testing.T) *importingBolt {
+	t.Helper()
+	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return &importingBolt{Store: st}
+}
+
+// TestStoreOffersExactlyWhatItWraps: for every subset of store.Optional
+// (the list package store keeps of its optional interfaces, checked
+// there against its declarations), the measured store offers exactly
+// the interfaces of the store it wraps.
+func TestStoreOffersExactlyWhatItWraps(t *testing.T) {
+	m := New("test")
+	full := openBolt(t)
+	for _, it := range store.Optional {
+		require.True(t, reflect.TypeOf(full).Implements(it), "the test store lacks %v: add it to importingBolt", it)
+	}
+	for mask := 0; mask < 1<<len(store.Optional); mask++ {
+		keep := func(it reflect.Type) bool { return mask&(1<<slices.Index(store.Optional, it)) != 0 }
+		measured := m.Store(store.Narrow(full, keep))
+		for _, it := range store.Optional {
+			assert.Equal(t, keep(it), reflect.TypeOf(measured).Implements(it), "wrapping a store with subset %04b: %v", mask, it)
+		}
+	}
+}
+
+// storeCalls returns the measured store calls and errors, by method.
+func storeCalls(t *testing.T, m *Metrics) (calls, errs map[string]float64) {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	require.NoError(t, err)
+	calls, errs = map[string]float64{}, map[string]float64{}
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			var method string
+			if len(s.GetLabel()) > 0 {
+				method = s.GetLabel()[0].GetValue()
+			}
+			switch f.GetName() {
+			case "kmip_adapter_store_call_duration_seconds":
+				calls[method] = float64(s.GetHistogram().GetSampleCount())
+			case "kmip_adapter_store_call_errors_total":
+				errs[method] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	return calls, errs
+}
+
+// TestStoreMeasuresOptionalCalls: the optional calls reach the wrapped
+// store and are measured by method; the calls made in a transaction are
+// measured too, and a callback's own error is not counted as the
+// store's.
+func TestStoreMeasuresOptionalCalls(t *testing.T) {
+	m := New("test")
+	inner := openBolt(t)
+	st := m.Store(inner)
+	ctx := context.Background()
+
+	require.NoError(t, st.PutTenant(ctx, &store.Tenant{ID: "t1", Backend: "test"}))
+	require.NoError(t, st.(store.Transactor).Update(ctx, func(tx store.Store) error {
+		return tx.CreateObject(ctx, &store.Object{TenantID: "t1", ID: "1", ObjectType: 2, State: 1})
+	}))
+	undo := errors.New("undo")
+	err := st.(store.Transactor).Update(ctx, func(tx store.Store) error {
+		require.NoError(t, tx.CreateObject(ctx, &store.Object{TenantID: "t1", ID: "2", ObjectType: 2, State: 1}))
+		return undo
+	})
+	require.ErrorIs(t, err, undo)
+	_, err = st.GetObject(ctx, "t1", "2")
+	require.ErrorIs(t, err, store.ErrNotFound, "the undone transaction left nothing")
+
+	ids, err := st.(store.Scanner).TenantIDs(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"t1"}, ids)
+	stop := errors.New("stop")
+	assert.ErrorIs(t, st.(store.Scanner).ScanObjects(ctx, "t1", "", func(*store.Object) error { return stop }), stop)
+
+	reg := st.(store.Registry)
+	_, err = reg.RegistrySerial(ctx)
+	require.NoError(t, err)
+	tenants, err := reg.ListTenants(ctx)
+	require.NoError(t, err)
+	assert.Len(t, tenants, 1)
+	_, err = reg.GetClient(ctx, "t1", "nobody")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	n, err := st.CountObjects(ctx, store.ListQuery{TenantID: "t1"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = st.(store.Importer).ImportObjects(ctx, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, inner.imports)
+
+	calls, errs := storeCalls(t, m)
+	assert.Equal(t, map[string]float64{
+		"PutTenant": 1, "Update": 2, "CreateObject": 2, "GetObject": 1,
+		"TenantIDs": 1, "ScanObjects": 1, "RegistrySerial": 1, "ListTenants": 1, "GetClient": 1,
+		"CountObjects": 1, "ImportObjects": 1,
+	}, calls)
+	assert.Empty(t, errs, "not found and the callbacks' own errors are not store failures")
+}
