@@ -322,28 +322,19 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 	rec := *t
 	err := s.update(ctx, op, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTenants)
-		v := b.Get([]byte(t.ID))
-		switch {
-		case t.Revision == 0 && v != nil:
-			return store.ErrExists
-		case t.Revision == 0:
-			rec.Revision = 1
-			rec.CreatedAt = now()
-			rec.UpdatedAt = rec.CreatedAt
-		case v == nil:
-			return store.ErrNotFound
-		default:
+		var stored *store.Stamp
+		if v := b.Get([]byte(t.ID)); v != nil {
 			old, err := decodeTenant(t.ID, v)
 			if err != nil {
 				return err
 			}
-			if old.Revision != t.Revision {
-				return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, old.Revision, t.Revision)
-			}
-			rec.Revision = old.Revision + 1
-			rec.CreatedAt = old.CreatedAt
-			rec.UpdatedAt = now()
+			stored = &store.Stamp{Revision: old.Revision, CreatedAt: old.CreatedAt, UpdatedAt: old.UpdatedAt}
 		}
+		stamp, err := store.NextStamp(t.Revision, stored, now())
+		if err != nil {
+			return err
+		}
+		rec.Revision, rec.CreatedAt, rec.UpdatedAt = stamp.Revision, stamp.CreatedAt, stamp.UpdatedAt
 		if err := bumpRegistrySerial(tx); err != nil {
 			return err
 		}

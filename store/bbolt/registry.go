@@ -128,28 +128,19 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 			return err
 		}
 		key := clientKey(c.TenantID, c.Name)
-		v := cb.Get(key)
-		switch {
-		case c.Revision == 0 && v != nil:
-			return store.ErrExists
-		case c.Revision == 0:
-			rec.Revision = 1
-			rec.CreatedAt = now()
-			rec.UpdatedAt = rec.CreatedAt
-		case v == nil:
-			return store.ErrNotFound
-		default:
+		var stored *store.Stamp
+		if v := cb.Get(key); v != nil {
 			old, err := decodeClient(v)
 			if err != nil {
 				return err
 			}
-			if old.Revision != c.Revision {
-				return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, old.Revision, c.Revision)
-			}
-			rec.Revision = old.Revision + 1
-			rec.CreatedAt = old.CreatedAt
-			rec.UpdatedAt = now()
+			stored = &store.Stamp{Revision: old.Revision, CreatedAt: old.CreatedAt, UpdatedAt: old.UpdatedAt}
 		}
+		stamp, err := store.NextStamp(c.Revision, stored, now())
+		if err != nil {
+			return err
+		}
+		rec.Revision, rec.CreatedAt, rec.UpdatedAt = stamp.Revision, stamp.CreatedAt, stamp.UpdatedAt
 		if c.Fingerprint != "" {
 			err := cb.ForEach(func(k, v []byte) error {
 				if bytes.Equal(k, key) {

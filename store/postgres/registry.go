@@ -152,17 +152,11 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 		SELECT (SELECT revision FROM u), (SELECT created_at FROM u), (SELECT revision FROM cur)`,
 			c.TenantID, c.Name, nullable(c.Fingerprint), string(record), int64(c.Revision), rec.UpdatedAt). //nolint:gosec // far below 2^63
 			Scan(&newRev, &created, &stored)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case newRev != nil && created != nil:
-			rec.Revision, rec.CreatedAt = uint64(*newRev), created.UTC() //nolint:gosec // positive
-			return nil
-		case stored == nil:
-			return store.ErrNotFound
-		default:
-			return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, *stored, c.Revision)
 		}
+		rec.Revision, rec.CreatedAt, err = updated(c.Revision, newRev, created, stored)
+		return err
 	})
 	if err != nil {
 		return err

@@ -68,21 +68,30 @@ func (s *Store) PutTenant(ctx context.Context, t *store.Tenant) error {
 		carried := int64(t.Revision) //nolint:gosec // revisions stay far below 2^63
 		row := s.db.QueryRow(ctx, updateTenantSQL, rec.ID, rec.Backend, rec.KeyBlob, carried, rec.UpdatedAt, settingsJSON(rec.TenantSettings))
 		err := row.Scan(&newRev, &created, &stored)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case newRev != nil && created != nil:
-			rec.Revision, rec.CreatedAt = uint64(*newRev), created.UTC() //nolint:gosec // positive
-			return nil
-		case stored == nil:
-			return store.ErrNotFound
-		default:
-			return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, *stored, t.Revision)
 		}
+		rec.Revision, rec.CreatedAt, err = updated(t.Revision, newRev, created, stored)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	t.Revision, t.CreatedAt, t.UpdatedAt = rec.Revision, rec.CreatedAt, rec.UpdatedAt
 	return nil
+}
+
+// updated reads the answer of an update that writes only over the
+// revision it carries (updateTenantSQL and PutClient's update): the new
+// revision and the creation time when it wrote, else the revision stored
+// (nil without a record). It returns the written record's revision and
+// creation time, or store.RevisionMismatch.
+func updated(carried uint64, newRev *int64, created *time.Time, stored *int64) (uint64, time.Time, error) {
+	if newRev != nil && created != nil {
+		return uint64(*newRev), created.UTC(), nil //nolint:gosec // positive
+	}
+	if stored == nil {
+		return 0, time.Time{}, store.RevisionMismatch(carried, nil)
+	}
+	return 0, time.Time{}, store.RevisionMismatch(carried, &store.Stamp{Revision: uint64(*stored)}) //nolint:gosec // positive
 }
