@@ -46,6 +46,11 @@ type TenantKey struct {
 	// the store records it with the tenant; a Router sends the key to
 	// that backend. Empty means the server's default type.
 	Type string
+	// Root is the tenant's own root key (store.TenantSettings.Root), ""
+	// for the backend's configured one: where a rotation (RewrapTenantKey)
+	// keeps or moves the key. The blob names the root that wrapped it, so
+	// Open does not need it.
+	Root string
 }
 
 // SealRequest asks a backend to encrypt object key material under a tenant

@@ -257,8 +257,10 @@ type HPCS struct {
 	// header).
 	InstanceID string `mapstructure:"instance_id"`
 	// RootKeyID is the root key (its id, or an alias) that wraps the KEK
-	// of tenants made from now on. Tenant keys name the root key that
-	// wrapped them, so after changing it `kmipctl kms rewrap` moves them.
+	// of tenants made from now on, except a tenant created with a root key
+	// of its own (`kmipctl tenant create --root`). Tenant keys name the
+	// root key that wrapped them, so after changing it `kmipctl kms
+	// rewrap` moves them.
 	RootKeyID string `mapstructure:"root_key_id"`
 	// KeyRing, when set, is sent as x-kms-key-ring (faster lookups).
 	KeyRing string `mapstructure:"key_ring"`

@@ -104,10 +104,19 @@ func Open(ctx context.Context, cfg config.HPCS, opts Options) (*Backend, error) 
 
 // NewTenantKey makes a tenant KEK: by the KMS (wrap without plaintext) or
 // from crypto/rand (kek_source local), wrapped by the root key with the
-// tenant in the additional data. The KEK goes into the cache.
+// tenant in the additional data. The root key is the tenant's own
+// (backend.WithTenantRoot), checked first, or root_key_id. The KEK goes
+// into the cache.
 func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.TenantKey, error) {
 	if err := b.open(); err != nil {
 		return backend.TenantKey{}, err
+	}
+	root := b.cfg.RootKeyID
+	if own := backend.TenantRootFrom(ctx); own != "" && own != root {
+		if err := b.checkTenantRoot(ctx, tenantID, own); err != nil {
+			return backend.TenantKey{}, err
+		}
+		root = own
 	}
 	var plaintext []byte
 	if b.cfg.KEKSource == "local" {
@@ -116,9 +125,9 @@ func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.Te
 			return backend.TenantKey{}, fmt.Errorf("hpcs: random KEK: %w", err)
 		}
 	}
-	res, err := b.client.wrap(ctx, b.cfg.RootKeyID, plaintext, kekAAD(tenantID, b.cfg.RootKeyID))
+	res, err := b.client.wrap(ctx, root, plaintext, kekAAD(tenantID, root))
 	if err != nil {
-		return backend.TenantKey{}, fmt.Errorf("hpcs: wrap a new KEK for tenant %q under root key %s: %w", tenantID, b.cfg.RootKeyID, err)
+		return backend.TenantKey{}, fmt.Errorf("hpcs: wrap a new KEK for tenant %q under root key %s: %w", tenantID, root, err)
 	}
 	if plaintext == nil {
 		plaintext = res.Plaintext
@@ -126,8 +135,8 @@ func (b *Backend) NewTenantKey(ctx context.Context, tenantID string) (backend.Te
 	if len(plaintext) != 32 || res.Ciphertext == "" || res.KeyVersion == "" {
 		return backend.TenantKey{}, fmt.Errorf("hpcs: the KMS wrap answer lacks a 256-bit key, a ciphertext or a key version: %w", backend.ErrUnavailable)
 	}
-	b.noteVersion(b.cfg.RootKeyID, res.KeyVersion)
-	blob, err := tenantBlob{rootKeyID: b.cfg.RootKeyID, keyVersion: res.KeyVersion, ciphertext: res.Ciphertext}.encode()
+	b.noteVersion(root, res.KeyVersion)
+	blob, err := tenantBlob{rootKeyID: root, keyVersion: res.KeyVersion, ciphertext: res.Ciphertext}.encode()
 	if err != nil {
 		return backend.TenantKey{}, err
 	}

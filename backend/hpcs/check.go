@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
@@ -25,14 +26,7 @@ const (
 func (b *Backend) Check(ctx context.Context) []backend.CheckResult {
 	root := backend.CheckResult{Name: "root key", Label: b.cfg.RootKeyID}
 	info, err := b.client.getKey(ctx, b.cfg.RootKeyID)
-	switch {
-	case err != nil:
-		root.Detail = err.Error()
-	case info.Extractable:
-		root.Detail = "a standard key, not a root key: it cannot wrap"
-	case info.State != stateActive:
-		root.Detail = fmt.Sprintf("key state %d (%s): wrap and unwrap are refused until it is enabled", info.State, stateName(info.State))
-	default:
+	if root.Detail = rootKeyProblem(info, err); root.Detail == "" {
 		root.OK = true
 		root.Detail = "active root key, version " + info.Version
 		b.noteVersion(b.cfg.RootKeyID, info.Version)
@@ -61,6 +55,38 @@ func (b *Backend) Check(ctx context.Context) []backend.CheckResult {
 		self.Detail = "round trip with additional data"
 	}
 	return []backend.CheckResult{root, self}
+}
+
+// rootKeyProblem says why the key the KMS described as info (or answered
+// err about) cannot wrap tenant keys; "" when it can.
+func rootKeyProblem(info keyInfo, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case info.Extractable:
+		return "a standard key, not a root key: it cannot wrap"
+	case info.State != stateActive:
+		return fmt.Sprintf("key state %d (%s): wrap and unwrap are refused until it is enabled", info.State, stateName(info.State))
+	}
+	return ""
+}
+
+// checkTenantRoot verifies that root, a tenant's own root key, is a
+// usable root key of the KMS instance before a KEK is made under it. The
+// error names the tenant and the key: ErrKeyMissing for a key the KMS
+// does not have or that cannot wrap, the KMS call's error otherwise.
+func (b *Backend) checkTenantRoot(ctx context.Context, tenantID, root string) error {
+	info, err := b.client.getKey(ctx, root)
+	problem := rootKeyProblem(info, err)
+	switch {
+	case problem == "":
+		return nil
+	case errors.Is(err, backend.ErrKeyMissing):
+		return fmt.Errorf("hpcs: tenant %q: root key %s is not a key this KMS instance knows and lets us use: %w", tenantID, root, err)
+	case err != nil:
+		return fmt.Errorf("hpcs: tenant %q: root key %s could not be checked: %w", tenantID, root, err)
+	}
+	return fmt.Errorf("hpcs: tenant %q: root key %s: %s: %w", tenantID, root, problem, backend.ErrKeyMissing)
 }
 
 func stateName(s int) string {

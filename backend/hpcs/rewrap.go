@@ -14,7 +14,8 @@ import (
 // eagerly for every tenant by `kmipctl kms rewrap`, which calls the
 // methods below. Changing root_key_id to another root key is a rotation
 // too: tenant keys name the root key that wrapped them, keep working, and
-// are moved to the configured one by the same command.
+// are moved to the configured one by the same command. A tenant with a
+// root key of its own (backend.TenantKey.Root) stays under it.
 
 // RefreshRootVersion asks the KMS for the configured root key's newest
 // version, so that NeedsRewrap can answer from the blob alone.
@@ -27,8 +28,17 @@ func (b *Backend) RefreshRootVersion(ctx context.Context) (string, error) {
 	return info.Version, nil
 }
 
+// rootOf is the root key tk is to be under: the tenant's own, or the
+// configured one.
+func (b *Backend) rootOf(tk backend.TenantKey) string {
+	if tk.Root != "" {
+		return tk.Root
+	}
+	return b.cfg.RootKeyID
+}
+
 // NeedsRewrap reports whether a tenant key is wrapped by another root key
-// than the configured one, or by an older version of it than the newest
+// than its own (rootOf), or by an older version of it than the newest
 // one this backend has seen (call RefreshRootVersion first). It looks at
 // the blob only; a malformed blob is ErrIntegrity.
 func (b *Backend) NeedsRewrap(tk backend.TenantKey) (bool, error) {
@@ -36,7 +46,7 @@ func (b *Backend) NeedsRewrap(tk backend.TenantKey) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("hpcs: tenant key of %q: %w", tk.TenantID, err)
 	}
-	if blob.rootKeyID != b.cfg.RootKeyID {
+	if blob.rootKeyID != b.rootOf(tk) {
 		return true, nil
 	}
 	b.mu.Lock()
@@ -45,8 +55,8 @@ func (b *Backend) NeedsRewrap(tk backend.TenantKey) (bool, error) {
 	return !known || latest != blob.keyVersion, nil
 }
 
-// RewrapTenantKey returns tk wrapped by the configured root key's newest
-// version: by the KMS's rewrap action (the KEK does not leave the KMS) for
+// RewrapTenantKey returns tk wrapped by the newest version of its root
+// key (rootOf): by the KMS's rewrap action (the KEK does not leave the KMS) for
 // the same root key, or by unwrap and wrap when moving to another root
 // key. The KEK does not change, so everything sealed under it still opens.
 func (b *Backend) RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (backend.TenantKey, error) {
@@ -57,8 +67,9 @@ func (b *Backend) RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (ba
 	if err != nil {
 		return backend.TenantKey{}, fmt.Errorf("hpcs: tenant key of %q: %w", tk.TenantID, err)
 	}
+	root := b.rootOf(tk)
 	var next tenantBlob
-	if blob.rootKeyID == b.cfg.RootKeyID {
+	if blob.rootKeyID == root {
 		res, err := b.client.rewrap(ctx, blob.rootKeyID, blob.ciphertext, kekAAD(tk.TenantID, blob.rootKeyID))
 		if err != nil {
 			return backend.TenantKey{}, fmt.Errorf("hpcs: rewrap the KEK of tenant %q with root key %s: %w", tk.TenantID, blob.rootKeyID, err)
@@ -77,11 +88,11 @@ func (b *Backend) RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (ba
 		if res.KeyVersion != blob.keyVersion || len(res.Plaintext) != 32 {
 			return backend.TenantKey{}, fmt.Errorf("hpcs: tenant key of %q does not match its blob: %w", tk.TenantID, backend.ErrIntegrity)
 		}
-		w, err := b.client.wrap(ctx, b.cfg.RootKeyID, res.Plaintext, kekAAD(tk.TenantID, b.cfg.RootKeyID))
+		w, err := b.client.wrap(ctx, root, res.Plaintext, kekAAD(tk.TenantID, root))
 		if err != nil {
-			return backend.TenantKey{}, fmt.Errorf("hpcs: wrap the KEK of tenant %q with root key %s: %w", tk.TenantID, b.cfg.RootKeyID, err)
+			return backend.TenantKey{}, fmt.Errorf("hpcs: wrap the KEK of tenant %q with root key %s: %w", tk.TenantID, root, err)
 		}
-		next = tenantBlob{rootKeyID: b.cfg.RootKeyID, keyVersion: w.KeyVersion, ciphertext: w.Ciphertext}
+		next = tenantBlob{rootKeyID: root, keyVersion: w.KeyVersion, ciphertext: w.Ciphertext}
 	}
 	if next.ciphertext == "" || next.keyVersion == "" {
 		return backend.TenantKey{}, fmt.Errorf("hpcs: the KMS answer lacks the rewrapped ciphertext or its key version: %w", backend.ErrUnavailable)
@@ -91,5 +102,5 @@ func (b *Backend) RewrapTenantKey(ctx context.Context, tk backend.TenantKey) (ba
 	if err != nil {
 		return backend.TenantKey{}, err
 	}
-	return backend.TenantKey{TenantID: tk.TenantID, Blob: p}, nil
+	return backend.TenantKey{TenantID: tk.TenantID, Blob: p, Type: tk.Type, Root: tk.Root}, nil
 }

@@ -141,7 +141,7 @@ func rotateTenant(ctx context.Context, st store.Store, rw rewrapper, backendType
 		if t.Backend != backendType || len(t.KeyBlob) == 0 {
 			return "skipped", nil
 		}
-		tk := backend.TenantKey{TenantID: id, Blob: t.KeyBlob}
+		tk := backend.TenantKey{TenantID: id, Blob: t.KeyBlob, Root: t.Root}
 		need, err := rw.NeedsRewrap(tk)
 		if err != nil {
 			return "", err

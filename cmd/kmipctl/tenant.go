@@ -70,7 +70,7 @@ func tenantCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&backendType, "backend", "", "root-of-trust type (default: the server's backend.type)")
-	create.Flags().StringVar(&root, "root", "", "root key reference in the backend (default: the backend's configured root)")
+	create.Flags().StringVar(&root, "root", "", "root key reference in the backend, for hpcs a root key id the KMS must have (default: the backend's configured root)")
 	create.Flags().BoolVar(&disabled, "disabled", false, "create it disabled")
 	pf.register(create)
 

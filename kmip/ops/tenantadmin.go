@@ -11,13 +11,13 @@ import (
 // CreateTenant makes a tenant record with its KEK (generated inside the
 // tenant's root of trust) and the given settings, for the admin API.
 // ErrExists (wrapped) if the tenant has a record. backendType "" is the
-// configured backend's type; the KEK is always made by the configured
-// backend, until backends are chosen per tenant.
+// configured backend's type. settings.Root, when set, is the root key of
+// the tenant's root of trust that wraps the KEK (backend.WithTenantRoot).
 func (s *Service) CreateTenant(ctx context.Context, id, backendType string, settings store.TenantSettings) (*store.Tenant, error) {
 	if backendType == "" {
 		backendType = s.backendType
 	}
-	key, err := s.backend.NewTenantKey(backend.WithTenantType(ctx, backendType), id)
+	key, err := s.backend.NewTenantKey(backend.WithTenantRoot(backend.WithTenantType(ctx, backendType), settings.Root), id)
 	if err != nil {
 		return nil, fmt.Errorf("new tenant key: %w", err)
 	}
