@@ -24,20 +24,9 @@ func TestOptionalGenerated(t *testing.T) { optionalPackage.CheckGenerated(t) }
 // exactly that subset, and runs the full backend's methods.
 func TestNarrow(t *testing.T) {
 	full := &allOptional{}
-	for mask := 0; mask < 1<<len(Optional); mask++ {
-		keep := map[reflect.Type]bool{}
-		for i, it := range Optional {
-			keep[it] = mask&(1<<i) != 0
-		}
-		nb := Narrow(full, func(it reflect.Type) bool { return keep[it] })
-		for _, it := range Optional {
-			assert.Equal(t, keep[it], reflect.TypeOf(nb).Implements(it), "mask %b: %v", mask, it)
-		}
-		like := NarrowLike(full, nb)
-		for _, it := range Optional {
-			assert.Equal(t, keep[it], reflect.TypeOf(like).Implements(it), "NarrowLike mask %b: %v", mask, it)
-		}
-	}
+	optionalPackage.CheckSubsets(t,
+		func(keep func(reflect.Type) bool) any { return Narrow(full, keep) },
+		func(like any) any { return NarrowLike(full, like.(Backend)) })
 	nb := Narrow(full, func(reflect.Type) bool { return false })
 	_, err := nb.NewTenantKey(t.Context(), "t1")
 	assert.NoError(t, err)

@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	_ "github.com/kmip-adapter/kmip-adapter/backend/pkcs11" // registers the pkcs11 backend
-	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 )
 
 func hsmCmd() *cobra.Command {
@@ -23,11 +21,7 @@ and attributes, and whether the configured mechanisms work. It exits 1 if
 anything is missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
-			if err != nil {
-				return err
-			}
-			ctx, be, err := openRoots(cmd, cfg)
+			ctx, cfg, be, err := loadRoots(cmd, configPath)
 			if err != nil {
 				return err
 			}
@@ -37,17 +31,7 @@ anything is missing.`,
 				return fmt.Errorf("backend %s has no key check", cfg.Backend.Type)
 			}
 			results := checker.Check(ctx)
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KEY\tLABEL\tSTATUS\tDETAIL")
-			failed := 0
-			for _, r := range results {
-				status := "ok"
-				if !r.OK {
-					status, failed = "MISSING", failed+1
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, r.Label, status, r.Detail)
-			}
-			_ = w.Flush()
+			failed := printChecks(cmd.OutOrStdout(), "KEY\tLABEL\tSTATUS\tDETAIL", results, "MISSING")
 			if failed > 0 {
 				return fmt.Errorf("%d of %d checks failed on token %q", failed, len(results), cfg.Backend.PKCS11.TokenLabel)
 			}

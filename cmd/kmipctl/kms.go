@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,17 +45,7 @@ func kmsCmd() *cobra.Command {
 			}
 			defer be.Close()
 			results := be.Check(ctx)
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CHECK\tROOT KEY\tSTATUS\tDETAIL")
-			failed := 0
-			for _, r := range results {
-				status := "ok"
-				if !r.OK {
-					status, failed = "FAILED", failed+1
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, r.Label, status, r.Detail)
-			}
-			_ = w.Flush()
+			failed := printChecks(cmd.OutOrStdout(), "CHECK\tROOT KEY\tSTATUS\tDETAIL", results, "FAILED")
 			if failed > 0 {
 				return fmt.Errorf("%d of %d checks failed", failed, len(results))
 			}
@@ -79,7 +68,8 @@ The server does this lazily too (the first unwrap after a rotation stores
 the rewrapped key); this command does it for every tenant now, for example
 before an old root key version or an old root key is retired. Changing
 root_key_id to another root key and running this command moves every tenant
-to it (unwrap with the old, wrap with the new).
+to it (unwrap with the old, wrap with the new), except a tenant created with
+a root key of its own (tenant create --root), which stays under that one.
 
 Each tenant is rewrapped and written on its own, so a run that stops is
 finished by running it again. With the embedded (bbolt) store, stop the

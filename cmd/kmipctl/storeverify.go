@@ -29,11 +29,7 @@ existed; they get one on their next write). It exits 1 if any record fails.
 The server may keep running (on bbolt, stop it first: the file is locked).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
-			if err != nil {
-				return err
-			}
-			ctx, be, err := openRoots(cmd, cfg)
+			ctx, cfg, be, err := loadRoots(cmd, configPath)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
-	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 )
 
 // tkekCmd is `kmipctl hsm tkek export`: the public keys clients encrypt
@@ -27,11 +26,7 @@ A client encrypts an AES key under it with RSA-OAEP and registers it with
 Key Wrapping Data naming "transport:LABEL" as its Encryption Key Information.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
-			if err != nil {
-				return err
-			}
-			ctx, be, err := openRoots(cmd, cfg)
+			ctx, cfg, be, err := loadRoots(cmd, configPath)
 			if err != nil {
 				return err
 			}

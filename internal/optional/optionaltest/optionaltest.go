@@ -112,3 +112,27 @@ func (p Package) CheckGenerated(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(got), "%s is stale: %s", GenFile, p.regenerate())
 }
+
+// CheckSubsets fails t unless, for every subset of Optional, narrow
+// (the package's Narrow over a value offering every interface) offers
+// exactly that subset, and so does like (its NarrowLike, given that
+// narrowed value).
+func (p Package) CheckSubsets(t *testing.T, narrow func(keep func(reflect.Type) bool) any, like func(any) any) {
+	t.Helper()
+	for mask := 0; mask < 1<<len(p.Optional); mask++ {
+		keep := func(it reflect.Type) bool {
+			for i, o := range p.Optional {
+				if o == it {
+					return mask&(1<<i) != 0
+				}
+			}
+			return false
+		}
+		narrowed := narrow(keep)
+		liked := like(narrowed)
+		for _, it := range p.Optional {
+			assert.Equal(t, keep(it), reflect.TypeOf(narrowed).Implements(it), "Narrow, subset %b: %v", mask, it)
+			assert.Equal(t, keep(it), reflect.TypeOf(liked).Implements(it), "NarrowLike, subset %b: %v", mask, it)
+		}
+	}
+}
