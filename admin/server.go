@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/certs"
 	"github.com/kmip-adapter/kmip-adapter/kmip/identity"
 	"github.com/kmip-adapter/kmip-adapter/kmip/server"
@@ -328,6 +329,11 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.d.Tenants.CreateTenant(r.Context(), in.Name, in.Backend, settings)
 	if errors.Is(err, store.ErrExists) {
 		return errorf(http.StatusConflict, "tenant %q exists", in.Name)
+	}
+	if in.Root != "" && errors.Is(err, backend.ErrKeyMissing) {
+		// The root of trust does not have the tenant's root (the error
+		// names the tenant and the key, nothing secret).
+		return errorf(http.StatusBadRequest, "root %q: %v", in.Root, err)
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/admin"
 	"github.com/kmip-adapter/kmip-adapter/audit"
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/certs"
 	"github.com/kmip-adapter/kmip-adapter/kmip/identity"
 	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
@@ -59,13 +61,25 @@ func newFixture(t *testing.T, issuer *certs.CA) *fixture {
 	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	svc := ops.New(ops.Deps{Store: st, Backend: kmiptest.NewSoftBackend(), BackendType: "pkcs11", Log: zerolog.Nop()})
+	svc := ops.New(ops.Deps{Store: st, Backend: knownRoots{kmiptest.NewSoftBackend()}, BackendType: "pkcs11", Log: zerolog.Nop()})
 	id, err := identity.New(context.Background(), identity.Options{Registry: st, Log: zerolog.Nop()})
 	require.NoError(t, err)
 	rec := &recorder{}
 	api := admin.New(admin.Deps{Store: st, Registry: st, Tenants: svc, Identity: id, BackendTypes: []string{"pkcs11"},
 		Issuer: issuer, ServerCAPEM: []byte("-----BEGIN CERTIFICATE-----\n"), Audit: rec, Log: zerolog.Nop()})
 	return &fixture{api: api, st: st, audit: rec, id: id}
+}
+
+// knownRoots is the soft backend (all its optional interfaces kept), its
+// root of trust having the tenant roots "root-a" and "root-b" besides its
+// default one.
+type knownRoots struct{ *kmiptest.SoftBackend }
+
+func (k knownRoots) NewTenantKey(ctx context.Context, tenantID string) (backend.TenantKey, error) {
+	if root := backend.TenantRootFrom(ctx); root != "" && root != "root-a" && root != "root-b" {
+		return backend.TenantKey{}, fmt.Errorf("tenant %q: root key %s is unknown: %w", tenantID, root, backend.ErrKeyMissing)
+	}
+	return k.SoftBackend.NewTenantKey(ctx, tenantID)
 }
 
 // call sends a request as the operator "CN=alice".
@@ -110,11 +124,19 @@ func TestTenantLifecycle(t *testing.T) {
 		{"bad name", admin.TenantCreate{Name: "../etc"}, http.StatusBadRequest},
 		{"unknown backend", admin.TenantCreate{Name: "b", Backend: "hpcs"}, http.StatusBadRequest},
 		{"unknown operation", admin.TenantCreate{Name: "b", Policy: store.TenantPolicy{AllowedOperations: []string{"Teleport"}}}, http.StatusBadRequest},
+		{"unknown root", admin.TenantCreate{Name: "b", Root: "root-z"}, http.StatusBadRequest},
 	} {
 		code, body := f.call(t, "POST", "/v1/tenants", tt.in)
 		assert.Equal(t, tt.code, code, "%s: %s", tt.name, body)
 		assert.NotEqual(t, "success", f.audit.last().Result, tt.name)
 	}
+
+	code, body = f.call(t, "POST", "/v1/tenants", admin.TenantCreate{Name: "b", Root: "root-z"})
+	require.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, `tenant \"b\": root key root-z is unknown`, "the operator learns which key the root of trust lacks")
+	code, body = f.call(t, "POST", "/v1/tenants", admin.TenantCreate{Name: "b", Root: "root-b"})
+	require.Equal(t, http.StatusCreated, code, body)
+	assert.Contains(t, body, `"root":"root-b"`)
 
 	// Disable, then delete: refused while an object is Active.
 	disabled := store.TenantDisabled
