@@ -333,7 +333,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if in.Root != "" && errors.Is(err, backend.ErrKeyMissing) {
 		// The root of trust does not have the tenant's root (the error
 		// names the tenant and the key, nothing secret).
-		return errorf(http.StatusBadRequest, "root %q: %v", in.Root, err)
+		return errorf(http.StatusBadRequest, "%v", err)
 	}
 	if err != nil {
 		return err
