@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,15 +18,7 @@ import (
 func TestHPCSTenantRoot(t *testing.T) {
 	kms, kmsURL := kmsStandIn(t)
 	own := kms.CreateRootKey("tenant-own-root")
-	dir := filepath.Join(t.TempDir(), "hpcs")
-	cmd := exec.Command(bin(t, "kmipctl"), "dev", "init", "--dir", dir, "--listen", "127.0.0.1:0",
-		"--backend", "hpcs", "--kms-url", kmsURL)
-	cmd.Env = environ()
-	out, err := runWithTimeout(cmd, cmdTimeout)
-	require.NoError(t, err, "kmipctl dev init --backend hpcs\n%s", out)
-	s, err := startServer(bin(t, "kmip-adapter"), dir, hpcsEnv, "--admin-listen", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _, _ = s.stop(stopTimeout) })
+	s, _ := hpcsServer(t, kmsURL, "--admin-listen", "127.0.0.1:0")
 	ts := withAdmin(t, s)
 
 	msg := ts.ctlFails(t, "tenant", "create", "lost", "--root", "00000000-0000-0000-0000-00000000dead")

@@ -60,8 +60,8 @@ func kmsStandIn(t *testing.T) (*kmsdev.Server, string) {
 
 // hpcsServer prepares a development directory whose default tenant is on
 // the KMS at kmsURL (`kmipctl dev init --backend hpcs`) and starts a
-// server on it.
-func hpcsServer(t *testing.T, kmsURL string) (*server, string) {
+// server on it, with the extra command-line arguments args.
+func hpcsServer(t *testing.T, kmsURL string, args ...string) (*server, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "hpcs")
 	cmd := exec.Command(bin(t, "kmipctl"), "dev", "init", "--dir", dir, "--listen", "127.0.0.1:0",
@@ -70,7 +70,7 @@ func hpcsServer(t *testing.T, kmsURL string) (*server, string) {
 	out, err := runWithTimeout(cmd, cmdTimeout)
 	require.NoError(t, err, "kmipctl dev init --backend hpcs\n%s", out)
 	assert.Contains(t, string(out), "kms      "+kmsURL)
-	s, err := startServer(bin(t, "kmip-adapter"), dir, hpcsEnv)
+	s, err := startServer(bin(t, "kmip-adapter"), dir, hpcsEnv, args...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _, _ = s.stop(stopTimeout) })
 	return s, dir

@@ -2,8 +2,6 @@ package integration
 
 import (
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,15 +18,7 @@ import (
 // a restart; the KMS metrics count the failures by action and status.
 func TestReadyzFollowsTheKMS(t *testing.T) {
 	kms, kmsURL := kmsStandIn(t)
-	dir := filepath.Join(t.TempDir(), "hpcs")
-	cmd := exec.Command(bin(t, "kmipctl"), "dev", "init", "--dir", dir, "--listen", "127.0.0.1:0",
-		"--backend", "hpcs", "--kms-url", kmsURL)
-	cmd.Env = environ()
-	out, err := runWithTimeout(cmd, cmdTimeout)
-	require.NoError(t, err, "kmipctl dev init --backend hpcs\n%s", out)
-	s, err := startServer(bin(t, "kmip-adapter"), dir, hpcsEnv, "--metrics-listen", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _, _ = s.stop(stopTimeout) })
+	s, _ := hpcsServer(t, kmsURL, "--metrics-listen", "127.0.0.1:0")
 	addr := metricsAddr(t, s)
 	c := ovhDial(t, s, kmip.V1_4)
 	id := ovhCreateAES(t, c, 256)
