@@ -35,5 +35,5 @@ func Narrow(full Backend, keep func(reflect.Type) bool) Backend {
 // the wrapper full of like then offers what like offers, no more, no
 // less.
 func NarrowLike(full, like Backend) Backend {
-	return Narrow(full, optional.Like(like))
+	return narrow(full, optional.MaskLike("backend.NarrowLike", full, like, Optional))
 }

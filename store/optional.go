@@ -31,5 +31,5 @@ func Narrow(full Store, keep func(reflect.Type) bool) Store {
 // the wrapper full of like then offers what like offers, no more, no
 // less.
 func NarrowLike(full, like Store) Store {
-	return Narrow(full, optional.Like(like))
+	return narrow(full, optional.MaskLike("store.NarrowLike", full, like, Optional))
 }

@@ -11,6 +11,7 @@ package optional
 import (
 	"fmt"
 	"reflect"
+	"sync"
 )
 
 // Mask returns the bits, one per entry of list in order, of the
@@ -36,4 +37,32 @@ func Mask(who string, full any, list []reflect.Type, keep func(reflect.Type) boo
 func Like(like any) func(reflect.Type) bool {
 	lt := reflect.TypeOf(like)
 	return func(t reflect.Type) bool { return lt != nil && lt.Implements(t) }
+}
+
+// likeKey names a MaskLike answer: the types of full and like, and the
+// list (by its first element's address and its length: each package has
+// one).
+type likeKey struct {
+	full, like reflect.Type
+	list       *reflect.Type
+	n          int
+}
+
+// likeMasks caches MaskLike, which runs on every store transaction (the
+// metrics decorator wraps each): the answer depends on the types only.
+var likeMasks sync.Map // likeKey -> uint
+
+// MaskLike is Mask keeping the interfaces like implements, cached by the
+// types of full and like.
+func MaskLike(who string, full, like any, list []reflect.Type) uint {
+	if len(list) == 0 {
+		return 0
+	}
+	k := likeKey{reflect.TypeOf(full), reflect.TypeOf(like), &list[0], len(list)}
+	if m, ok := likeMasks.Load(k); ok {
+		return m.(uint)
+	}
+	m := Mask(who, full, list, Like(like))
+	likeMasks.Store(k, m)
+	return m
 }
