@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
 	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
-	auditRec, closeAudit, err := openAudit(ctx, cfg, be, log)
+	auditRec, closeAudit, err := openAudit(ctx, cfg, be, st, log)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	followStoreChanges(ctx, st, ident, service, log)
 	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)

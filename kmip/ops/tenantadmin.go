@@ -39,3 +39,12 @@ func (s *Service) ForgetTenant(id string) {
 	delete(s.tenantKeys, id)
 	s.tenantMu.Unlock()
 }
+
+// ForgetTenantKeys drops every cached tenant KEK blob, so that the next
+// use of each tenant reads its record again: after another node or
+// kmipctl changed tenant records (a root rotation rewrapped them).
+func (s *Service) ForgetTenantKeys() {
+	s.tenantMu.Lock()
+	clear(s.tenantKeys)
+	s.tenantMu.Unlock()
+}
