@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kmip-adapter/kmip-adapter/store"
+	"github.com/kmip-adapter/kmip-adapter/store/postgres/pgtest"
 )
 
 // watchChanges starts s.Watch and returns the channel of its changes,
@@ -108,4 +111,32 @@ func TestWatchResyncsAfterLostConnection(t *testing.T) {
 	c, _, ok = nextChange(t, ch, 5*time.Second)
 	require.True(t, ok, "no notification after the reconnect")
 	assert.Equal(t, store.ChangeRegistry, c.Kind)
+}
+
+// BenchmarkPutCheckpoint is the cost of one audit head checkpoint: what
+// a node pays once a second (or per 1000 records) with checkpoints, and
+// would pay per group commit if heads were stored with every record.
+func BenchmarkPutCheckpoint(b *testing.B) {
+	if sharedErr != nil {
+		b.Skip(sharedErr)
+	}
+	s, err := Open(context.Background(), Options{DSN: freshDSNB(b, shared), MaxConns: 2})
+	require.NoError(b, err)
+	defer s.Close()
+	ctx := context.Background()
+	c := &store.Checkpoint{Kind: store.CheckpointAuditHead, ID: "0123456789abcdef0123456789abcdef", Node: "bench", Data: []byte(`{"seq":1,"mac":"00"}`)}
+	require.NoError(b, s.PutCheckpoint(ctx, c))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data = []byte(fmt.Sprintf(`{"seq":%d,"mac":"0000000000000000000000000000000000000000000000000000000000000000","time":"2026-11-30T12:00:00Z"}`, i+2))
+		if err := s.PutCheckpoint(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func freshDSNB(b *testing.B, srv *pgtest.Server) string {
+	dsn, err := srv.CreateSchema(context.Background(), fmt.Sprintf("b%d_%d", os.Getpid(), schemaSeq.Add(1)))
+	require.NoError(b, err)
+	return dsn
 }
