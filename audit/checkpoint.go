@@ -110,6 +110,8 @@ type checkpointer struct {
 	head    LogHead // the latest durable record
 	written uint64  // the Seq of the last head written
 	failed  bool    // the last write failed (reported once per streak)
+	// writes and failures count WriteHead's outcomes (metrics.go).
+	writes, failures uint64
 
 	kick chan struct{}
 	stop chan struct{}
@@ -181,9 +183,19 @@ func (c *checkpointer) write() {
 			c.onError(fmt.Errorf("audit: store the chain head (record %d): %w", h.Seq, err))
 		}
 		c.failed = true
+		c.failures++
 		return
 	}
 	c.written, c.failed = h.Seq, false
+	c.writes++
+}
+
+// stats returns the counts of head writes, and how many records the log
+// holds beyond the stored head.
+func (c *checkpointer) stats() (writes, failures, lag uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes, c.failures, c.head.Seq - c.written
 }
 
 func (c *checkpointer) loadWritten() uint64 {

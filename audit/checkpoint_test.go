@@ -130,8 +130,13 @@ func TestCheckpointFailureIsReportedOnce(t *testing.T) {
 	require.Len(t, reported, 1)
 	assert.ErrorContains(t, reported[0], "store down")
 	mu.Unlock()
+	_, failures, lag := s.heads.stats()
+	assert.GreaterOrEqual(t, failures, uint64(2), "each failed write is counted")
+	assert.Equal(t, uint64(6), lag, "nothing stored yet")
 	rec.setFail(false)
-	require.Eventually(t, func() bool { h, _ := rec.last(); return h.Seq == 6 }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { w, _, lag := s.heads.stats(); return w == 1 && lag == 0 }, time.Second, 5*time.Millisecond)
+	h, _ := rec.last()
+	assert.Equal(t, uint64(6), h.Seq)
 	require.NoError(t, s.Close())
 }
 

@@ -104,11 +104,11 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	followStoreChanges(ctx, st, ident, service, log)
+	storeWatch := followStoreChanges(ctx, st, ident, service, log)
 	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)
-	if err := m.RegisterParts(be, auditRec, ident); err != nil {
+	if err := m.RegisterParts(be, auditRec, ident, storeWatch); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {
