@@ -23,6 +23,9 @@ const (
 	jobRunning = "running"
 	jobDone    = "done"
 	jobFailed  = "failed"
+	// jobInterrupted: the run was stopped (Ctrl-C, SIGTERM) and recorded
+	// where it stood; the next run resumes it at once.
+	jobInterrupted = "interrupted"
 	// jobSaveEvery bounds how often progress is written: a run resumed
 	// after a crash redoes at most this much work (a tenant already
 	// rewrapped is found current and skipped).
@@ -86,8 +89,8 @@ func startJob(ctx context.Context, st store.Store, job string, ids []string, out
 		if err := json.Unmarshal(prev.Data, &was); err != nil {
 			return nil, nil, fmt.Errorf("the stored progress of %s is unreadable: %w", job, err)
 		}
-		if was.State == jobRunning {
-			if age := time.Since(prev.UpdatedAt); age < jobStale {
+		if was.State == jobRunning || was.State == jobInterrupted {
+			if age := time.Since(prev.UpdatedAt); was.State == jobRunning && age < jobStale {
 				return nil, nil, fmt.Errorf("%s is running on %s (progress written %s ago, %d/%d tenants); see --status, or wait %s for a dead run to be taken over",
 					job, prev.Node, age.Round(time.Second), was.Done, was.Total, jobStale)
 			}
@@ -123,6 +126,12 @@ func (p *jobProgress) step(ctx context.Context, id string, failed bool) {
 	if time.Since(p.saved) >= jobSaveEvery {
 		_ = p.save(ctx, false)
 	}
+}
+
+// interrupt records that the run stopped before its end, where it stood.
+func (p *jobProgress) interrupt(ctx context.Context) {
+	p.st.State = jobInterrupted
+	_ = p.save(context.WithoutCancel(ctx), false)
 }
 
 // finish records the job's end.

@@ -107,7 +107,47 @@ func TestRotateResumesFromStoredCursor(t *testing.T) {
 	require.NoError(t, rotate(ctx, &out, st, rw2, "pkcs11", "hsm_rotate", nil))
 	assert.Equal(t, ids, rw2.asked)
 
+	// Interrupted (Ctrl-C) in the second tenant, whose write is then
+	// refused: recorded (that tenant as failed), and resumed at once by
+	// the next run, whatever jobStale says.
+	jobStale = time.Hour
+	for _, id := range ids {
+		tn, err := st.GetTenant(ctx, id)
+		require.NoError(t, err)
+		tn.KeyBlob = []byte("old")
+		require.NoError(t, st.PutTenant(ctx, tn))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	stopper := &cancelAfter{fakeRewrapper: &fakeRewrapper{}, at: 2, cancel: cancel}
+	err = rotate(cctx, &out, st, stopper, "pkcs11", "kms_rewrap", nil)
+	require.ErrorIs(t, err, context.Canceled)
+	s, _ = jobRecord(t, st, "kms_rewrap")
+	assert.Equal(t, jobInterrupted, s.State)
+	assert.Equal(t, "t01", s.Cursor)
+	assert.Equal(t, []string{"t01"}, s.Failed)
+	assert.Equal(t, 1, s.Done)
+	rw3 := &fakeRewrapper{}
+	require.NoError(t, rotate(ctx, &out, st, rw3, "pkcs11", "kms_rewrap", nil))
+	assert.Equal(t, ids[1:], rw3.asked, "the interrupted run is resumed: its failed tenant, then those after its cursor")
+
 	out.Reset()
-	require.NoError(t, printJobStatus(ctx, &out, st, "kms_rewrap"))
+	require.NoError(t, printJobStatus(ctx, &out, st, "no_such_job"))
 	assert.Contains(t, out.String(), "never run")
+}
+
+// cancelAfter cancels the run's context when it is asked about its
+// at-th tenant (as Ctrl-C would in the middle of it).
+type cancelAfter struct {
+	*fakeRewrapper
+	at     int
+	asked  int
+	cancel func()
+}
+
+func (c *cancelAfter) NeedsRewrap(tk backend.TenantKey) (bool, error) {
+	c.asked++
+	if c.asked == c.at {
+		c.cancel()
+	}
+	return c.fakeRewrapper.NeedsRewrap(tk)
 }

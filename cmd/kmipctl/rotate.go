@@ -111,6 +111,7 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 	bar.done = len(ids) - len(todo)
 	for _, id := range todo {
 		if err := ctx.Err(); err != nil {
+			progress.interrupt(ctx)
 			return err
 		}
 		done, err := rotateTenant(ctx, st, rw, backendType, id)
