@@ -94,7 +94,11 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) error {
 	s.watching.Store(true)
 	fn(store.Change{Kind: store.ChangeResync})
 	for {
-		wctx, cancel := context.WithTimeout(ctx, watchPingEvery)
+		every := watchPingEvery
+		if s.watchPing > 0 { // tests
+			every = s.watchPing
+		}
+		wctx, cancel := context.WithTimeout(ctx, every)
 		n, err := conn.WaitForNotification(wctx)
 		quiet := wctx.Err() != nil && ctx.Err() == nil
 		cancel()

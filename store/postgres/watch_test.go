@@ -113,6 +113,23 @@ func TestWatchResyncsAfterLostConnection(t *testing.T) {
 	assert.Equal(t, store.ChangeRegistry, c.Kind)
 }
 
+// TestWatchSurvivesQuietPeriods: a listening connection that hears
+// nothing is pinged after each quiet period and keeps listening on the
+// same connection (no resync), then still reports a change.
+func TestWatchSurvivesQuietPeriods(t *testing.T) {
+	srv := server(t)
+	dsn := freshDSN(t, srv)
+	a, b := open(t, dsn), open(t, dsn)
+	b.watchPing = 50 * time.Millisecond
+	ch := watchChanges(t, b)
+	time.Sleep(400 * time.Millisecond) // several quiet periods and pings
+	assert.True(t, b.Watching())
+	require.NoError(t, a.PutTenant(context.Background(), &store.Tenant{ID: "t1", Backend: "pkcs11", KeyBlob: []byte{1}}))
+	c, _, ok := nextChange(t, ch, 5*time.Second)
+	require.True(t, ok, "no notification after quiet periods")
+	assert.Equal(t, store.ChangeRegistry, c.Kind, "the same connection still listens (no resync)")
+}
+
 // BenchmarkPutCheckpoint is the cost of one audit head checkpoint: what
 // a node pays once a second (or per 1000 records) with checkpoints, and
 // would pay per group commit if heads were stored with every record.
