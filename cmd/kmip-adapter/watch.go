@@ -31,7 +31,7 @@ var (
 	watchUpDesc = prometheus.NewDesc("kmip_adapter_store_watch_up",
 		"1 while the node listens for store change notifications (PostgreSQL LISTEN), 0 while it reconnects (registry changes then arrive by poll).", nil, nil)
 	watchChangesDesc = prometheus.NewDesc("kmip_adapter_store_watch_notifications_total",
-		"Store change notifications applied (registry reloads they caused).", nil, nil)
+		"Store change notifications received (each makes the node reload its registry; a burst is folded into one reload).", nil, nil)
 	watchLostDesc = prometheus.NewDesc("kmip_adapter_store_watch_lost_total",
 		"Listening connections lost (each then reopened with backoff).", nil, nil)
 )
@@ -76,6 +76,23 @@ func followStoreChanges(ctx context.Context, st store.Store, ident *identity.Ide
 			log.Warn().Err(err).Msg("store change notifications lost; reconnecting (registry changes of other nodes arrive by poll meanwhile)")
 		}
 	})
+	// Reloads run on their own goroutine, and notifications that arrive
+	// during one are folded into the next: a burst (a rotation rewrapping
+	// every tenant) costs two reloads, not one per tenant.
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload:
+			}
+			service.ForgetTenantKeys()
+			if err := ident.Invalidate(ctx); err != nil && ctx.Err() == nil {
+				log.Warn().Err(err).Msg("client registry reload failed; keeping the current registry")
+			}
+		}
+	}()
 	go w.Watch(ctx, func(c store.Change) {
 		if c.Kind == store.ChangeResync {
 			if !down.IsZero() {
@@ -87,9 +104,9 @@ func followStoreChanges(ctx context.Context, st store.Store, ident *identity.Ide
 		} else {
 			f.changes.Add(1)
 		}
-		service.ForgetTenantKeys()
-		if err := ident.Invalidate(ctx); err != nil {
-			log.Warn().Err(err).Str("change", c.Kind).Msg("client registry reload failed; keeping the current registry")
+		select {
+		case reload <- struct{}{}:
+		default: // a reload is already due: it will see this change too
 		}
 	})
 	return f
