@@ -42,9 +42,11 @@ func (s *Service) ForgetTenant(id string) {
 
 // ForgetTenantKeys drops every cached tenant KEK blob, so that the next
 // use of each tenant reads its record again: after another node or
-// kmipctl changed tenant records (a root rotation rewrapped them).
+// kmipctl changed tenant records (a root rotation rewrapped them). The
+// cache is replaced, not emptied, so that a reading taken before this
+// call and stored after it goes into the old one and is lost.
 func (s *Service) ForgetTenantKeys() {
 	s.tenantMu.Lock()
-	clear(s.tenantKeys)
+	s.tenantKeys = map[string]backend.TenantKey{}
 	s.tenantMu.Unlock()
 }
