@@ -14,6 +14,10 @@ var (
 		"Audit records whose write failed.", nil, nil)
 	queuedDesc = prometheus.NewDesc("kmip_adapter_audit_queue_length",
 		"Record requests waiting for the audit log writer.", nil, nil)
+	headWritesDesc = prometheus.NewDesc("kmip_adapter_audit_head_checkpoints_total",
+		"Chain head checkpoints written to the store, by result (ok, error).", []string{"result"}, nil)
+	headLagDesc = prometheus.NewDesc("kmip_adapter_audit_head_lag_records",
+		"Records of the audit log after the chain head last stored: what a cut of the log's end could remove unnoticed.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -22,6 +26,8 @@ func (s *Sink) Describe(ch chan<- *prometheus.Desc) {
 	ch <- commitsDesc
 	ch <- failuresDesc
 	ch <- queuedDesc
+	ch <- headWritesDesc
+	ch <- headLagDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -30,6 +36,12 @@ func (s *Sink) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(s.Commits()))
 	ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.Failures()))
 	ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(len(s.queue)))
+	if s.heads != nil {
+		writes, failures, lag := s.heads.stats()
+		ch <- prometheus.MustNewConstMetric(headWritesDesc, prometheus.CounterValue, float64(writes), "ok")
+		ch <- prometheus.MustNewConstMetric(headWritesDesc, prometheus.CounterValue, float64(failures), "error")
+		ch <- prometheus.MustNewConstMetric(headLagDesc, prometheus.GaugeValue, float64(lag))
+	}
 }
 
 var _ prometheus.Collector = (*Sink)(nil)

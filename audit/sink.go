@@ -37,6 +37,15 @@ type Options struct {
 	// Now is the clock for events without a time and for the sink's own
 	// records; nil means time.Now.
 	Now func() time.Time
+	// Heads, when set, receives the chain head every HeadEvery records
+	// (0: DefaultHeadEvery) or every HeadInterval (0:
+	// DefaultHeadInterval), whichever comes first, and when the sink
+	// closes (checkpoint.go). OnHeadError is told when a write fails
+	// (once until one succeeds again).
+	Heads        HeadWriter
+	HeadEvery    int
+	HeadInterval time.Duration
+	OnHeadError  func(error)
 }
 
 // Sink is the durable, chained audit log: one JSON line per record,
@@ -78,6 +87,12 @@ type Sink struct {
 	done   chan struct{}
 	// closeErr is the writer's last error, read after done closes.
 	closeErr error
+
+	// logID names the log (LogID); heads stores its chain head (nil
+	// without Options.Heads).
+	logID     string
+	heads     *checkpointer
+	closeOnce sync.Once
 }
 
 type pending struct {
@@ -110,6 +125,7 @@ func Open(opts Options) (*Sink, error) {
 	s := &Sink{
 		opts: opts, chain: c, mac: make([]byte, macSize),
 		queue: make(chan *pending, opts.MaxBatch), done: make(chan struct{}),
+		heads: newCheckpointer(opts),
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -125,8 +141,15 @@ func Open(opts Options) (*Sink, error) {
 		return nil, err
 	}
 	go s.run()
+	if s.heads != nil {
+		go s.heads.run()
+	}
 	return s, nil
 }
+
+// LogID is the id of the log (its first record's MAC, shortened), under
+// which its chain head is checkpointed.
+func (s *Sink) LogID() string { return s.logID }
 
 // open resumes the chain, opens the active file and writes the first
 // records.
@@ -179,6 +202,9 @@ func (s *Sink) resume() (*Torn, error) {
 	if len(segs) == 0 {
 		s.activeNum = 1
 		return nil, nil
+	}
+	if s.logID, err = firstLogID(s.opts.Path); err != nil {
+		return nil, fmt.Errorf("%w; run `kmipctl audit verify`", err)
 	}
 	w := newWalker(s.chain)
 	last := segs[len(segs)-1]
@@ -289,6 +315,9 @@ func (s *Sink) Close() error {
 	}
 	s.mu.Unlock()
 	<-s.done
+	if s.heads != nil {
+		s.closeOnce.Do(s.heads.close)
+	}
 	return s.closeErr
 }
 
@@ -394,6 +423,7 @@ func (s *Sink) write(recs []Record) error {
 		return s.broken
 	}
 	buf, prev, seq := s.buf[:0], s.mac, s.seq
+	var first []byte // record 1's MAC, which names a new log
 	for i := range recs {
 		r := &recs[i]
 		seq++
@@ -405,6 +435,9 @@ func (s *Sink) write(recs []Record) error {
 		var err error
 		if buf, prev, err = s.chain.encode(buf, prev, r); err != nil {
 			return err
+		}
+		if seq == 1 {
+			first = append([]byte(nil), prev...)
 		}
 	}
 	s.buf = buf
@@ -430,6 +463,12 @@ func (s *Sink) write(recs []Record) error {
 	}
 	// prev is the chain's scratch MAC, which the next encode overwrites.
 	s.seq, s.mac, s.size = seq, append(s.mac[:0], prev...), s.size+int64(n)
+	if first != nil {
+		s.logID = logIDOf(first)
+	}
+	if s.heads != nil {
+		s.heads.noted(s.logID, seq, s.mac, recs[len(recs)-1].Time)
+	}
 	s.commits.Add(1)
 	s.records.Add(uint64(len(recs)))
 	if s.opts.MaxSegmentSize > 0 && s.size >= s.opts.MaxSegmentSize {

@@ -69,7 +69,9 @@ type Registry struct {
 	Mode string `mapstructure:"mode"`
 	// RefreshInterval is how often a node checks the store for registry
 	// changes made through another node's admin API (changes made through
-	// its own apply at once).
+	// its own apply at once). On PostgreSQL the nodes are also told of
+	// each change at once (LISTEN/NOTIFY); this poll is the fallback while
+	// that connection is down.
 	RefreshInterval time.Duration `mapstructure:"refresh_interval"`
 }
 

@@ -182,6 +182,9 @@ func TestAuditLog(t *testing.T) {
 		}, nil, target + 1, "MAC does not match"},
 		{"end cut off, against the noted head", func(l [][]byte) [][]byte { return l[:target] }, []string{"--head", head},
 			target + 1, fmt.Sprintf("the log ends at record %d, but record %d was noted", target, len(recs))},
+		// The head the server stored in its store when it stopped.
+		{"end cut off, against the stored head", func(l [][]byte) [][]byte { return l[:target] }, nil,
+			target + 1, fmt.Sprintf("the log ends at record %d, but record %d was noted", target, len(recs))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

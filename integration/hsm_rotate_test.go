@@ -86,6 +86,12 @@ func TestHSMRootRotation(t *testing.T) {
 	} {
 		assert.Contains(t, string(prom), line+"\n")
 	}
+	// The run's progress is kept in the store, for any operator.
+	status, err := runKmipctl(t, "hsm", "rotate", "--status", "--config", filepath.Join(dir, "config.yaml"))
+	require.NoError(t, err, status)
+	assert.Contains(t, status, "state     done\n")
+	assert.Contains(t, status, "tenants   1 of 1 done, 0 failed\n")
+	assert.Contains(t, status, `cursor    "default"`)
 	out = rotate()
 	assert.Contains(t, out, "rewrapped now: 0; already under the configured MKEK: 1;")
 	getAll()

@@ -67,6 +67,20 @@ func TestPostgresOutage(t *testing.T) {
 	assert.Len(t, stored, 2)
 	assert.Equal(t, []string{"before"}, stored[before.UniqueIdentifier])
 	assert.Equal(t, []string{"after"}, stored[after.UniqueIdentifier])
+
+	// The registry change notifications were lost with the database and
+	// are listened for again, by themselves (backoff up to 5 s).
+	logged := func(msg string) bool {
+		for _, l := range n.log.entries() {
+			if l["message"] == msg {
+				return true
+			}
+		}
+		return false
+	}
+	assert.True(t, logged("store change notifications lost; reconnecting (registry changes of other nodes arrive by poll meanwhile)"))
+	assert.Eventually(t, func() bool { return logged("store change notifications back") }, 15*time.Second, 100*time.Millisecond,
+		"the node never listened again")
 }
 
 func createAES(name string, usage kmip.CryptographicUsageMask) kmip.OperationPayload {

@@ -3,18 +3,33 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/store"
 )
+
+// nodeName names this node in the checkpoints it writes: host and KMIP
+// listener.
+func nodeName(cfg config.Config) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return host + " " + cfg.Server.Listen
+}
 
 // openAudit opens the audit log that cfg names, its chain key opened (or,
 // on the first start, made) through the root of trust. With no
 // audit.path it returns audit.Nop. close writes the log's stop record.
-func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, log zerolog.Logger) (rec audit.Recorder, close func(), err error) {
+// The log's chain head is checkpointed in st when it keeps checkpoints
+// (every audit.DefaultHeadEvery records or audit.DefaultHeadInterval),
+// so that `kmipctl audit verify` finds records cut off its end.
+func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, st store.Store, log zerolog.Logger) (rec audit.Recorder, close func(), err error) {
 	a := cfg.Audit
 	if a.Path == "" {
 		log.Warn().Msg("audit log off: set audit.path to record every KMIP operation")
@@ -24,14 +39,22 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, log z
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit.key_file: %w", err)
 	}
-	sink, err := audit.Open(audit.Options{
+	opts := audit.Options{
 		Path: a.Path, Key: key, NoSync: a.Sync == "none", MaxSegmentSize: int64(a.MaxSegmentSize),
-	})
+	}
+	if cs, ok := st.(store.Checkpoints); ok {
+		opts.Heads = &audit.StoreHeads{Store: cs, Node: nodeName(cfg)}
+		opts.OnHeadError = func(err error) {
+			log.Warn().Err(err).Msg("audit chain head not checkpointed in the store; retrying (records meanwhile are covered once it works)")
+		}
+	}
+	sink, err := audit.Open(opts)
 	clear(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit.path: %w", err)
 	}
-	log.Info().Str("path", a.Path).Bool("required", a.Required).Str("sync", a.Sync).Msg("audit log open")
+	log.Info().Str("path", a.Path).Str("log_id", sink.LogID()).Bool("required", a.Required).Str("sync", a.Sync).
+		Bool("head_checkpoints", opts.Heads != nil).Msg("audit log open")
 	return sink, func() {
 		if err := sink.Close(); err != nil {
 			log.Error().Err(err).Msg("audit log close")

@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 
 	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
-	auditRec, closeAudit, err := openAudit(ctx, cfg, be, log)
+	auditRec, closeAudit, err := openAudit(ctx, cfg, be, st, log)
 	if err != nil {
 		return err
 	}
@@ -104,10 +104,11 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	storeWatch := followStoreChanges(ctx, st, ident, service, log)
 	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)
-	if err := m.RegisterParts(be, auditRec, ident); err != nil {
+	if err := m.RegisterParts(be, auditRec, ident, storeWatch); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {

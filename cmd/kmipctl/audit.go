@@ -18,7 +18,7 @@ import (
 
 func auditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Audit log: verify its chain, show its records"}
-	cmd.AddCommand(auditVerifyCmd(), auditShowCmd())
+	cmd.AddCommand(auditVerifyCmd(), auditShowCmd(), auditHeadsCmd())
 	return cmd
 }
 
@@ -45,6 +45,7 @@ func auditTarget(cmd *cobra.Command, configPath string, args []string, needConfi
 
 func auditVerifyCmd() *cobra.Command {
 	var configPath, headFlag string
+	var noStoredHead bool
 	cmd := &cobra.Command{
 		Use:   "verify [--config FILE] [PATH]",
 		Short: "Check the audit log's chain: every record present, in order, unchanged",
@@ -55,9 +56,13 @@ checked and the head of the chain (last record and its MAC), or the first bad re
 with its file and line number, and exits 1 on any break: a record removed, added,
 reordered or edited, a torn last line, or a key that does not match.
 
-Records cut off the end leave no break behind them: note the head printed by each
-run somewhere the server cannot write, and give it to the next run with --head
-SEQ:MAC; the log must still hold that record with that MAC.`,
+Records cut off the end leave no break behind them. The server checkpoints its
+log's chain head in the store (every 1000 records or every second, and when it
+stops), and verify checks the log against that stored head by default: the log
+must still hold that record with that MAC. With an embedded (bbolt) store that
+the running server holds, the stored head cannot be read; verify says so. A head
+noted by hand, somewhere the server cannot write, is given with --head SEQ:MAC
+and is used instead of the stored one.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, path, keyFile, err := auditTarget(cmd, configPath, args, true)
@@ -81,12 +86,23 @@ SEQ:MAC; the log must still hold that record with that MAC.`,
 				}
 				head = &h
 			}
+			out := cmd.OutOrStdout()
+			if head == nil && !noStoredHead {
+				switch sh, note := storedHead(ctx, cfg, path); {
+				case sh != nil:
+					h := sh.Head()
+					head = &h
+					fmt.Fprintf(out, "stored    %d:%s (log %s, node %s, record of %s)\n", sh.Seq, sh.MAC, sh.LogID, sh.Node,
+						sh.Time.Format("2006-01-02T15:04:05.000Z07:00"))
+				default:
+					fmt.Fprintf(out, "stored    no head: %s\n", note)
+				}
+			}
 			rep, err := audit.VerifyHead(path, key, head)
 			clear(key)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "log       %s (%d segment(s))\n", path, rep.Segments)
 			fmt.Fprintf(out, "records   %d checked\n", rep.Records)
 			if rep.Records > 0 {
@@ -102,7 +118,8 @@ SEQ:MAC; the log must still hold that record with that MAC.`,
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "server configuration file (YAML): the backend, audit.path and audit.key_file")
 	cmd.Flags().String("key-file", "", "the audit key file (default: audit.key_file, or PATH.key)")
-	cmd.Flags().StringVar(&headFlag, "head", "", "a head noted by an earlier run, SEQ:MAC, that the log must still hold")
+	cmd.Flags().StringVar(&headFlag, "head", "", "a head noted by an earlier run, SEQ:MAC, that the log must still hold (instead of the stored head)")
+	cmd.Flags().BoolVar(&noStoredHead, "no-stored-head", false, "do not read the chain head the server checkpointed in the store")
 	return cmd
 }
 

@@ -56,6 +56,7 @@ func kmsCmd() *cobra.Command {
 	check.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
 
 	var rewrapConfig, rewrapProgress string
+	var rewrapStatus bool
 	rewrap := &cobra.Command{
 		Use:   "rewrap",
 		Short: "After a root key rotation: rewrap every tenant key under the newest root key version (resumable)",
@@ -71,8 +72,9 @@ root_key_id to another root key and running this command moves every tenant
 to it (unwrap with the old, wrap with the new), except a tenant created with
 a root key of its own (tenant create --root), which stays under that one.
 
-Each tenant is rewrapped and written on its own, so a run that stops is
-finished by running it again. With the embedded (bbolt) store, stop the
+Each tenant is rewrapped and written on its own, and the run's progress is kept
+in the store, so a run that stops is finished by running it again: it resumes
+after the last tenant recorded (--status prints the progress). With the embedded (bbolt) store, stop the
 server first (the file is locked); with PostgreSQL it runs beside the servers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -80,6 +82,9 @@ server first (the file is locked); with PostgreSQL it runs beside the servers.`,
 			cfg, err := cli.LoadConfig(rewrapConfig, cmd.Flags(), nil)
 			if err != nil {
 				return err
+			}
+			if rewrapStatus {
+				return jobStatus(ctx, cmd.OutOrStdout(), cfg.Store, "kms_rewrap")
 			}
 			be, err := openKMS(ctx, cfg)
 			if err != nil {
@@ -96,11 +101,12 @@ server first (the file is locked); with PostgreSQL it runs beside the servers.`,
 				return fmt.Errorf("store: %w", err)
 			}
 			defer st.Close()
-			return rotate(ctx, cmd.OutOrStdout(), st, be, hpcs.Type, metrics.NewJobFile(rewrapProgress, "kms_rewrap"))
+			return rotate(ctx, cmd.OutOrStdout(), st, be, hpcs.Type, "kms_rewrap", metrics.NewJobFile(rewrapProgress, "kms_rewrap"))
 		},
 	}
 	rewrap.Flags().StringVar(&rewrapConfig, "config", "", "configuration file (YAML)")
 	rewrap.Flags().StringVar(&rewrapProgress, "progress-file", "", progressFileUsage)
+	rewrap.Flags().BoolVar(&rewrapStatus, "status", false, statusUsage)
 	kms.AddCommand(check, rewrap)
 	return kms
 }

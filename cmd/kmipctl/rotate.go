@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
+	"github.com/kmip-adapter/kmip-adapter/config"
 	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
@@ -27,6 +28,7 @@ type rewrapper interface {
 // under the configured MKEK.
 func rotateCmd() *cobra.Command {
 	var configPath, progressFile string
+	var status bool
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Root rotation: rewrap every tenant key under the configured MKEK (resumable)",
@@ -40,10 +42,12 @@ every partition of the set, the same key on each; set mkek_label to its label
 their MKEK); restart the server (it keeps serving every tenant meanwhile); run
 this command; once it reports nothing left, the old MKEK may be removed.
 
-Each tenant is rewrapped and written on its own, so a run that stops (a
-crash, an HSM outage) is finished by running it again; tenants already done
-are skipped. With the embedded (bbolt) store, stop the server first (the
-file is locked); with PostgreSQL it runs beside the servers.`,
+Each tenant is rewrapped and written on its own, and the run's progress (cursor,
+tenants done and failed, node, times) is kept in the store, so a run that stops
+(a crash, an HSM outage) is finished by running it again: it resumes after the
+last tenant recorded and retries the failed ones. --status prints that progress
+from any machine that reads the store. With the embedded (bbolt) store, stop the
+server first (the file is locked); with PostgreSQL it runs beside the servers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cli.LoadConfig(configPath, cmd.Flags(), nil)
@@ -51,6 +55,9 @@ file is locked); with PostgreSQL it runs beside the servers.`,
 				return err
 			}
 			ctx := cmdContext(cmd)
+			if status {
+				return jobStatus(ctx, cmd.OutOrStdout(), cfg.Store, "hsm_rotate")
+			}
 			be, err := backend.New(ctx, cfg.Backend)
 			if err != nil {
 				return err
@@ -65,11 +72,12 @@ file is locked); with PostgreSQL it runs beside the servers.`,
 				return fmt.Errorf("store: %w", err)
 			}
 			defer st.Close()
-			return rotate(ctx, cmd.OutOrStdout(), st, rw, cfg.Backend.Type, metrics.NewJobFile(progressFile, "hsm_rotate"))
+			return rotate(ctx, cmd.OutOrStdout(), st, rw, cfg.Backend.Type, "hsm_rotate", metrics.NewJobFile(progressFile, "hsm_rotate"))
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&progressFile, "progress-file", "", progressFileUsage)
+	cmd.Flags().BoolVar(&status, "status", false, statusUsage)
 	return cmd
 }
 
@@ -80,10 +88,11 @@ type rotateStats struct {
 }
 
 // rotate rewraps the tenant keys of st that need it, reporting progress
-// on out. It returns an error naming the tenants that failed.
+// on out and in the store under name (jobprogress.go), resuming a run of
+// name that stopped. It returns an error naming the tenants that failed.
 // job (may be nil) receives the progress for node_exporter's textfile
 // collector.
-func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType string, job *metrics.JobFile) error {
+func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType, name string, job *metrics.JobFile) error {
 	sc, ok := st.(store.Scanner)
 	if !ok {
 		return errors.New("the store cannot list its tenants")
@@ -92,14 +101,22 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
+	progress, todo, err := startJob(ctx, st, name, ids, out)
+	if err != nil {
+		return err
+	}
 	var stats rotateStats
 	stats.total = len(ids)
 	bar := newRotateBar(out, len(ids))
-	for _, id := range ids {
+	bar.done = len(ids) - len(todo)
+	for _, id := range todo {
 		if err := ctx.Err(); err != nil {
+			progress.interrupt(ctx)
 			return err
 		}
-		switch done, err := rotateTenant(ctx, st, rw, backendType, id); {
+		done, err := rotateTenant(ctx, st, rw, backendType, id)
+		progress.step(ctx, id, err != nil)
+		switch {
 		case err != nil:
 			stats.failed = append(stats.failed, fmt.Sprintf("%s: %v", id, err))
 		case done == "rewrapped":
@@ -113,6 +130,7 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 		reportJob(out, job, bar.done, stats.total, len(stats.failed), false)
 	}
 	bar.finish()
+	progress.finish(ctx)
 	reportJob(out, job, bar.done, stats.total, len(stats.failed), true)
 	root := "the configured MKEK"
 	if backendType == "hpcs" {
@@ -219,6 +237,19 @@ func (b *rotateBar) draw() {
 	} else {
 		fmt.Fprintln(b.w, line)
 	}
+}
+
+// statusUsage is the help of the batch jobs' --status.
+const statusUsage = "print the progress of the last or running run, as kept in the store (any node or operator), and exit"
+
+// jobStatus prints the stored progress of job.
+func jobStatus(ctx context.Context, out io.Writer, c config.Store, job string) error {
+	st, err := cli.OpenStore(ctx, c)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	return printJobStatus(ctx, out, st, job)
 }
 
 // progressFileUsage is the help of the batch jobs' --progress-file.

@@ -228,6 +228,9 @@ func copyStore(ctx context.Context, src *bbolt.Store, dst *postgres.Store, batch
 	if _, err := copyClients(ctx, src, dst); err != nil {
 		return err
 	}
+	if _, err := copyAuditHeads(ctx, src, dst); err != nil {
+		return fmt.Errorf("audit chain heads: %w", err)
+	}
 	for _, id := range tenants {
 		n, err := dst.CountObjects(ctx, store.ListQuery{TenantID: id, IDsOnly: true})
 		if err != nil {

@@ -64,3 +64,46 @@ func TestCopyClients(t *testing.T) {
 	_, err = copyClients(ctx, src, dst)
 	assert.ErrorContains(t, err, "another certificate or rule")
 }
+
+// TestCopyAuditHeads: `store migrate` carries the audit chain heads over,
+// and keeps a head a node already wrote to the target.
+func TestCopyAuditHeads(t *testing.T) {
+	pg, err := pgtest.Start()
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("KMIP_INTEGRATION_REQUIRED") != "1" {
+		t.Skipf("%v", err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	ctx := context.Background()
+	dsn, err := pg.CreateSchema(ctx, "copyheads")
+	require.NoError(t, err)
+	dst, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dst.Close() })
+	src, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = src.Close() })
+
+	for _, c := range []*store.Checkpoint{
+		{Kind: store.CheckpointAuditHead, ID: "log-a", Node: "n1", Data: []byte(`{"seq":10,"mac":"aa"}`)},
+		{Kind: store.CheckpointAuditHead, ID: "log-b", Node: "n1", Data: []byte(`{"seq":20,"mac":"bb"}`)},
+		{Kind: store.CheckpointJob, ID: "hsm_rotate", Node: "ctl", Data: []byte(`{"state":"done"}`)},
+	} {
+		require.NoError(t, src.PutCheckpoint(ctx, c))
+	}
+	require.NoError(t, dst.PutCheckpoint(ctx, &store.Checkpoint{Kind: store.CheckpointAuditHead, ID: "log-b", Node: "n2", Data: []byte(`{"seq":25,"mac":"cc"}`)}))
+	n, err := copyAuditHeads(ctx, src, dst)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	a, err := dst.GetCheckpoint(ctx, store.CheckpointAuditHead, "log-a")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"seq":10,"mac":"aa"}`, string(a.Data))
+	b, err := dst.GetCheckpoint(ctx, store.CheckpointAuditHead, "log-b")
+	require.NoError(t, err)
+	assert.Equal(t, "n2", b.Node, "the target's own head is kept")
+	_, err = dst.GetCheckpoint(ctx, store.CheckpointJob, "hsm_rotate")
+	assert.ErrorIs(t, err, store.ErrNotFound, "job progress is the source's own")
+	n, err = copyAuditHeads(ctx, src, dst)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a second run copies nothing again")
+}

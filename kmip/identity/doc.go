@@ -9,9 +9,10 @@
 // an audit event. A tenant may trust CAs of its own (vCenter's VMCA): a
 // certificate that chains only to tenant T's CA maps only to a client of
 // T. The registry is cached in memory; Invalidate reloads it at once (the
-// admin API calls it after each change) and Run polls the store's
-// RegistrySerial, so that other nodes on a shared store follow within the
-// poll interval.
+// admin API calls it after each change, and the server on a store's
+// change notification) and Run polls the store's RegistrySerial, so that
+// other nodes on a shared store follow within the poll interval when they
+// are not told at once.
 //
 // Every request of a connection re-checks its client on the current
 // reading (ops.Client.Authenticate), so that removing or disabling a client

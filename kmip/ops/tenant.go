@@ -15,6 +15,9 @@ import (
 func (s *Service) tenantKey(ctx context.Context, tenantID string) (backend.TenantKey, error) {
 	s.tenantMu.Lock()
 	key, ok := s.tenantKeys[tenantID]
+	// The cache this reading will go into: ForgetTenantKeys replaces it,
+	// and a record read before that must not enter the new one.
+	cache := s.tenantKeys
 	s.tenantMu.Unlock()
 	if ok {
 		return key, nil
@@ -35,7 +38,7 @@ func (s *Service) tenantKey(ctx context.Context, tenantID string) (backend.Tenan
 		return key, nil
 	}
 	s.tenantMu.Lock()
-	s.tenantKeys[tenantID] = key
+	cache[tenantID] = key
 	s.tenantMu.Unlock()
 	return key, nil
 }

@@ -39,3 +39,14 @@ func (s *Service) ForgetTenant(id string) {
 	delete(s.tenantKeys, id)
 	s.tenantMu.Unlock()
 }
+
+// ForgetTenantKeys drops every cached tenant KEK blob, so that the next
+// use of each tenant reads its record again: after another node or
+// kmipctl changed tenant records (a root rotation rewrapped them). The
+// cache is replaced, not emptied, so that a reading taken before this
+// call and stored after it goes into the old one and is lost.
+func (s *Service) ForgetTenantKeys() {
+	s.tenantMu.Lock()
+	s.tenantKeys = map[string]backend.TenantKey{}
+	s.tenantMu.Unlock()
+}

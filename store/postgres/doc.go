@@ -12,6 +12,15 @@
 //	                        index_values, revision, created_at, updated_at
 //	kmip_terms              (tenant_id, object_id, term), created_at: one
 //	                        row per distinct Name and index entry
+//	kmip_clients, kmip_registry_serial: the client registry (schema 2)
+//	kmip_checkpoints        (kind, id), node, data jsonb, revision: audit
+//	                        chain heads and batch job progress (schema 4)
+//
+// Change notifications: every change of the registry sends NOTIFY
+// kmip_registry (payload: the schema) in its transaction; Watch (watch.go)
+// LISTENs on a connection of its own and tells the node at once. Object
+// writes send none: nodes cache no object, and a NOTIFY serializes the
+// commits that send one.
 //
 // Migrations are numbered files, each applied once in its own
 // transaction with its row in kmip_schema_migrations. Open takes a

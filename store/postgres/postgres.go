@@ -64,6 +64,10 @@ type Store struct {
 	queryTimeout time.Duration
 	where        string // "host:port/database", for messages
 	closed       atomic.Bool
+	// watching and watchErr are Watch's (watch.go).
+	watching  atomic.Bool
+	watchErr  func(error)
+	watchPing time.Duration // 0: watchPingEvery
 }
 
 // Open connects to the database and brings its schema to the version this

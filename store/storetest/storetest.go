@@ -78,6 +78,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxRollback", testTxRollback},
 		{"TxErrorsInside", testTxErrorsInside},
 		{"TxConcurrent", testTxConcurrent},
+		{"Checkpoints", testCheckpoints}, // checkpoint.go
+		{"CheckpointsConcurrent", testCheckpointsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
