@@ -8,7 +8,7 @@ import (
 )
 
 // The optional calls of measuredStore (store.Scanner, store.Importer,
-// store.Transactor, store.Registry), offered only when the wrapped store
+// store.Transactor, store.Registry, store.Checkpoints, store.Watcher), offered only when the wrapped store
 // has them, and CountObjects. They are measured as the core calls are,
 // under their method name.
 
@@ -95,6 +95,36 @@ func (s *measuredStore) RegistrySerial(ctx context.Context) (serial uint64, err 
 	return s.registry().RegistrySerial(ctx)
 }
 
+func (s *measuredStore) checkpoints() store.Checkpoints { return s.Store.(store.Checkpoints) }
+
+func (s *measuredStore) PutCheckpoint(ctx context.Context, c *store.Checkpoint) (err error) {
+	defer func(start time.Time) { s.observe("PutCheckpoint", start, err) }(time.Now())
+	return s.checkpoints().PutCheckpoint(ctx, c)
+}
+
+func (s *measuredStore) GetCheckpoint(ctx context.Context, kind, id string) (c *store.Checkpoint, err error) {
+	defer func(start time.Time) { s.observe("GetCheckpoint", start, err) }(time.Now())
+	return s.checkpoints().GetCheckpoint(ctx, kind, id)
+}
+
+func (s *measuredStore) ListCheckpoints(ctx context.Context, kind string) (cs []*store.Checkpoint, err error) {
+	defer func(start time.Time) { s.observe("ListCheckpoints", start, err) }(time.Now())
+	return s.checkpoints().ListCheckpoints(ctx, kind)
+}
+
+func (s *measuredStore) DeleteCheckpoint(ctx context.Context, kind, id string) (err error) {
+	defer func(start time.Time) { s.observe("DeleteCheckpoint", start, err) }(time.Now())
+	return s.checkpoints().DeleteCheckpoint(ctx, kind, id)
+}
+
+// Watch and Watching are forwarded unmeasured: Watch lasts as long as
+// the node, and the watch has metrics of its own (store_watch_*).
+func (s *measuredStore) Watch(ctx context.Context, fn func(store.Change)) {
+	s.Store.(store.Watcher).Watch(ctx, fn)
+}
+
+func (s *measuredStore) Watching() bool { return s.Store.(store.Watcher).Watching() }
+
 // storeError is err unless it is the caller's callback's own error,
 // passed through as it is.
 func storeError(err error, fnFailed bool) error {
@@ -105,8 +135,10 @@ func storeError(err error, fnFailed bool) error {
 }
 
 var (
-	_ store.Scanner    = (*measuredStore)(nil)
-	_ store.Importer   = (*measuredStore)(nil)
-	_ store.Transactor = (*measuredStore)(nil)
-	_ store.Registry   = (*measuredStore)(nil)
+	_ store.Scanner     = (*measuredStore)(nil)
+	_ store.Importer    = (*measuredStore)(nil)
+	_ store.Transactor  = (*measuredStore)(nil)
+	_ store.Registry    = (*measuredStore)(nil)
+	_ store.Checkpoints = (*measuredStore)(nil)
+	_ store.Watcher     = (*measuredStore)(nil)
 )

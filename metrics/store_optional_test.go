@@ -16,7 +16,8 @@ import (
 )
 
 // importingBolt is a bbolt store (which has every optional interface but
-// store.Importer) that takes imports by counting them.
+// store.Importer and store.Watcher) that takes imports by counting them
+// and watches nothing.
 type importingBolt struct {
 	*bbolt.Store
 	imports int
@@ -31,6 +32,10 @@ func (b *importingBolt) ImportObjects(context.Context, []*store.Object) ([]*stor
 	b.imports++
 	return nil, nil
 }
+
+func (b *importingBolt) Watch(ctx context.Context, _ func(store.Change)) { <-ctx.Done() }
+
+func (b *importingBolt) Watching() bool { return false }
 
 func openBolt(t *testing.T) *importingBolt {
 	t.Helper()

@@ -18,6 +18,8 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[Importer](),
 	reflect.TypeFor[Transactor](),
 	reflect.TypeFor[Registry](),
+	reflect.TypeFor[Checkpoints](),
+	reflect.TypeFor[Watcher](),
 }
 
 // Narrow returns a Store that runs full's methods but offers, of the

@@ -102,6 +102,358 @@ func narrow(full Store, mask uint) Store {
 			Transactor
 			Registry
 		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Registry)}
+	case 16:
+		return struct {
+			Store
+			Checkpoints
+		}{full, full.(Checkpoints)}
+	case 17:
+		return struct {
+			Store
+			Scanner
+			Checkpoints
+		}{full, full.(Scanner), full.(Checkpoints)}
+	case 18:
+		return struct {
+			Store
+			Importer
+			Checkpoints
+		}{full, full.(Importer), full.(Checkpoints)}
+	case 19:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Checkpoints
+		}{full, full.(Scanner), full.(Importer), full.(Checkpoints)}
+	case 20:
+		return struct {
+			Store
+			Transactor
+			Checkpoints
+		}{full, full.(Transactor), full.(Checkpoints)}
+	case 21:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Checkpoints
+		}{full, full.(Scanner), full.(Transactor), full.(Checkpoints)}
+	case 22:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Checkpoints
+		}{full, full.(Importer), full.(Transactor), full.(Checkpoints)}
+	case 23:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Checkpoints
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Checkpoints)}
+	case 24:
+		return struct {
+			Store
+			Registry
+			Checkpoints
+		}{full, full.(Registry), full.(Checkpoints)}
+	case 25:
+		return struct {
+			Store
+			Scanner
+			Registry
+			Checkpoints
+		}{full, full.(Scanner), full.(Registry), full.(Checkpoints)}
+	case 26:
+		return struct {
+			Store
+			Importer
+			Registry
+			Checkpoints
+		}{full, full.(Importer), full.(Registry), full.(Checkpoints)}
+	case 27:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Registry
+			Checkpoints
+		}{full, full.(Scanner), full.(Importer), full.(Registry), full.(Checkpoints)}
+	case 28:
+		return struct {
+			Store
+			Transactor
+			Registry
+			Checkpoints
+		}{full, full.(Transactor), full.(Registry), full.(Checkpoints)}
+	case 29:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Registry
+			Checkpoints
+		}{full, full.(Scanner), full.(Transactor), full.(Registry), full.(Checkpoints)}
+	case 30:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Registry
+			Checkpoints
+		}{full, full.(Importer), full.(Transactor), full.(Registry), full.(Checkpoints)}
+	case 31:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Registry
+			Checkpoints
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Registry), full.(Checkpoints)}
+	case 32:
+		return struct {
+			Store
+			Watcher
+		}{full, full.(Watcher)}
+	case 33:
+		return struct {
+			Store
+			Scanner
+			Watcher
+		}{full, full.(Scanner), full.(Watcher)}
+	case 34:
+		return struct {
+			Store
+			Importer
+			Watcher
+		}{full, full.(Importer), full.(Watcher)}
+	case 35:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Watcher)}
+	case 36:
+		return struct {
+			Store
+			Transactor
+			Watcher
+		}{full, full.(Transactor), full.(Watcher)}
+	case 37:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Watcher
+		}{full, full.(Scanner), full.(Transactor), full.(Watcher)}
+	case 38:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Watcher
+		}{full, full.(Importer), full.(Transactor), full.(Watcher)}
+	case 39:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Watcher)}
+	case 40:
+		return struct {
+			Store
+			Registry
+			Watcher
+		}{full, full.(Registry), full.(Watcher)}
+	case 41:
+		return struct {
+			Store
+			Scanner
+			Registry
+			Watcher
+		}{full, full.(Scanner), full.(Registry), full.(Watcher)}
+	case 42:
+		return struct {
+			Store
+			Importer
+			Registry
+			Watcher
+		}{full, full.(Importer), full.(Registry), full.(Watcher)}
+	case 43:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Registry
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Registry), full.(Watcher)}
+	case 44:
+		return struct {
+			Store
+			Transactor
+			Registry
+			Watcher
+		}{full, full.(Transactor), full.(Registry), full.(Watcher)}
+	case 45:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Registry
+			Watcher
+		}{full, full.(Scanner), full.(Transactor), full.(Registry), full.(Watcher)}
+	case 46:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Registry
+			Watcher
+		}{full, full.(Importer), full.(Transactor), full.(Registry), full.(Watcher)}
+	case 47:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Registry
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Registry), full.(Watcher)}
+	case 48:
+		return struct {
+			Store
+			Checkpoints
+			Watcher
+		}{full, full.(Checkpoints), full.(Watcher)}
+	case 49:
+		return struct {
+			Store
+			Scanner
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Checkpoints), full.(Watcher)}
+	case 50:
+		return struct {
+			Store
+			Importer
+			Checkpoints
+			Watcher
+		}{full, full.(Importer), full.(Checkpoints), full.(Watcher)}
+	case 51:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Checkpoints), full.(Watcher)}
+	case 52:
+		return struct {
+			Store
+			Transactor
+			Checkpoints
+			Watcher
+		}{full, full.(Transactor), full.(Checkpoints), full.(Watcher)}
+	case 53:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Transactor), full.(Checkpoints), full.(Watcher)}
+	case 54:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Checkpoints
+			Watcher
+		}{full, full.(Importer), full.(Transactor), full.(Checkpoints), full.(Watcher)}
+	case 55:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Checkpoints), full.(Watcher)}
+	case 56:
+		return struct {
+			Store
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 57:
+		return struct {
+			Store
+			Scanner
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 58:
+		return struct {
+			Store
+			Importer
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Importer), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 59:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 60:
+		return struct {
+			Store
+			Transactor
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Transactor), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 61:
+		return struct {
+			Store
+			Scanner
+			Transactor
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Transactor), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 62:
+		return struct {
+			Store
+			Importer
+			Transactor
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Importer), full.(Transactor), full.(Registry), full.(Checkpoints), full.(Watcher)}
+	case 63:
+		return struct {
+			Store
+			Scanner
+			Importer
+			Transactor
+			Registry
+			Checkpoints
+			Watcher
+		}{full, full.(Scanner), full.(Importer), full.(Transactor), full.(Registry), full.(Checkpoints), full.(Watcher)}
 	}
 	panic("store: optional interfaces changed; regenerate optional_gen.go")
 }

@@ -42,6 +42,8 @@ type allOptional struct {
 	Importer
 	Transactor
 	Registry
+	Checkpoints
+	Watcher
 	gets int
 }
 
