@@ -107,7 +107,11 @@ func TestGenerateKeyPairInTheHSM(t *testing.T) {
 				assert.NotEqual(t, k.N, k2.(*rsa.PrivateKey).N)
 			case *ecdsa.PrivateKey:
 				assert.Equal(t, tt.req.Curve, k.Curve)
-				assert.NotEqual(t, k.D, k2.(*ecdsa.PrivateKey).D)
+				b1, err := k.Bytes()
+				require.NoError(t, err)
+				b2, err := k2.(*ecdsa.PrivateKey).Bytes()
+				require.NoError(t, err)
+				assert.NotEqual(t, b1, b2)
 			default:
 				t.Fatalf("key %T", k1)
 			}
