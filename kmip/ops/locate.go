@@ -78,7 +78,7 @@ func (s *Service) locate(ctx context.Context, call *Call) (any, error) {
 	var shared, sharedPage []string
 	tenantNone := false
 	if namesObjects(filters) {
-		shared = s.locateShared(ctx, call, q)
+		shared = s.locateShared(ctx, q)
 		sharedPage, tenantNone = pageShared(q, shared)
 	}
 	var objs []*store.Object

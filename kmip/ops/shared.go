@@ -53,12 +53,14 @@ import (
 // without the HSM).
 const transportRefresh = time.Minute
 
-// sharedObjects caches the transport keys' objects.
+// sharedObjects caches the transport keys' objects, built once per read
+// of the root of trust (Locate by name runs often), for no tenant:
+// sharedObject hands out a copy for the caller's.
 type sharedObjects struct {
 	mu    sync.Mutex
 	read  time.Time // when keys were read; zero: never
 	since time.Time // when they were first read: their Initial Date
-	keys  []backend.TransportKey
+	objs  []*managed
 }
 
 // isShared tells a Unique Identifier of the shared namespace.
@@ -69,41 +71,57 @@ func errReadOnly(id string) error {
 	return message.Errorf(kmip20.ResultReasonPermissionDenied, "object %s is a transport key of the root of trust, shared by every tenant and read-only", id)
 }
 
-// transportKeys returns the root of trust's TKEKs (not the IKEY, which
-// is secret), from the cache when it is fresh.
-func (s *Service) transportKeys(ctx context.Context) ([]backend.TransportKey, time.Time, error) {
+// sharedList returns the objects of the root of trust's TKEKs (not the
+// IKEY, which is secret), from the cache when it is fresh. They are
+// shared: callers copy before they change one (sharedObject).
+func (s *Service) sharedList(ctx context.Context) ([]*managed, error) {
 	imp, ok := s.backend.(backend.TransportImporter)
 	if !ok {
-		return nil, time.Time{}, nil
+		return nil, nil
 	}
 	c := &s.shared
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := s.now()
 	if !c.read.IsZero() && now.Sub(c.read) < transportRefresh {
-		return c.keys, c.since, nil
+		return c.objs, nil
 	}
 	keys, err := imp.TransportKeys(ctx)
 	if err != nil {
 		if !c.read.IsZero() {
 			s.log.Warn().Err(err).Msg("transport keys: the root of trust did not answer; serving the ones read before")
-			return c.keys, c.since, nil
+			return c.objs, nil
 		}
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	keys = slices.DeleteFunc(slices.Clone(keys), func(k backend.TransportKey) bool {
-		_, isRSA := k.Public.(*rsa.PublicKey)
-		return !isRSA
-	})
 	if c.since.IsZero() {
 		c.since = now
 	}
-	c.keys, c.read = keys, now
-	return keys, c.since, nil
+	var objs []*managed
+	for _, k := range keys {
+		if _, isRSA := k.Public.(*rsa.PublicKey); !isRSA {
+			continue
+		}
+		m, err := buildShared(k, c.since)
+		if err != nil {
+			s.log.Warn().Err(err).Str("label", k.Label).Msg("transport key left out")
+			continue
+		}
+		objs = append(objs, m)
+	}
+	c.objs, c.read = objs, now
+	return objs, nil
 }
 
-// sharedObject builds the object of a transport key for call's tenant.
-func (s *Service) sharedObject(call *Call, k backend.TransportKey, since time.Time) (*managed, error) {
+// sharedObject is a shared object as call's tenant sees it: a copy.
+func sharedObject(call *Call, m *managed) *managed {
+	rec := *m.rec
+	rec.TenantID = call.Tenant
+	return &managed{rec: &rec, attrs: slices.Clone(m.attrs), shared: m.shared}
+}
+
+// buildShared builds the object of a transport key.
+func buildShared(k backend.TransportKey, since time.Time) (*managed, error) {
 	pub := k.Public.(*rsa.PublicKey)
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -147,7 +165,7 @@ func (s *Service) sharedObject(call *Call, k backend.TransportKey, since time.Ti
 		attrs.Set(attr.Digest, digest)
 	}
 	m := &managed{
-		rec:    &store.Object{TenantID: call.Tenant, ID: id, ObjectType: uint32(kmip14.ObjectTypePublicKey)},
+		rec:    &store.Object{ID: id, ObjectType: uint32(kmip14.ObjectTypePublicKey)},
 		attrs:  attrs,
 		shared: storedMaterial{format: kmip14.KeyFormatTypeX_509, payload: der}.seal(),
 	}
@@ -160,13 +178,13 @@ func (s *Service) sharedObject(call *Call, k backend.TransportKey, since time.Ti
 
 // loadShared is load for an identifier of the shared namespace.
 func (s *Service) loadShared(ctx context.Context, call *Call, id string) (*managed, error) {
-	keys, since, err := s.transportKeys(ctx)
+	objs, err := s.sharedList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
-	for _, k := range keys {
-		if TransportKeyPrefix+k.Label == id {
-			return s.sharedObject(call, k, since)
+	for _, m := range objs {
+		if m.rec.ID == id {
+			return sharedObject(call, m), nil
 		}
 	}
 	return nil, fmt.Errorf("object %s: %w", id, store.ErrNotFound)
@@ -183,18 +201,15 @@ func namesObjects(filters attr.List) bool {
 // locateShared returns the identifiers of the shared objects that match
 // q (its Offset and Limit aside). A root of trust that cannot be read
 // leaves them out: Locate keeps working without it.
-func (s *Service) locateShared(ctx context.Context, call *Call, q *store.ListQuery) []string {
-	keys, since, err := s.transportKeys(ctx)
+func (s *Service) locateShared(ctx context.Context, q *store.ListQuery) []string {
+	objs, err := s.sharedList(ctx)
 	if err != nil {
 		s.log.Warn().Err(err).Msg("locate: transport keys unavailable, left out of the answer")
 		return nil
 	}
 	var out []string
-	for _, k := range keys {
-		m, err := s.sharedObject(call, k, since)
-		if err != nil {
-			continue
-		}
+	for _, m := range objs {
+		// The shared record itself (no tenant): the query only reads it.
 		if matchesQuery(q, m.rec) {
 			out = append(out, m.rec.ID)
 		}
