@@ -90,9 +90,19 @@ func RecordMACsRequired(ctx context.Context, st store.Store, macer backend.Recor
 	return markerPresent(ctx, st, macer, zerolog.Nop())
 }
 
+// ErrNoRecordMACs is MarkRecordMACs' error when the root of trust makes
+// no record MACs (a Router of cloud KMSs only): marking the store would
+// refuse every record.
+var ErrNoRecordMACs = errors.New("the root of trust makes no record MACs: the store is not marked")
+
 // MarkRecordMACs writes the marker into st (MACed by macer); a marker
 // already there is left as it is.
 func MarkRecordMACs(ctx context.Context, st store.Store, macer backend.RecordMACer) error {
+	if mac, err := macer.MACRecord(ctx, RecordMACMarkerTenant, []byte(RecordMACMarkerID)); err != nil {
+		return fmt.Errorf("record MAC marker: %w", err)
+	} else if len(mac) == 0 {
+		return ErrNoRecordMACs
+	}
 	var attrs attr.List
 	attrs.Set(attr.Description, attr.Text("every object record of this store carries a MAC made in the root of trust; one without is refused"))
 	attrs.Set(attr.InitialDate, attr.Date(time.Now()))
@@ -141,7 +151,10 @@ func MarkNewStore(ctx context.Context, st store.Store, be backend.Backend) error
 			return fmt.Errorf("record MAC marker: %w", err)
 		}
 	}
-	return MarkRecordMACs(ctx, st, macer)
+	if err := MarkRecordMACs(ctx, st, macer); err != nil && !errors.Is(err, ErrNoRecordMACs) {
+		return err
+	}
+	return nil
 }
 
 // AddRecordMAC gives the record tenant/id its MAC when it has none (the

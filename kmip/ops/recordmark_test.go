@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/kmiptest"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
@@ -114,4 +115,29 @@ func TestRecordMACMarker(t *testing.T) {
 		stripMAC(t, st, legacy)
 		refused(get(x, legacy))
 	})
+}
+
+// noMACer is a root of trust that offers RecordMACer but makes no MACs
+// (a Router whose roots are all cloud KMSs).
+type noMACer struct{ *kmiptest.SoftBackend }
+
+func (noMACer) MACRecord(context.Context, string, []byte) ([]byte, error) { return nil, nil }
+func (noMACer) VerifyRecord(context.Context, string, []byte, []byte) error {
+	return backend.ErrKeyMissing
+}
+
+// TestRecordMACMarkerNeedsMACs: a root of trust that makes no record MACs
+// never marks a store (it would refuse every record it wrote).
+func TestRecordMACMarkerNeedsMACs(t *testing.T) {
+	ctx := context.Background()
+	st, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	be := noMACer{kmiptest.NewSoftBackend()}
+	require.NoError(t, ops.MarkNewStore(ctx, st, be))
+	assert.ErrorIs(t, ops.MarkRecordMACs(ctx, st, be), ops.ErrNoRecordMACs)
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	x := &server.Executor{Ops: ops.New(ops.Deps{Store: st, Backend: be, BackendType: "soft", Log: log}), Log: log}
+	id := kmiptest.NewAESKey(t, x, message.V2_0)
+	ok(t, kmiptest.Exec1(t, x, message.V2_0, kmip20.OperationGet, kmiptest.UID{UniqueIdentifier: id}))
 }
