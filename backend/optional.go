@@ -22,6 +22,7 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[ReadyProber](),
 	reflect.TypeFor[TransportImporter](),
 	reflect.TypeFor[RecordMACer](),
+	reflect.TypeFor[KeyPairGenerator](),
 }
 
 // Narrow returns a Backend that runs full's methods but offers, of the

@@ -2054,6 +2054,2310 @@ func narrow(full Backend, mask uint) Backend {
 			TransportImporter
 			RecordMACer
 		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer)}
+	case 256:
+		return struct {
+			Backend
+			KeyPairGenerator
+		}{full, full.(KeyPairGenerator)}
+	case 257:
+		return struct {
+			Backend
+			RandomSource
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyPairGenerator)}
+	case 258:
+		return struct {
+			Backend
+			Checker
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyPairGenerator)}
+	case 259:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyPairGenerator)}
+	case 260:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyPairGenerator)}
+	case 261:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyPairGenerator)}
+	case 262:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyPairGenerator)}
+	case 263:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyPairGenerator)}
+	case 264:
+		return struct {
+			Backend
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 265:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 266:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 267:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 268:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 269:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 270:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 271:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeyPairGenerator)}
+	case 272:
+		return struct {
+			Backend
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(KeyPairGenerator)}
+	case 273:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 274:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 275:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 276:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 277:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 278:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 279:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 280:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 281:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 282:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 283:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 284:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 285:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 286:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 287:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(KeyPairGenerator)}
+	case 288:
+		return struct {
+			Backend
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(ReadyProber), full.(KeyPairGenerator)}
+	case 289:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 290:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 291:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 292:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 293:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 294:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 295:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 296:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 297:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 298:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 299:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 300:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 301:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 302:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 303:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 304:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 305:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 306:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 307:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 308:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 309:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 310:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 311:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 312:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 313:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 314:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 315:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 316:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 317:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 318:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 319:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(KeyPairGenerator)}
+	case 320:
+		return struct {
+			Backend
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(TransportImporter), full.(KeyPairGenerator)}
+	case 321:
+		return struct {
+			Backend
+			RandomSource
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 322:
+		return struct {
+			Backend
+			Checker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 323:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 324:
+		return struct {
+			Backend
+			RewrapNotifier
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 325:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 326:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 327:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 328:
+		return struct {
+			Backend
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 329:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 330:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 331:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 332:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 333:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 334:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 335:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 336:
+		return struct {
+			Backend
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 337:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 338:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 339:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 340:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 341:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 342:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 343:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 344:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 345:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 346:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 347:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 348:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 349:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 350:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 351:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 352:
+		return struct {
+			Backend
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 353:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 354:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 355:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 356:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 357:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 358:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 359:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 360:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 361:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 362:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 363:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 364:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 365:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 366:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 367:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 368:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 369:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 370:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 371:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 372:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 373:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 374:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 375:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 376:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 377:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 378:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 379:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 380:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 381:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 382:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 383:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(KeyPairGenerator)}
+	case 384:
+		return struct {
+			Backend
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RecordMACer), full.(KeyPairGenerator)}
+	case 385:
+		return struct {
+			Backend
+			RandomSource
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 386:
+		return struct {
+			Backend
+			Checker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 387:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 388:
+		return struct {
+			Backend
+			RewrapNotifier
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 389:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 390:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 391:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 392:
+		return struct {
+			Backend
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 393:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 394:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 395:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 396:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 397:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 398:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 399:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 400:
+		return struct {
+			Backend
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 401:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 402:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 403:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 404:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 405:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 406:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 407:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 408:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 409:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 410:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 411:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 412:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 413:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 414:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 415:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 416:
+		return struct {
+			Backend
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 417:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 418:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 419:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 420:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 421:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 422:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 423:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 424:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 425:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 426:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 427:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 428:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 429:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 430:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 431:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 432:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 433:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 434:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 435:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 436:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 437:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 438:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 439:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 440:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 441:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 442:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 443:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 444:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 445:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 446:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 447:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 448:
+		return struct {
+			Backend
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 449:
+		return struct {
+			Backend
+			RandomSource
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 450:
+		return struct {
+			Backend
+			Checker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 451:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 452:
+		return struct {
+			Backend
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 453:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 454:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 455:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 456:
+		return struct {
+			Backend
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 457:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 458:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 459:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 460:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 461:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 462:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 463:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 464:
+		return struct {
+			Backend
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 465:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 466:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 467:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 468:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 469:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 470:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 471:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 472:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 473:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 474:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 475:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 476:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 477:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 478:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 479:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 480:
+		return struct {
+			Backend
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 481:
+		return struct {
+			Backend
+			RandomSource
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 482:
+		return struct {
+			Backend
+			Checker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 483:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 484:
+		return struct {
+			Backend
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 485:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 486:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 487:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 488:
+		return struct {
+			Backend
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 489:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 490:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 491:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 492:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 493:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 494:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 495:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 496:
+		return struct {
+			Backend
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 497:
+		return struct {
+			Backend
+			RandomSource
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 498:
+		return struct {
+			Backend
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 499:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 500:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 501:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 502:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 503:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 504:
+		return struct {
+			Backend
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 505:
+		return struct {
+			Backend
+			RandomSource
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 506:
+		return struct {
+			Backend
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 507:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 508:
+		return struct {
+			Backend
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 509:
+		return struct {
+			Backend
+			RandomSource
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 510:
+		return struct {
+			Backend
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
+	case 511:
+		return struct {
+			Backend
+			RandomSource
+			Checker
+			RewrapNotifier
+			KeyKeeper
+			KeepChecker
+			ReadyProber
+			TransportImporter
+			RecordMACer
+			KeyPairGenerator
+		}{full, full.(RandomSource), full.(Checker), full.(RewrapNotifier), full.(KeyKeeper), full.(KeepChecker), full.(ReadyProber), full.(TransportImporter), full.(RecordMACer), full.(KeyPairGenerator)}
 	}
 	panic("backend: optional interfaces changed; regenerate optional_gen.go")
 }

@@ -44,6 +44,9 @@ type TransportKey struct {
 	// Label is the key's label in the root of trust (TKEK-01, ...); it is
 	// what a client names in its import.
 	Label string
+	// Group is the label prefix the TKEKs share ("TKEK" of TKEK-01...):
+	// clients find them all by it. Empty for the IKEY.
+	Group string
 	// Public is the TKEK's public key (*rsa.PublicKey); nil for the IKEY,
 	// which is secret.
 	Public crypto.PublicKey

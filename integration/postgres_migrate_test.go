@@ -74,18 +74,21 @@ func TestPostgresMigrate(t *testing.T) {
 	out, err = runKmipctl(t, "store", "migrate", "--from", "bbolt:"+boltFile, "--to", "postgres:"+dsn)
 	require.Error(t, err)
 	assert.Contains(t, out, "give --config")
-	assert.Contains(t, out, "objects  0 copied", "the tenant record is copied, no object")
+	assert.Contains(t, out, "objects  0 copied", "no object is copied")
 
+	// The twelve keys and the store's record MAC marker (ops.MarkNewStore,
+	// internal tenant "_store", which sorts first: the run above stopped
+	// at it, before the tenant record).
 	out, err = migrate()
 	require.NoError(t, err, out)
-	assert.Contains(t, out, "tenants  0 copied, 1 already there")
-	assert.Contains(t, out, "objects  12 copied, 0 already there")
+	assert.Contains(t, out, "tenants  1 copied, 0 already there")
+	assert.Contains(t, out, "objects  13 copied, 0 already there")
 	prom, err := os.ReadFile(progress)
 	require.NoError(t, err, "the progress file for node_exporter's textfile collector")
-	assert.Contains(t, string(prom), `kmip_adapter_job_items{job="store_migrate",state="done"} 12`+"\n")
+	assert.Contains(t, string(prom), `kmip_adapter_job_items{job="store_migrate",state="done"} 13`+"\n")
 	assert.Contains(t, string(prom), `kmip_adapter_job_finished{job="store_migrate"} 1`+"\n")
-	assert.Contains(t, out, "12 integrity MACs verified through the root of trust, 0 records without a MAC")
-	assert.Contains(t, out, "12/12 objects", "the progress line")
+	assert.Contains(t, out, "13 integrity MACs verified through the root of trust, 0 records without a MAC")
+	assert.Contains(t, out, "13/13 objects", "the progress line")
 
 	// An interrupted copy holds part of the objects: run again, it copies
 	// the rest and checks what is there.
@@ -95,7 +98,7 @@ func TestPostgresMigrate(t *testing.T) {
 	out, err = migrate()
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "tenants  0 copied, 1 already there")
-	assert.Contains(t, out, "objects  5 copied, 7 already there")
+	assert.Contains(t, out, "objects  5 copied, 8 already there")
 
 	// A node on PostgreSQL serves the same keys.
 	out, err = runKmipctl(t, "dev", "init", "--dir", dir, "--listen", "127.0.0.1:0", "--store", dsn)

@@ -144,7 +144,7 @@ func (m *member) check(s pkcs11.SessionHandle) []backend.CheckResult {
 			func() error { return m.oaepSelfTest(s, pub.h, priv.h) },
 			"32 random bytes encrypted with "+label+"'s public key and decrypted with its private key (OAEP "+m.mech.oaepHashName+")")
 	}
-	return out
+	return append(out, m.checkPolicies(s, skey.macMech)...) // policy.go
 }
 
 // checkTKEK judges one TKEK pair: the private key, its public key, and

@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -11,6 +12,8 @@ import (
 	"math/big"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/kmip-adapter/kmip-adapter/backend"
 )
 
 // Asymmetric key generation inside the HSM. KMIP Create Key Pair hands the
@@ -161,3 +164,18 @@ func (m *member) generateEC(ctx context.Context, curve elliptic.Curve, params []
 	}
 	return key, nil
 }
+
+// GenerateKeyPair implements backend.KeyPairGenerator with GenerateRSA or
+// GenerateECDSA: the extractable pairs of Create Key Pair come from the
+// HSM's C_GenerateKeyPair, never from Go's random number generator.
+func (b *Backend) GenerateKeyPair(ctx context.Context, req backend.GenerateKeyPairRequest) (crypto.Signer, error) {
+	if req.RSABits != 0 {
+		return b.GenerateRSA(ctx, req.RSABits)
+	}
+	if req.Curve == nil {
+		return nil, errors.New("pkcs11: generate key pair: neither RSA bits nor a curve given")
+	}
+	return b.GenerateECDSA(ctx, req.Curve)
+}
+
+var _ backend.KeyPairGenerator = (*Backend)(nil)

@@ -20,6 +20,7 @@ type p11 interface {
 
 	GetSlotList(tokenPresent bool) ([]uint, error)
 	GetTokenInfo(slotID uint) (pkcs11.TokenInfo, error)
+	GetMechanismInfo(slotID uint, m []*pkcs11.Mechanism) (pkcs11.MechanismInfo, error) // policy.go
 	InitToken(slotID uint, soPIN string, label string) error
 	InitPIN(sh pkcs11.SessionHandle, pin string) error
 

@@ -48,7 +48,7 @@ func (b *Backend) TransportKeys(ctx context.Context) ([]backend.TransportKey, er
 				if err != nil {
 					return err
 				}
-				out = append(out, backend.TransportKey{Label: tkekLabel(m.cfg.TKEKPrefix, i), Public: pub, OAEPHash: oaepCryptoHash[m.mech.oaepHashName]})
+				out = append(out, backend.TransportKey{Label: tkekLabel(m.cfg.TKEKPrefix, i), Group: m.cfg.TKEKPrefix, Public: pub, OAEPHash: oaepCryptoHash[m.mech.oaepHashName]})
 			}
 			if m.cfg.IKEYLabel != "" {
 				out = append(out, backend.TransportKey{Label: m.cfg.IKEYLabel})

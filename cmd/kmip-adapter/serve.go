@@ -87,6 +87,9 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
+	if err := ops.MarkNewStore(ctx, st, be); err != nil { // a new store takes no record without a MAC
+		return fmt.Errorf("store: %w", err)
+	}
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
 	if n, ok := be.(backend.RewrapNotifier); ok {

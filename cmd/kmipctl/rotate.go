@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/cmd/internal/cli"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/metrics"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
@@ -101,6 +103,8 @@ func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, ba
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
+	// The record MAC marker's internal tenant holds one record and no key.
+	ids = slices.DeleteFunc(ids, func(id string) bool { return id == ops.RecordMACMarkerTenant })
 	progress, todo, err := startJob(ctx, st, name, ids, out)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 // checked inside the root of trust, as the server checks it on load.
 func storeVerifyCmd() *cobra.Command {
 	var configPath string
+	var fix bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check every stored object record's MAC in the root of trust",
@@ -25,7 +26,13 @@ func storeVerifyCmd() *cobra.Command {
 checks its MAC with the root of trust's SKEY, as the server does before it
 serves a record. It prints one line per record that fails (TAMPERED) and a
 summary that also counts records without a MAC (written before record MACs
-existed; they get one on their next write). It exits 1 if any record fails.
+existed; they get one on their next write), and says whether the store is
+marked "every record carries a MAC": then the server refuses a record
+without one exactly as a failing one. It exits 1 if any record fails.
+
+With --fix, verify gives every record without a MAC its MAC (the records are
+taken as they are: run it on a store you trust) and then marks the store. A
+store made by this version is marked when the server first starts on it.
 The server may keep running (on bbolt, stop it first: the file is locked).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,17 +50,18 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 				return err
 			}
 			defer st.Close()
-			return storeVerify(ctx, cmd.OutOrStdout(), st, macer)
+			return storeVerify(ctx, cmd.OutOrStdout(), st, macer, fix)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
+	cmd.Flags().BoolVar(&fix, "fix", false, "MAC every record without a MAC, then mark the store so that the server refuses records without one")
 	return cmd
 }
 
 // errTampered is storeVerify's error when a record fails.
 var errTampered = errors.New("records failed their MAC check")
 
-func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backend.RecordMACer) error {
+func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backend.RecordMACer, fix bool) error {
 	sc, ok := st.(store.Scanner)
 	if !ok {
 		return fmt.Errorf("store %T cannot list its records", st)
@@ -62,8 +70,9 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 	if err != nil {
 		return err
 	}
-	var okCount, noMAC, tampered int
+	var okCount, noMAC, tampered, maced int
 	for _, tenant := range tenants {
+		var missing []string // MACed after the scan, which may not write
 		err := sc.ScanObjects(ctx, tenant, "", func(o *store.Object) error {
 			status, err := ops.VerifyRecord(ctx, macer, o)
 			if err != nil {
@@ -74,6 +83,7 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 				okCount++
 			case ops.RecordNoMAC:
 				noMAC++
+				missing = append(missing, o.ID)
 			case ops.RecordTampered:
 				tampered++
 				fmt.Fprintf(out, "TAMPERED tenant=%s object=%s revision=%d\n", tenant, o.ID, o.Revision)
@@ -83,8 +93,34 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 		if err != nil {
 			return err
 		}
+		for _, id := range missing {
+			if !fix {
+				break
+			}
+			wrote, err := ops.AddRecordMAC(ctx, st, macer, tenant, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("tenant %s object %s: %w", tenant, id, err)
+			}
+			if wrote {
+				maced++
+			}
+		}
 	}
 	fmt.Fprintf(out, "%d records: %d verified, %d without a MAC (MACed on their next write), %d TAMPERED\n", okCount+noMAC+tampered, okCount, noMAC, tampered)
+	if fix {
+		if err := ops.MarkRecordMACs(ctx, st, macer); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "fixed: %d records given their MAC\n", maced)
+	}
+	switch marked, err := ops.RecordMACsRequired(ctx, st, macer); {
+	case err != nil:
+		return err
+	case marked:
+		fmt.Fprintln(out, "store marked: every record must carry a MAC (one without is refused like a failing one)")
+	default:
+		fmt.Fprintln(out, "store NOT marked: records without a MAC are served (run `kmipctl store verify --fix` to MAC them and mark the store)")
+	}
 	if tampered > 0 {
 		return fmt.Errorf("%d %w", tampered, errTampered)
 	}

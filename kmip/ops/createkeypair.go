@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gemalto/kmip-go/ttlv"
 	"github.com/google/uuid"
 
+	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 )
@@ -66,7 +68,7 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 	if keep {
 		public, kept, err = keepPair(ctx, keeper, call, s, &privAttrs)
 	} else {
-		private, public, err = generatePair(privAttrs)
+		private, public, err = s.generatePair(ctx, call, privAttrs)
 	}
 	if err != nil {
 		return nil, err
@@ -132,47 +134,77 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 	return &message.CreateKeyPairResponse{PrivateKeyUniqueIdentifier: privID, PublicKeyUniqueIdentifier: pubID}, nil
 }
 
-// generatePair makes the key pair the attributes ask for.
-func generatePair(attrs attr.List) (private, public any, err error) {
-	a, ok := attrs.Get(attr.CryptographicAlgorithm)
-	if !ok {
-		return nil, nil, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Algorithm is required")
-	}
-	alg, err := a.Enum()
+// generatePair makes the key pair the attributes ask for: inside the
+// root of trust when it generates key pairs (backend.KeyPairGenerator:
+// the HSM's C_GenerateKeyPair), in Go otherwise (a cloud KMS).
+func (s *Service) generatePair(ctx context.Context, call *Call, attrs attr.List) (private, public any, err error) {
+	req, err := pairRequest(attrs)
 	if err != nil {
-		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+		return nil, nil, err
 	}
-	l, ok := attrs.Get(attr.CryptographicLength)
-	if !ok {
-		return nil, nil, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Length is required")
-	}
-	length, err := l.Int()
-	if err != nil {
-		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
-	}
-	switch kmip14.CryptographicAlgorithm(alg) {
-	case kmip14.CryptographicAlgorithmRSA:
-		if !slices.Contains(rsaLengths, length) {
-			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "RSA keys are %v bits, not %d", rsaLengths, length)
+	if g, ok := s.backend.(backend.KeyPairGenerator); ok {
+		tk, err := s.tenantKey(ctx, call.Tenant)
+		if err != nil {
+			return nil, nil, err
 		}
-		k, err := rsa.GenerateKey(rand.Reader, int(length))
+		req.Key = tk
+		k, err := g.GenerateKeyPair(ctx, req)
+		switch {
+		case err == nil:
+			return k, k.Public(), nil
+		case !errors.Is(err, backend.ErrNoKeyPairGenerator):
+			return nil, nil, fmt.Errorf("generate key pair in the root of trust: %w", err)
+		}
+	}
+	if req.RSABits != 0 {
+		k, err := rsa.GenerateKey(rand.Reader, req.RSABits)
 		if err != nil {
 			return nil, nil, fmt.Errorf("generate RSA key: %w", err)
 		}
 		return k, &k.PublicKey, nil
+	}
+	k, err := ecdsa.GenerateKey(req.Curve, rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate EC key: %w", err)
+	}
+	return k, &k.PublicKey, nil
+}
+
+// pairRequest reads and checks the algorithm and length of a key pair.
+func pairRequest(attrs attr.List) (backend.GenerateKeyPairRequest, error) {
+	var req backend.GenerateKeyPairRequest
+	a, ok := attrs.Get(attr.CryptographicAlgorithm)
+	if !ok {
+		return req, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Algorithm is required")
+	}
+	alg, err := a.Enum()
+	if err != nil {
+		return req, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+	}
+	l, ok := attrs.Get(attr.CryptographicLength)
+	if !ok {
+		return req, message.Errorf(kmip20.ResultReasonMissingData, "Cryptographic Length is required")
+	}
+	length, err := l.Int()
+	if err != nil {
+		return req, message.Errorf(kmip20.ResultReasonInvalidField, "%v", err)
+	}
+	switch kmip14.CryptographicAlgorithm(alg) {
+	case kmip14.CryptographicAlgorithmRSA:
+		if !slices.Contains(rsaLengths, length) {
+			return req, message.Errorf(kmip20.ResultReasonInvalidField, "RSA keys are %v bits, not %d", rsaLengths, length)
+		}
+		req.RSABits = int(length)
 	case kmip14.CryptographicAlgorithmEC, kmip14.CryptographicAlgorithmECDSA, kmip14.CryptographicAlgorithmECDH:
 		curve, ok := ecCurves[length]
 		if !ok {
-			return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "EC keys are on P-256, P-384 or P-521, not a %d-bit curve", length)
+			return req, message.Errorf(kmip20.ResultReasonInvalidField, "EC keys are on P-256, P-384 or P-521, not a %d-bit curve", length)
 		}
-		k, err := ecdsa.GenerateKey(curve, rand.Reader)
-		if err != nil {
-			return nil, nil, fmt.Errorf("generate EC key: %w", err)
-		}
-		return k, &k.PublicKey, nil
+		req.Curve = curve
 	default:
-		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "Create Key Pair makes RSA and EC keys, not %s", kmip14.CryptographicAlgorithm(alg))
+		return req, message.Errorf(kmip20.ResultReasonInvalidField, "Create Key Pair makes RSA and EC keys, not %s", kmip14.CryptographicAlgorithm(alg))
 	}
+	return req, nil
 }
 
 // pairTemplates are the three attribute sets of a key-pair request, each

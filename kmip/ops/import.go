@@ -26,6 +26,9 @@ func (s *Service) importObject(ctx context.Context, call *Call) (any, error) {
 	if req.UniqueIdentifier == "" {
 		return nil, message.Errorf(kmip20.ResultReasonMissingData, "Import needs the Unique Identifier of the object")
 	}
+	if isShared(req.UniqueIdentifier) {
+		return nil, errReadOnly(req.UniqueIdentifier)
+	}
 	list, err := message.DecodeAttributes(req.Attributes)
 	if err != nil {
 		return nil, err

@@ -149,7 +149,7 @@ func keepPair(ctx context.Context, keeper backend.KeyKeeper, call *Call, s *Serv
 		req.Curve = curve
 	default:
 		// generatePair answers what is wrong with the request.
-		if _, _, err := generatePair(*privAttrs); err != nil {
+		if _, err := pairRequest(*privAttrs); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, message.Errorf(kmip20.ResultReasonInvalidField, "a non-Extractable key pair is kept in the root of trust, which keeps RSA and EC keys only")

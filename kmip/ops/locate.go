@@ -73,19 +73,31 @@ func (s *Service) locate(ctx context.Context, call *Call) (any, error) {
 			return true
 		}
 	}
-	objs, err := s.db(ctx).ListObjects(ctx, *q)
-	if err != nil {
-		return nil, err
+	// The shared objects (shared.go) come first, when the request names
+	// objects.
+	var shared, sharedPage []string
+	tenantNone := false
+	if namesObjects(filters) {
+		shared = s.locateShared(ctx, q)
+		sharedPage, tenantNone = pageShared(q, shared)
 	}
+	var objs []*store.Object
+	if !tenantNone {
+		if objs, err = s.db(ctx).ListObjects(ctx, *q); err != nil {
+			return nil, err
+		}
+	}
+	resp.UniqueIdentifier = append(resp.UniqueIdentifier, sharedPage...)
 	for _, o := range objs {
 		resp.UniqueIdentifier = append(resp.UniqueIdentifier, o.ID)
 	}
 	if pagedCount(call, &req) {
-		n := len(objs)
+		n := len(resp.UniqueIdentifier)
 		if req.ObjectGroupMember != kmip14.ObjectGroupMemberGroupMemberDefault {
 			if n, err = s.db(ctx).CountObjects(ctx, *q); err != nil {
 				return nil, err
 			}
+			n += len(shared)
 		}
 		located := int32(min(n, 1<<31-1))
 		resp.LocatedItems = &located
@@ -93,8 +105,8 @@ func (s *Service) locate(ctx context.Context, call *Call) (any, error) {
 	// One object found becomes the ID Placeholder of the next items; more
 	// (or none) leave it empty, so that they fail instead of acting on an
 	// arbitrary object.
-	if len(objs) == 1 {
-		call.Placeholder = objs[0].ID
+	if len(resp.UniqueIdentifier) == 1 {
+		call.Placeholder = resp.UniqueIdentifier[0]
 	}
 	return resp, nil
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -26,6 +27,10 @@ import (
 type managed struct {
 	rec   *store.Object
 	attrs attr.List
+	// shared is the material of an object of the shared namespace
+	// (shared.go), as storedMaterial.seal writes it: such an object is
+	// not stored, its material not sealed.
+	shared []byte
 }
 
 // load reads an object of the caller's tenant. Another tenant's object is
@@ -47,6 +52,9 @@ func (s *Service) load(ctx context.Context, call *Call, id string) (*managed, er
 
 // loadArchived is load for on-line and archived objects alike.
 func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*managed, error) {
+	if isShared(id) {
+		return s.loadShared(ctx, call, id)
+	}
 	rec, err := s.db(ctx).GetObject(ctx, call.Tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
@@ -122,6 +130,9 @@ func (s *Service) modify(ctx context.Context, call *Call, id string, load func(c
 // loaded it (nil: load it first), which saves a read and a decode; when
 // another writer got there first it is re-read as modify does.
 func (s *Service) modifyFrom(ctx context.Context, call *Call, id string, m *managed, load func(context.Context, *Call, string) (*managed, error), change func(m *managed) error) (*managed, error) {
+	if isShared(id) {
+		return nil, errReadOnly(id)
+	}
 	if !inTx(ctx) {
 		defer s.writers.lock(call.Tenant, id)()
 	}
@@ -268,6 +279,9 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 
 // material opens an object's sealed key material inside the root of trust.
 func (s *Service) material(ctx context.Context, call *Call, m *managed) ([]byte, error) {
+	if m.shared != nil {
+		return bytes.Clone(m.shared), nil
+	}
 	if len(m.rec.Material) == 0 {
 		return nil, message.Errorf(kmip20.ResultReasonKeyValueNotPresent, "object %s has no key material", m.rec.ID)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -23,9 +24,10 @@ import (
 // item records the failure.
 //
 // A record without a MAC (written before record MACs existed, or by a
-// server without them) is accepted and gets its MAC on its next write.
-// That leaves a gap: a MAC stripped from a record is not noticed on Get
-// (`kmipctl store verify` lists such records as unMACed).
+// server without them) is accepted and gets its MAC on its next write,
+// unless the store holds the marker "every record carries a MAC"
+// (recordmark.go): then it is refused as a failing one is, so that a
+// stripped MAC is noticed on load.
 //
 // Verified records are remembered by the SHA-256 of their MAC input and
 // MAC (verifiedCache): a record read again unchanged costs a hash instead
@@ -52,12 +54,20 @@ type macStore struct {
 type verifiedCache struct {
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]struct{}
+	// marked: the store holds the record MAC marker (recordmark.go);
+	// markerLooked is when it was last looked for.
+	marked       bool
+	markerLooked time.Time
+}
+
+func newVerifiedCache() *verifiedCache {
+	return &verifiedCache{verified: map[[sha256.Size]byte]struct{}{}}
 }
 
 // newMACStore wraps st; a store with transactions (store.Transactor)
 // stays one, and the store each transaction hands out is MACed too.
 func newMACStore(st store.Store, macer backend.RecordMACer, log zerolog.Logger) store.Store {
-	m := &macStore{Store: st, macer: macer, log: log, verifiedCache: &verifiedCache{verified: map[[sha256.Size]byte]struct{}{}}}
+	m := &macStore{Store: st, macer: macer, log: log, verifiedCache: newVerifiedCache()}
 	if _, ok := st.(store.Transactor); ok {
 		return macTxStore{m}
 	}
@@ -107,9 +117,18 @@ func (m *verifiedCache) remember(tenantID string, input, mac []byte) {
 }
 
 // check verifies a stored record's MAC; a record without one passes
-// (see above).
+// unless the store is marked (see above).
 func (m *macStore) check(ctx context.Context, o *store.Object) error {
 	if len(o.MAC) == 0 {
+		required, err := m.macsRequired(ctx)
+		if err != nil {
+			return fmt.Errorf("object %s: %w", o.ID, err)
+		}
+		if required {
+			m.log.Error().Str("tenant", o.TenantID).Str("object", o.ID).Uint64("revision", o.Revision).
+				Msg("stored record has no MAC in a store whose every record must have one: not served (kmipctl store verify lists such records)")
+			return fmt.Errorf("object %s: %w", o.ID, errNoMAC)
+		}
 		return nil
 	}
 	input := store.RecordMACInput(o, o.Revision)

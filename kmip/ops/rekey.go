@@ -56,6 +56,9 @@ func (s *Service) rekey(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if old.shared != nil {
+		return nil, errReadOnly(id)
+	}
 	if old.rec.ObjectType != uint32(kmip14.ObjectTypeSymmetricKey) {
 		return nil, message.Errorf(kmip20.ResultReasonIllegalOperation, "Re-key replaces symmetric keys; %s is a %s", id, kmip14.ObjectType(old.rec.ObjectType))
 	}

@@ -37,6 +37,9 @@ func (s *Service) rekeyKeyPair(ctx context.Context, call *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if oldPriv.shared != nil {
+		return nil, errReadOnly(privID)
+	}
 	if oldPriv.rec.ObjectType != uint32(kmip14.ObjectTypePrivateKey) {
 		return nil, message.Errorf(kmip20.ResultReasonIllegalOperation, "Re-key Key Pair replaces key pairs named by their private key; %s is a %s", privID, kmip14.ObjectType(oldPriv.rec.ObjectType))
 	}

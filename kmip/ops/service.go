@@ -101,6 +101,8 @@ type Service struct {
 	streams streamTable
 	// writers queues this node's changes to one object (retry.go).
 	writers objectLocks
+	// shared caches the shared namespace's transport keys (shared.go).
+	shared sharedObjects
 }
 
 // New builds the operations service.
