@@ -138,7 +138,23 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) er
 	if s.in != nil {
 		return wrap(op, fn(s.in.tx))
 	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
 	return wrap(op, s.db.View(fn))
+}
+
+// settle waits for the commits of the writes that ctx deferred (see
+// store.WithDeferredDurability) before anything else is done with ctx:
+// an operation reads its own writes, and a write after a failed one
+// fails.
+func settle(ctx context.Context, op string) error {
+	if d := store.DeferredFrom(ctx); d != nil {
+		if err := d.Wait(); err != nil {
+			return fmt.Errorf("bbolt: %s: an earlier write failed: %w", op, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
@@ -147,6 +163,16 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	}
 	if s.in != nil {
 		return wrap(op, s.in.write(fn))
+	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
+	if d := store.DeferredFrom(ctx); d != nil {
+		wait, err := s.writes.updateDeferred(fn)
+		if err == nil && wait != nil {
+			d.Defer(func() error { return wrap(op, wait()) })
+		}
+		return wrap(op, err)
 	}
 	return wrap(op, s.writes.update(fn))
 }
