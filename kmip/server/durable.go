@@ -17,9 +17,10 @@ import (
 // audit record is on disk. Done in turn, that is the store's commit (two
 // fdatasyncs) and then the log's (one more). For the operations below, in
 // a message of one item, the executor asks the store to defer the
-// durability wait (store.WithDeferredDurability): the store returns once
-// the write is in a transaction whose checks passed and whose commit has
-// begun, the operation finishes, the audit record is handed to the log,
+// durability wait (store.WithDeferredDurability): the store returns from
+// the new object's write (CreateObject; every other write stays durable
+// on return) once it is in a transaction whose checks passed and whose
+// commit has begun, the operation finishes, the audit record is handed to the log,
 // and the executor waits for the store's commit and the log's together.
 //
 // Why the guarantees hold:

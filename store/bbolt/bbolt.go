@@ -167,14 +167,31 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	if err := settle(ctx, op); err != nil {
 		return err
 	}
-	if d := store.DeferredFrom(ctx); d != nil {
-		wait, err := s.writes.updateDeferred(fn)
-		if err == nil && wait != nil {
-			d.Defer(func() error { return wrap(op, wait()) })
-		}
-		return wrap(op, err)
-	}
 	return wrap(op, s.writes.update(fn))
+}
+
+// insert is update for CreateObject, the one write whose durability may
+// be deferred (store.WithDeferredDurability): what a caller does after a
+// new object's write (answering its identifier) waits for the Deferred.
+// Every other write stays durable when it returns, because callers act
+// on them at once: a tenant's KEK, say, is cached in memory once its
+// tenant record is written, and must never be if that commit fails.
+func (s *Store) insert(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
+	d := store.DeferredFrom(ctx)
+	if d == nil || s.in != nil {
+		return s.update(ctx, op, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: %s: %w", op, err)
+	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
+	wait, err := s.writes.updateDeferred(fn)
+	if err == nil && wait != nil {
+		d.Defer(func() error { return wrap(op, wait()) })
+	}
+	return wrap(op, err)
 }
 
 func wrap(op string, err error) error {
@@ -219,7 +236,7 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 	rec.Revision = 1
 	rec.CreatedAt = now()
 	rec.UpdatedAt = rec.CreatedAt
-	err := s.update(ctx, op, func(tx *bolt.Tx) error {
+	err := s.insert(ctx, op, func(tx *bolt.Tx) error {
 		tb, err := createTenant(tx, o.TenantID)
 		if err != nil {
 			return err

@@ -18,7 +18,8 @@ import (
 // returns before its commit and hands the wait to the Deferred; the write
 // is on disk once Wait returns nil; the operation's next call of the store
 // reads its own write; a write's own failure (an existing ID) is returned
-// by the write, not deferred; a commit that fails after the write applied
+// by the write, not deferred; writes other than CreateObject are never
+// deferred; a commit that fails after the write applied
 // reaches Wait and every later call with that context, and nothing of it
 // is stored.
 func TestDeferredDurability(t *testing.T) {
@@ -62,6 +63,17 @@ func TestDeferredDurability(t *testing.T) {
 		require.ErrorIs(t, s.CreateObject(ctx, obj("d00")), store.ErrExists)
 		assert.False(t, d.Pending())
 		assert.NoError(t, d.Wait())
+	})
+
+	t.Run("other writes are durable when they return", func(t *testing.T) {
+		ctx, d := store.WithDeferredDurability(context.Background())
+		require.NoError(t, s.PutTenant(ctx, &store.Tenant{ID: "t2", Backend: "pkcs11", KeyBlob: []byte("blob")}))
+		assert.False(t, d.Pending(), "a tenant's record is acted on at once: never deferred")
+		got, err := s.GetObject(ctx, "t", "d00")
+		require.NoError(t, err)
+		got.State = 2
+		require.NoError(t, s.UpdateObject(ctx, got))
+		assert.False(t, d.Pending())
 	})
 
 	t.Run("failed commit", func(t *testing.T) {
