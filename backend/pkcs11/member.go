@@ -355,6 +355,7 @@ func (m *member) dropAnchor() {
 	clear(m.keks)
 	m.keksMu.Unlock()
 	m.forgetKept()
+	m.forgetSKEYCopy()
 }
 
 // key returns the cached handle of a key set object, resolving it by label

@@ -49,7 +49,7 @@ func (b *Backend) MACRecord(ctx context.Context, tenantID string, record []byte)
 	var out []byte
 	err = b.do(ctx, func(m *member) error {
 		return m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			skey, err := m.key(s, skeySpec(m.cfg.SKEYLabel))
+			skey, err := m.macKey(s)
 			if err != nil {
 				return unavailable("SKEY", err)
 			}
@@ -77,7 +77,7 @@ func (b *Backend) VerifyRecord(ctx context.Context, tenantID string, record, mac
 	defer leave()
 	err = b.do(ctx, func(m *member) error {
 		return m.withSession(ctx, func(s pkcs11.SessionHandle) error {
-			skey, err := m.key(s, skeySpec(m.cfg.SKEYLabel))
+			skey, err := m.macKey(s)
 			if err != nil {
 				return unavailable("SKEY", err)
 			}

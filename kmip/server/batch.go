@@ -125,6 +125,7 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 	if h.BatchErrorContinuationOption == message.BatchErrorUndo {
 		journal = &ops.Journal{}
 	}
+	ctx, deferred := x.deferDurability(ctx, req, journal != nil)
 	placeholder := ""
 	var events []audit.Event
 	// items runs the batch's items in order with ctx (an Undo batch's
@@ -165,7 +166,7 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 	case !items(ctx) && journal != nil:
 		x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
 	}
-	x.record(ctx, v, events, resp)
+	x.recordDurable(ctx, v, events, resp, deferred)
 	resp.Header.BatchCount = int32(len(resp.Items))
 	return resp
 }

@@ -138,7 +138,23 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) er
 	if s.in != nil {
 		return wrap(op, fn(s.in.tx))
 	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
 	return wrap(op, s.db.View(fn))
+}
+
+// settle waits for the commits of the writes that ctx deferred (see
+// store.WithDeferredDurability) before anything else is done with ctx:
+// an operation reads its own writes, and a write after a failed one
+// fails.
+func settle(ctx context.Context, op string) error {
+	if d := store.DeferredFrom(ctx); d != nil {
+		if err := d.Wait(); err != nil {
+			return fmt.Errorf("bbolt: %s: an earlier write failed: %w", op, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
@@ -148,7 +164,34 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	if s.in != nil {
 		return wrap(op, s.in.write(fn))
 	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
 	return wrap(op, s.writes.update(fn))
+}
+
+// insert is update for CreateObject, the one write whose durability may
+// be deferred (store.WithDeferredDurability): what a caller does after a
+// new object's write (answering its identifier) waits for the Deferred.
+// Every other write stays durable when it returns, because callers act
+// on them at once: a tenant's KEK, say, is cached in memory once its
+// tenant record is written, and must never be if that commit fails.
+func (s *Store) insert(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
+	d := store.DeferredFrom(ctx)
+	if d == nil || s.in != nil {
+		return s.update(ctx, op, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: %s: %w", op, err)
+	}
+	if err := settle(ctx, op); err != nil {
+		return err
+	}
+	wait, err := s.writes.updateDeferred(fn)
+	if err == nil && wait != nil {
+		d.Defer(func() error { return wrap(op, wait()) })
+	}
+	return wrap(op, err)
 }
 
 func wrap(op string, err error) error {
@@ -193,7 +236,7 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 	rec.Revision = 1
 	rec.CreatedAt = now()
 	rec.UpdatedAt = rec.CreatedAt
-	err := s.update(ctx, op, func(tx *bolt.Tx) error {
+	err := s.insert(ctx, op, func(tx *bolt.Tx) error {
 		tb, err := createTenant(tx, o.TenantID)
 		if err != nil {
 			return err

@@ -37,6 +37,11 @@ var errSolo = errors.New("bbolt: run the write alone")
 type write struct {
 	fn   func(*bolt.Tx) error
 	done chan error
+	// applied, when not nil, is told when fn and every other write of its
+	// transaction have run without error, as the commit begins: the write
+	// can then only fail with the commit as a whole (deferred durability,
+	// store.WithDeferredDurability).
+	applied chan struct{}
 }
 
 type committer struct {
@@ -50,6 +55,10 @@ type committer struct {
 
 	// commits counts the group transactions, for tests.
 	commits atomic.Int64
+	// failCommit, set by tests, fails the next group transaction after
+	// its writes applied, as a failed write or fdatasync of the commit
+	// would.
+	failCommit atomic.Pointer[error]
 }
 
 func newCommitter(db *bolt.DB) *committer {
@@ -61,20 +70,40 @@ func newCommitter(db *bolt.DB) *committer {
 // update runs fn in a transaction shared with concurrent writes and
 // returns once it is durable.
 func (c *committer) update(fn func(*bolt.Tx) error) error {
-	done := make(chan error, 1)
+	_, err := c.submit(fn, false)
+	return err
+}
+
+// updateDeferred runs fn like update, but returns as soon as fn's
+// transaction is being committed, with the wait for that commit: an error
+// from updateDeferred is fn's own (nothing was written), one from wait is
+// the commit's. wait is nil when the write is already durable.
+func (c *committer) updateDeferred(fn func(*bolt.Tx) error) (wait func() error, err error) {
+	return c.submit(fn, true)
+}
+
+func (c *committer) submit(fn func(*bolt.Tx) error, deferred bool) (func() error, error) {
+	w := write{fn: fn, done: make(chan error, 1)}
+	if deferred {
+		w.applied = make(chan struct{}, 1)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return c.db.Update(fn) // fails: the database is closing
+		return nil, c.db.Update(fn) // fails: the database is closing
 	}
-	c.pending = append(c.pending, write{fn: fn, done: done})
+	c.pending = append(c.pending, w)
 	c.mu.Unlock()
 	c.kick()
-	err := <-done
-	if errors.Is(err, errSolo) {
-		err = c.db.Update(fn)
+	select {
+	case err := <-w.done:
+		if errors.Is(err, errSolo) {
+			err = c.db.Update(fn)
+		}
+		return nil, err
+	case <-w.applied: // never ready when nil
+		return func() error { return <-w.done }, nil
 	}
-	return err
 }
 
 // close commits what is queued and stops the committer.
@@ -187,6 +216,15 @@ func (c *committer) commit(group []write) {
 					failed = i
 					return err
 				}
+			}
+			// Every write applied: only the commit itself can fail now.
+			for _, w := range group {
+				if w.applied != nil {
+					w.applied <- struct{}{}
+				}
+			}
+			if err := c.failCommit.Swap(nil); err != nil {
+				return *err
 			}
 			return nil
 		})

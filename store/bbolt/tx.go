@@ -44,6 +44,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Store) error) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: transaction: %w", err)
 	}
+	if err := settle(ctx, "transaction"); err != nil {
+		return err
+	}
 	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		in := &txState{tx: tx}
