@@ -63,7 +63,7 @@ func internName(b []byte) string {
 // the last of repeated fields, and copies each Attribute Value (all of them in
 // one buffer); unlike it the copy is the item alone, without the siblings
 // that follow it.
-func unmarshalFast(item ttlv.TTLV) (List, bool) {
+func unmarshalFast(item ttlv.TTLV, copyValues bool) (List, bool) {
 	if item.Type() != ttlv.TypeStructure {
 		return nil, false
 	}
@@ -79,10 +79,14 @@ func unmarshalFast(item ttlv.TTLV) (List, bool) {
 		rest = r
 	}
 	l := make(List, 0, count)
-	// One copy of the whole list, which every Attribute Value then
-	// aliases (capped, so that appending to one never writes into the
-	// next): one allocation instead of one per attribute.
-	owned := append([]byte(nil), item[ttlvfast.Header:]...)
+	// One copy of the whole list (unless the caller hands item over),
+	// which every Attribute Value then aliases, capped so that appending
+	// to one never writes into the next: one allocation instead of one
+	// per attribute.
+	owned := []byte(item[ttlvfast.Header:])
+	if copyValues {
+		owned = append([]byte(nil), owned...)
+	}
 	for rest := owned; ; {
 		it, r, ok := ttlvfast.Next(rest)
 		if !ok {
