@@ -139,6 +139,7 @@ func TestKmipctlBench(t *testing.T) {
 			Errors      int64    `json:"errors"`
 			Samples     []string `json:"error_samples"`
 			SetupError  string   `json:"setup_error"`
+			ClientCPU   float64  `json:"client_cpu_us_per_op"`
 			Latency     struct {
 				P50, P90, P99, Max float64
 			} `json:"latency_ms"`
@@ -156,6 +157,7 @@ func TestKmipctlBench(t *testing.T) {
 		assert.Positive(t, r.Latency.P50, "%s/%d p50", r.Workload, r.Conns)
 		assert.LessOrEqual(t, r.Latency.P50, r.Latency.P99)
 		assert.LessOrEqual(t, r.Latency.P99, r.Latency.Max)
+		assert.Positive(t, r.ClientCPU, "%s/%d the load generator's own CPU per operation", r.Workload, r.Conns)
 	}
 	assert.Equal(t, "1.4", rep.Results[0].KMIPVersion)
 	assert.Equal(t, "1.1", rep.Results[2].KMIPVersion, "the vCenter conversation is in KMIP 1.1")

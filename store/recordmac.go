@@ -25,7 +25,12 @@ func RecordMACInput(o *Object, revision uint64) []byte {
 	for _, e := range o.Index {
 		n += len(e.Key) + len(e.Value) + 8
 	}
-	b := make([]byte, 0, n)
+	return AppendRecordMACInput(make([]byte, 0, n), o, revision)
+}
+
+// AppendRecordMACInput appends RecordMACInput(o, revision) to b: the
+// record check of every read builds it into a reused buffer.
+func AppendRecordMACInput(b []byte, o *Object, revision uint64) []byte {
 	field := func(v []byte) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
@@ -47,18 +52,34 @@ func RecordMACInput(o *Object, revision uint64) []byte {
 	field(o.Attributes)
 	// A destroyed object's material is nil; nil and empty are the same.
 	field(o.Material)
-	index := slices.Clone(o.Index)
-	slices.SortFunc(index, func(x, y IndexEntry) int {
-		if c := strings.Compare(x.Key, y.Key); c != 0 {
-			return c
-		}
-		return strings.Compare(string(x.Value), string(y.Value))
-	})
-	index = slices.CompactFunc(index, func(x, y IndexEntry) bool { return x.Key == y.Key && string(x.Value) == string(y.Value) })
+	index := o.Index
+	if !sortedUnique(index) { // a store usually hands them out so already
+		index = slices.Clone(index)
+		slices.SortFunc(index, compareIndexEntries)
+		index = slices.CompactFunc(index, func(x, y IndexEntry) bool { return compareIndexEntries(x, y) == 0 })
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(index)))
 	for _, e := range index {
 		field([]byte(e.Key))
 		field(e.Value)
 	}
 	return b
+}
+
+func compareIndexEntries(x, y IndexEntry) int {
+	if c := strings.Compare(x.Key, y.Key); c != 0 {
+		return c
+	}
+	return strings.Compare(string(x.Value), string(y.Value))
+}
+
+// sortedUnique reports whether index is in strictly increasing order (no
+// two entries the same): the order RecordMACInput encodes them in.
+func sortedUnique(index []IndexEntry) bool {
+	for i := 1; i < len(index); i++ {
+		if compareIndexEntries(index[i-1], index[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }

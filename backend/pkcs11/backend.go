@@ -35,6 +35,9 @@ type Backend struct {
 	// waits for calls in flight and no call starts on a closed Backend.
 	life   sync.RWMutex
 	closed bool
+	// leave is life.RUnlock, made once: a method value made per call
+	// would be an allocation on every operation.
+	leave func()
 
 	cfg     config.PKCS11
 	members []*member
@@ -103,6 +106,7 @@ func Open(ctx context.Context, cfg config.PKCS11) (*Backend, error) {
 		done: make(chan struct{}),
 		log:  loggerFrom(ctx),
 	}
+	b.leave = b.life.RUnlock
 	var failed []error
 	for i, spec := range specs {
 		m := newMember(i+1, spec, cfg, pin, mech)
@@ -180,7 +184,10 @@ func (b *Backend) enter() (func(), error) {
 		b.life.RUnlock()
 		return nil, errClosed
 	}
-	return b.life.RUnlock, nil
+	if b.leave == nil { // a Backend not made by Open (tests)
+		return b.life.RUnlock, nil
+	}
+	return b.leave, nil
 }
 
 // NewTenantKey generates an AES-256 KEK in the HSM, wraps it with the MKEK

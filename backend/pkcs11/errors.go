@@ -30,6 +30,9 @@ func (e keyProblem) Is(target error) bool { return target == backend.ErrKeyMissi
 // rv returns the PKCS#11 return value inside err, if any (none for a
 // settled error).
 func rv(err error) (uint, bool) {
+	if err == nil { // the common case, without errors.As's allocation
+		return 0, false
+	}
 	var st settled
 	if errors.As(err, &st) {
 		return 0, false

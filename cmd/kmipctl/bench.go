@@ -109,6 +109,11 @@ type benchResult struct {
 	ErrorSamples []string  `json:"error_samples,omitempty"`
 	SetupError   string    `json:"setup_error,omitempty"`
 	Latency      latencyMS `json:"latency_ms"`
+	// ClientCPUPerOp is the load generator's own CPU time (user and
+	// system, this process) per operation over the timed run, in µs:
+	// it shares the machine with a local server, so its cost is part of
+	// what limits the rate measured. 0 where it cannot be read.
+	ClientCPUPerOp float64 `json:"client_cpu_us_per_op,omitempty"`
 }
 
 // latencyMS are an operation's latency percentiles, in milliseconds.
@@ -210,15 +215,15 @@ func printBenchTable(w io.Writer, rep benchReport) {
 	}
 	fmt.Fprintf(w, "%s (%s)\n", label, rep.TLS)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tkmip\tconns\tseconds\tops\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\t")
+	fmt.Fprintln(tw, "workload\tkmip\tconns\tseconds\tops\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tbench cpu µs/op\t")
 	for _, r := range rep.Results {
 		if r.SetupError != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\n", r.Workload, r.KMIPVersion, r.Conns, r.SetupError)
+			fmt.Fprintf(tw, "%s\t%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.KMIPVersion, r.Conns, r.SetupError)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t\n",
 			r.Workload, r.KMIPVersion, r.Conns, r.Seconds, r.Ops, r.OpsPerSec,
-			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Errors)
+			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Errors, r.ClientCPUPerOp)
 	}
 	_ = tw.Flush()
 	for _, r := range rep.Results {
@@ -289,6 +294,7 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 		defer c2()
 	}
 	start := time.Now()
+	cpu0, cpuOK := processCPU()
 	stopProgress := startProgress(progress, w.name, n, start, o, &done, &failed)
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -335,6 +341,7 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, cpuOK1 := processCPU()
 	stopProgress()
 
 	var all []int64
@@ -354,6 +361,9 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 	res.Requests = res.Ops * int64(w.messages)
 	res.OpsPerSec = float64(res.Ops) / elapsed.Seconds()
 	res.Latency = percentiles(all)
+	if cpuOK && cpuOK1 && res.Ops > 0 {
+		res.ClientCPUPerOp = float64(cpu1-cpu0) / 1e3 / float64(res.Ops)
+	}
 	return res
 }
 

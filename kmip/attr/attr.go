@@ -176,7 +176,22 @@ func Unmarshal(b []byte) (List, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attr: decode: %w", err)
 	}
-	if l, ok := unmarshalFast(item); ok {
+	if l, ok := unmarshalFast(item, true); ok {
+		return l, nil
+	}
+	return unmarshalReflect(b)
+}
+
+// UnmarshalShared is Unmarshal for a buffer the caller hands over: the
+// attribute values point into b instead of into a copy of it, so b must
+// not be changed afterwards. The operations load every record's list with
+// it (the store returns each record in buffers of its own).
+func UnmarshalShared(b []byte) (List, error) {
+	item, err := wire.CheckFirst(b)
+	if err != nil {
+		return nil, fmt.Errorf("attr: decode: %w", err)
+	}
+	if l, ok := unmarshalFast(item, false); ok {
 		return l, nil
 	}
 	return unmarshalReflect(b)

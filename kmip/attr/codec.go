@@ -36,12 +36,34 @@ func (l List) marshalFast() []byte {
 	return ttlvfast.End(b, top)
 }
 
+// standardNames maps each standard attribute name to itself, so that
+// decoding a stored list does not allocate a string per attribute name.
+var standardNames = func() map[string]string {
+	m := make(map[string]string, len(rules)+2)
+	for _, r := range rules {
+		m[r.Name] = r.Name
+	}
+	m[ShortUniqueIdentifier] = ShortUniqueIdentifier
+	m[KeyFormatType] = KeyFormatType
+	return m
+}()
+
+// internName is b as a string, shared for the standard names (the map
+// lookup of string(b) does not allocate).
+func internName(b []byte) string {
+	if s, ok := standardNames[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
 // unmarshalFast decodes a checked stored list. ok is false for a shape it
 // does not know (a field of an unexpected type), which the reflection
 // decoder then answers. Like that decoder it ignores unknown tags, keeps
-// the last of repeated fields, and copies each Attribute Value; unlike it
-// the copy is the item alone, without the siblings that follow it.
-func unmarshalFast(item ttlv.TTLV) (List, bool) {
+// the last of repeated fields, and copies each Attribute Value (all of them in
+// one buffer); unlike it the copy is the item alone, without the siblings
+// that follow it.
+func unmarshalFast(item ttlv.TTLV, copyValues bool) (List, bool) {
 	if item.Type() != ttlv.TypeStructure {
 		return nil, false
 	}
@@ -57,7 +79,15 @@ func unmarshalFast(item ttlv.TTLV) (List, bool) {
 		rest = r
 	}
 	l := make(List, 0, count)
-	for rest := []byte(item[ttlvfast.Header:]); ; {
+	// One copy of the whole list (unless the caller hands item over),
+	// which every Attribute Value then aliases, capped so that appending
+	// to one never writes into the next: one allocation instead of one
+	// per attribute.
+	owned := []byte(item[ttlvfast.Header:])
+	if copyValues {
+		owned = append([]byte(nil), owned...)
+	}
+	for rest := owned; ; {
 		it, r, ok := ttlvfast.Next(rest)
 		if !ok {
 			break
@@ -81,14 +111,14 @@ func unmarshalFast(item ttlv.TTLV) (List, bool) {
 				if f.Type != ttlv.TypeTextString {
 					return nil, false
 				}
-				a.Name = string(f.Value)
+				a.Name = internName(f.Value)
 			case kmip14.TagAttributeIndex:
 				if !f.Is(ttlv.TypeInteger) {
 					return nil, false
 				}
 				a.Index = f.Int32()
 			case kmip14.TagAttributeValue:
-				a.Value = f.Copy()
+				a.Value = ttlv.TTLV(f.Raw[:len(f.Raw):len(f.Raw)])
 			}
 		}
 		l = append(l, a)

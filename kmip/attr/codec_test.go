@@ -96,7 +96,45 @@ func TestUnmarshalMatchesReflection(t *testing.T) {
 		}
 		require.NoError(t, err, "input %d", i)
 		assert.Equal(t, trimValues(want), got, "input %d", i)
+		shared, err := attr.UnmarshalShared(append([]byte(nil), b...))
+		require.NoError(t, err, "input %d", i)
+		assert.Equal(t, got, shared, "input %d: UnmarshalShared reads the same list", i)
 	}
+}
+
+// TestUnmarshalValuesAreTheirOwn: Unmarshal's values do not change when
+// the input does, and appending to one value never writes into another
+// (they share one buffer); UnmarshalShared's point into its input.
+func TestUnmarshalValuesAreTheirOwn(t *testing.T) {
+	var l attr.List
+	l.Add("Name", attr.Text("first"))
+	l.Add("Object Group", attr.Text("second"))
+	l.Add("x-custom", attr.Int(7))
+	b, err := l.Marshal()
+	require.NoError(t, err)
+	got, err := attr.Unmarshal(b)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	want := append(attr.List(nil), got...)
+	for i := range want {
+		want[i].Value = append(ttlv.TTLV(nil), got[i].Value...)
+	}
+	for i := range b {
+		b[i] ^= 0xFF
+	}
+	assert.Equal(t, want, got, "the input changed, the list did not")
+	got[0].Value = append(got[0].Value, 0x42, 0x42, 0x42, 0x42)
+	assert.Equal(t, want[1:], got[1:], "appending to the first value left the next ones alone")
+
+	b, err = l.Marshal()
+	require.NoError(t, err)
+	shared, err := attr.UnmarshalShared(b)
+	require.NoError(t, err)
+	assert.Equal(t, want, shared)
+	for i := range b {
+		b[i] = 0
+	}
+	assert.NotEqual(t, want, shared, "UnmarshalShared's values point into its input")
 }
 
 // trimValues cuts each Attribute Value the reflection decoder returned to

@@ -59,7 +59,8 @@ func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*man
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}
-	attrs, err := attr.Unmarshal(rec.Attributes)
+	// The record is this call's own: its list is decoded in place.
+	attrs, err := attr.UnmarshalShared(rec.Attributes)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}

@@ -1,10 +1,12 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -96,15 +98,27 @@ func (m *macStore) seal(ctx context.Context, o *store.Object, revision uint64) e
 	return nil
 }
 
+// cacheKey is the SHA-256 of the record's tenant (length-prefixed), MAC
+// and MAC input.
 func cacheKey(tenantID string, input, mac []byte) [sha256.Size]byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s", len(tenantID), tenantID)
-	_, _ = h.Write(mac)
-	_, _ = h.Write(input)
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	b := append(appendKeyPrefix(make([]byte, 0, 32+len(tenantID)+len(mac)+len(input)), tenantID, mac), input...)
+	return sha256.Sum256(b)
 }
+
+func appendKeyPrefix(b []byte, tenantID string, mac []byte) []byte {
+	b = strconv.AppendInt(b, int64(len(tenantID)), 10)
+	b = append(b, ':')
+	b = append(b, tenantID...)
+	return append(b, mac...)
+}
+
+// checkBufs are the buffers that check builds a record's cache key input
+// in: every Get reads a record, and the input is about as long as it.
+var checkBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledCheckBuf keeps the buffers of unusually large records (a
+// certificate chain, an opaque object) out of the pool.
+const maxPooledCheckBuf = 64 << 10
 
 func (m *verifiedCache) remember(tenantID string, input, mac []byte) {
 	k := cacheKey(tenantID, input, mac)
@@ -131,11 +145,24 @@ func (m *macStore) check(ctx context.Context, o *store.Object) error {
 		}
 		return nil
 	}
-	input := store.RecordMACInput(o, o.Revision)
-	k := cacheKey(o.TenantID, input, o.MAC)
+	// The key is cacheKey's, built in a pooled buffer: a cache hit (a
+	// record read again unchanged) allocates nothing.
+	bp := checkBufs.Get().(*[]byte)
+	b := appendKeyPrefix((*bp)[:0], o.TenantID, o.MAC)
+	start := len(b)
+	b = store.AppendRecordMACInput(b, o, o.Revision)
+	k := sha256.Sum256(b)
 	m.mu.Lock()
 	_, ok := m.verified[k]
 	m.mu.Unlock()
+	var input []byte
+	if !ok {
+		input = bytes.Clone(b[start:])
+	}
+	if cap(b) <= maxPooledCheckBuf {
+		*bp = b
+		checkBufs.Put(bp)
+	}
 	if ok {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
+	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
@@ -81,7 +82,7 @@ func (x *Executor) record(ctx context.Context, v message.Version, events []audit
 	if err == nil {
 		return
 	}
-	x.logger(ctx).Error().Err(err).Int("items", len(events)).Bool("required", x.AuditRequired).Msg("audit record not written")
+	x.logAt(ctx, zerolog.ErrorLevel).Err(err).Int("items", len(events)).Bool("required", x.AuditRequired).Msg("audit record not written")
 	if !x.AuditRequired {
 		return
 	}

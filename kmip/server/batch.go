@@ -39,13 +39,36 @@ type Executor struct {
 	AuditRequired bool
 }
 
-// logger is the request's logger (with its connection and request ids)
-// when the listener put one in ctx, the executor's otherwise.
-func (x *Executor) logger(ctx context.Context) *zerolog.Logger {
-	if l := zerolog.Ctx(ctx); l != zerolog.DefaultContextLogger && l.GetLevel() != zerolog.Disabled {
-		return l
+// logAt starts a log event of the request at level (nil, which logs
+// nothing, when the level is off): on the connection's logger with the
+// request's number when the listener put them in ctx, on the executor's
+// otherwise. The number is added per event rather than with a logger per
+// request: most requests log nothing.
+func (x *Executor) logAt(ctx context.Context, level zerolog.Level) *zerolog.Event {
+	l := zerolog.Ctx(ctx)
+	if l == zerolog.DefaultContextLogger || l.GetLevel() == zerolog.Disabled {
+		return x.Log.WithLevel(level)
 	}
-	return &x.Log
+	ev := l.WithLevel(level)
+	if n, ok := requestNumber(ctx); ok {
+		ev = ev.Uint64("request", n)
+	}
+	return ev
+}
+
+// requestKey is the context key of the connection's connRequest.
+type requestKey struct{}
+
+// connRequest is the number of the request a connection is serving; the
+// connection's goroutine updates it between its requests.
+type connRequest struct{ n uint64 }
+
+func requestNumber(ctx context.Context) (uint64, bool) {
+	r, ok := ctx.Value(requestKey{}).(*connRequest)
+	if !ok {
+		return 0, false
+	}
+	return r.n, true
 }
 
 // Execute answers one request message from a client of tenant with no
@@ -182,7 +205,7 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 	}()
 	payload, err := x.Ops.Handle(ctx, item.Operation, call)
 	took := time.Since(start)
-	ev := x.logger(ctx).Debug().Str("operation", item.Operation.String()).Str("version", call.Version.String()).
+	ev := x.logAt(ctx, zerolog.DebugLevel).Str("operation", item.Operation.String()).Str("version", call.Version.String()).
 		Str("tenant", call.Tenant).Dur("took", took)
 	if err != nil {
 		result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gemalto/kmip-go/kmip20"
+	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/audit"
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
@@ -78,7 +79,7 @@ func (x *Executor) recordDurable(ctx context.Context, v message.Version, events 
 	if err == nil {
 		return
 	}
-	x.logger(ctx).Error().Err(err).Msg("store commit failed after the operation's audit record was written")
+	x.logAt(ctx, zerolog.ErrorLevel).Err(err).Msg("store commit failed after the operation's audit record was written")
 	var corrections []audit.Event
 	for i, it := range resp.Items {
 		if it.ResultStatus == message.StatusSuccess {
@@ -96,6 +97,6 @@ func (x *Executor) recordDurable(ctx context.Context, v message.Version, events 
 		return
 	}
 	if cerr := audit.RecordAll(ctx, x.Audit, corrections); cerr != nil {
-		x.logger(ctx).Error().Err(cerr).Int("items", len(corrections)).Msg("audit correction record not written")
+		x.logAt(ctx, zerolog.ErrorLevel).Err(cerr).Int("items", len(corrections)).Msg("audit correction record not written")
 	}
 }

@@ -253,8 +253,12 @@ func (s *Server) serveConn(raw net.Conn) {
 	log = log.With().Str("tenant", client.Tenant).Str("client", client.Name).Bool("activate_on_create", client.Policy.ActivateOnCreate).Logger()
 	log.Debug().Str("tls", tls.VersionName(state.Version)).Str("cipher", tls.CipherSuiteName(state.CipherSuite)).Msg("connection open")
 	defer log.Debug().Msg("connection closed")
-	var requests uint64
-	peer := peerOf(conn) // once per connection: it hashes the certificate
+	// Once per connection: the peer (it hashes the certificate), and the
+	// context every request's starts from, which carries the connection's
+	// logger and the number of the request being served (the executor's
+	// log lines add it, see requestNumber).
+	req := &connRequest{}
+	connCtx := context.WithValue(audit.WithPeer(log.WithContext(context.Background()), peerOf(conn)), requestKey{}, req)
 
 	r := bufio.NewReader(conn)
 	for !s.closing.Load() {
@@ -270,8 +274,8 @@ func (s *Server) serveConn(raw net.Conn) {
 			}
 			return
 		}
-		requests++
-		if !s.handleOne(conn, r, client, peer, log.With().Uint64("request", requests).Logger()) {
+		req.n++
+		if !s.handleOne(connCtx, conn, r, client, &log, req.n) {
 			return
 		}
 	}
@@ -281,7 +285,7 @@ func (s *Server) serveConn(raw net.Conn) {
 // the connection can carry another one. Only a request that has been read
 // whole counts as in flight: a client that stalls halfway through sending
 // one cannot hold up a shutdown.
-func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, peer audit.Peer, log zerolog.Logger) bool {
+func (s *Server) handleOne(connCtx context.Context, conn *tls.Conn, r *bufio.Reader, client ops.Client, log *zerolog.Logger, n uint64) bool {
 	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 	if s.closing.Load() {
 		return false
@@ -295,22 +299,21 @@ func (s *Server) handleOne(conn *tls.Conn, r *bufio.Reader, client ops.Client, p
 	var resp []byte
 	switch {
 	case err == nil:
-		ctx, cancel := context.WithTimeout(log.WithContext(context.Background()), s.cfg.ReadTimeout+s.cfg.WriteTimeout)
-		ctx = audit.WithPeer(ctx, peer)
+		ctx, cancel := context.WithTimeout(connCtx, s.cfg.ReadTimeout+s.cfg.WriteTimeout)
 		resp = s.exec.ExecuteFor(ctx, client, msg)
 		cancel()
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrNotStruct), errors.Is(err, wire.ErrMalformed):
 		// The frame cannot be skipped safely: answer, then close.
-		log.Info().Err(err).Msg("invalid message")
+		log.Info().Uint64("request", n).Err(err).Msg("invalid message")
 		resp = s.exec.Reject(err)
 		keepOpen = false
 	default:
-		log.Debug().Err(err).Msg("read failed")
+		log.Debug().Uint64("request", n).Err(err).Msg("read failed")
 		return false
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	if _, err := conn.Write(resp); err != nil {
-		log.Debug().Err(err).Msg("write failed")
+		log.Debug().Uint64("request", n).Err(err).Msg("write failed")
 		// A peer that does not read would also hold the close_notify
 		// alert up for its own 5 seconds: close the socket itself, so
 		// that the connection's slot frees at the write timeout.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
+	"github.com/rs/zerolog"
 )
 
 // Transactional is a Dispatcher that runs the items of a batch sent with
@@ -35,7 +36,7 @@ func (x *Executor) transaction(ctx context.Context, t Transactional, j *ops.Jour
 	case !allDone:
 		x.Log.Error().Err(err).Msg("batch undo failed; earlier items stand")
 	case !kept:
-		x.logger(ctx).Error().Err(err).Msg("batch transaction not committed; every item fails")
+		x.logAt(ctx, zerolog.ErrorLevel).Err(err).Msg("batch transaction not committed; every item fails")
 		for i, it := range resp.Items {
 			resp.Items[i] = x.failed(v, it.Operation, it.UniqueBatchItemID, err)
 		}

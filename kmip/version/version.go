@@ -26,7 +26,24 @@ var (
 // Discover Versions answers them.
 var Supported = []Version{V2_1, V2_0, V1_4, V1_3, V1_2, V1_1, V1_0}
 
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+// String is "MAJOR.MINOR". The server names the version of every request
+// in its metrics, so the usual ones are made once.
+func (v Version) String() string {
+	if v.Major >= 0 && int(v.Major) < len(names) && v.Minor >= 0 && int(v.Minor) < len(names[0]) {
+		return names[v.Major][v.Minor]
+	}
+	return fmt.Sprintf("%d.%d", v.Major, v.Minor)
+}
+
+// names are the strings of versions 0.0 to 2.9.
+var names = func() (n [3][10]string) {
+	for major := range n {
+		for minor := range n[major] {
+			n[major][minor] = fmt.Sprintf("%d.%d", major, minor)
+		}
+	}
+	return n
+}()
 
 // AtLeast reports whether v is o or newer.
 func (v Version) AtLeast(o Version) bool {
