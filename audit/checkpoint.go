@@ -155,22 +155,27 @@ func (c *checkpointer) run() {
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
+		kicked := false
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
 		case <-c.kick:
+			kicked = true
 		}
-		c.write()
+		c.write(kicked)
 	}
 }
 
-// write stores the current head if it moved since the last write.
-func (c *checkpointer) write() {
+// write stores the current head if it moved since the last write; for a
+// kick, only if it is still HeadEvery records ahead (a kick sent while the
+// previous write was under way may have been served by it).
+func (c *checkpointer) write(kicked bool) {
 	c.mu.Lock()
 	h := c.head
+	stale := h.Seq - c.written
 	c.mu.Unlock()
-	if h.LogID == "" || h.Seq == c.loadWritten() {
+	if h.LogID == "" || stale == 0 || (kicked && stale < c.every) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), headWriteTimeout)
@@ -198,15 +203,9 @@ func (c *checkpointer) stats() (writes, failures, lag uint64) {
 	return c.writes, c.failures, c.head.Seq - c.written
 }
 
-func (c *checkpointer) loadWritten() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.written
-}
-
 // close stops the ticker and writes the final head (the stop record).
 func (c *checkpointer) close() {
 	close(c.stop)
 	<-c.done
-	c.write()
+	c.write(false)
 }

@@ -54,14 +54,17 @@ func TestCheckpointCadence(t *testing.T) {
 		every    int
 		interval time.Duration
 		records  int
-		// wantSeq is the head the checkpoints reach without Close, within
-		// a second: a multiple of every, or everything (the interval).
+		// wantAtLeast is the head the checkpoints reach without Close,
+		// within a second: fewer than every records behind the log's
+		// end, or everything (the interval).
 		wantAtLeast uint64
 		maxWrites   int // while the records are written
 	}{
 		// Every 10 records, the interval out of the way: the head stored
-		// trails the log by fewer than 10 records.
-		{name: "every N records", every: 10, interval: time.Hour, records: 35, wantAtLeast: 30, maxWrites: 4},
+		// trails the log (the start record and 35) by fewer than 10
+		// records. Which head a write takes depends on how far the writer
+		// got meanwhile, so no multiple of 10 is promised.
+		{name: "every N records", every: 10, interval: time.Hour, records: 35, wantAtLeast: 27, maxWrites: 4},
 		// Few records, a short interval: the interval stores them all.
 		{name: "every interval", every: 1 << 20, interval: 50 * time.Millisecond, records: 3, wantAtLeast: 4, maxWrites: 2},
 	}

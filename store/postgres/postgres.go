@@ -167,6 +167,12 @@ func (s *Store) run(ctx context.Context, op string, idempotent bool, fn func(ctx
 		if raw == nil {
 			return nil
 		}
+		// The server's statement_timeout is the same bound as qctx's and
+		// may fire first: either way the database did not answer in time.
+		var pgErr *pgconn.PgError
+		if errors.As(raw, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
+			timedOut = true
+		}
 		var err error
 		switch {
 		case ctx.Err() != nil:
