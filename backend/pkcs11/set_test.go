@@ -244,7 +244,10 @@ func TestSetNoMemberFailsFast(t *testing.T) {
 		slowest = max(slowest, time.Since(start))
 		require.ErrorIs(t, err, backend.ErrUnavailable)
 	}
-	assert.Less(t, slowest, 5*time.Millisecond, "fails fast")
+	// Fast means no wait for a probe, a retry or a timeout (the probe
+	// interval is 250 ms, call timeouts seconds); the bound leaves room
+	// for a loaded machine's scheduling (7 ms was seen at load 14).
+	assert.Less(t, slowest, 100*time.Millisecond, "fails fast")
 	msg := err.Error()
 	assert.Contains(t, msg, "no HSM member is available")
 	assert.Contains(t, msg, `member 1 (token "kmip-test") is down since`)
