@@ -2,12 +2,14 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // StartStandby makes a streaming standby of s (pg_basebackup with -R:
@@ -50,9 +52,25 @@ func (s *Server) StartStandby() (*Server, error) {
 }
 
 // Promote makes a standby a primary (pg_promote, waiting until it
-// accepts writes).
+// accepts writes). The standby may cancel the call itself while it
+// replays (SQLSTATE 40001, "conflict with recovery"): it is asked again,
+// and a standby already out of recovery by then counts as promoted.
 func (s *Server) Promote(ctx context.Context) error {
-	return s.Exec(ctx, "postgres", "SELECT pg_promote(true, 60)")
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.Exec(ctx, "postgres", "SELECT pg_promote(true, 60)")
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return nil
+		case attempt > 0 && errors.As(err, &pgErr) && pgErr.Code == "55000": // recovery is not in progress
+			return nil
+		case !errors.As(err, &pgErr) || pgErr.Code != "40001":
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
 
 // WaitReplayed waits until the standby st has replayed everything the
