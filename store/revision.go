@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Stamp is what a store sets on a tenant or client record it writes: the
+// Stamp is what a store sets on a tenant, client or checkpoint record it
+// writes: the
 // revision and the times.
 type Stamp struct {
 	Revision  uint64
@@ -13,8 +14,8 @@ type Stamp struct {
 	UpdatedAt time.Time
 }
 
-// NextStamp applies the create-or-update-by-revision rule of PutTenant
-// and PutClient for a store that reads the stored record in the write's
+// NextStamp applies the create-or-update-by-revision rule of PutTenant,
+// PutClient and PutCheckpoint for a store that reads the stored record in the write's
 // transaction: a record carrying revision 0 is created (ErrExists when
 // one is stored), one carrying another revision replaces the stored
 // record of that revision (RevisionMismatch otherwise). stored is the

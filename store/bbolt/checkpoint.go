@@ -53,25 +53,19 @@ func (s *Store) PutCheckpoint(ctx context.Context, c *store.Checkpoint) error {
 			return err
 		}
 		key := checkpointKey(c.Kind, c.ID)
-		v := b.Get(key)
-		switch {
-		case c.Revision == 0 && v != nil:
-			return store.ErrExists
-		case c.Revision == 0:
-			rec.Revision, rec.CreatedAt = 1, now()
-			rec.UpdatedAt = rec.CreatedAt
-		case v == nil:
-			return store.ErrNotFound
-		default:
+		var stored *store.Stamp
+		if v := b.Get(key); v != nil {
 			old, err := decodeCheckpoint(key, v)
 			if err != nil {
 				return err
 			}
-			if old.Revision != c.Revision {
-				return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, old.Revision, c.Revision)
-			}
-			rec.Revision, rec.CreatedAt, rec.UpdatedAt = old.Revision+1, old.CreatedAt, now()
+			stored = &store.Stamp{Revision: old.Revision, CreatedAt: old.CreatedAt, UpdatedAt: old.UpdatedAt}
 		}
+		stamp, err := store.NextStamp(c.Revision, stored, now())
+		if err != nil {
+			return err
+		}
+		rec.Revision, rec.CreatedAt, rec.UpdatedAt = stamp.Revision, stamp.CreatedAt, stamp.UpdatedAt
 		enc, err := json.Marshal(checkpointRecord{
 			Node: rec.Node, Data: json.RawMessage(rec.Data), Rev: rec.Revision,
 			Created: rec.CreatedAt.UnixNano(), Updated: rec.UpdatedAt.UnixNano(),

@@ -66,19 +66,13 @@ func (s *Store) PutCheckpoint(ctx context.Context, c *store.Checkpoint) error {
 		var newRev, stored *int64
 		var created *time.Time
 		carried := int64(c.Revision) //nolint:gosec // revisions stay far below 2^63
-		err := s.db.QueryRow(ctx, updateCheckpointSQL, rec.Kind, rec.ID, rec.Node, string(rec.Data), carried, rec.UpdatedAt).
-			Scan(&newRev, &created, &stored)
-		switch {
-		case err != nil:
+		if err := s.db.QueryRow(ctx, updateCheckpointSQL, rec.Kind, rec.ID, rec.Node, string(rec.Data), carried, rec.UpdatedAt).
+			Scan(&newRev, &created, &stored); err != nil {
 			return err
-		case newRev != nil && created != nil:
-			rec.Revision, rec.CreatedAt = uint64(*newRev), created.UTC() //nolint:gosec // positive
-			return nil
-		case stored == nil:
-			return store.ErrNotFound
-		default:
-			return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, *stored, c.Revision)
 		}
+		var err error
+		rec.Revision, rec.CreatedAt, err = updated(c.Revision, newRev, created, stored)
+		return err
 	})
 	if err != nil {
 		return err
