@@ -6,8 +6,7 @@ import (
 )
 
 // Stamp is what a store sets on a tenant, client or checkpoint record it
-// writes: the
-// revision and the times.
+// writes: the revision and the times.
 type Stamp struct {
 	Revision  uint64
 	CreatedAt time.Time
