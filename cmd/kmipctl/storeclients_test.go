@@ -20,21 +20,8 @@ import (
 // keeps one already there, and refuses one that names another
 // certificate.
 func TestCopyClients(t *testing.T) {
-	pg, err := pgtest.Start()
-	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("KMIP_INTEGRATION_REQUIRED") != "1" {
-		t.Skipf("%v", err)
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pg.Close() })
 	ctx := context.Background()
-	dsn, err := pg.CreateSchema(ctx, "copyclients")
-	require.NoError(t, err)
-	dst, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = dst.Close() })
-	src, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = src.Close() })
+	src, dst := migrateStores(t, "copyclients")
 
 	tn := &store.Tenant{ID: "alpha", Backend: "pkcs11", KeyBlob: []byte{1}, TenantSettings: store.TenantSettings{Status: store.TenantEnabled}}
 	require.NoError(t, src.PutTenant(ctx, tn))
@@ -68,21 +55,8 @@ func TestCopyClients(t *testing.T) {
 // TestCopyAuditHeads: `store migrate` carries the audit chain heads over,
 // and keeps a head a node already wrote to the target.
 func TestCopyAuditHeads(t *testing.T) {
-	pg, err := pgtest.Start()
-	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("KMIP_INTEGRATION_REQUIRED") != "1" {
-		t.Skipf("%v", err)
-	}
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = pg.Close() })
 	ctx := context.Background()
-	dsn, err := pg.CreateSchema(ctx, "copyheads")
-	require.NoError(t, err)
-	dst, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = dst.Close() })
-	src, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = src.Close() })
+	src, dst := migrateStores(t, "copyheads")
 
 	for _, c := range []*store.Checkpoint{
 		{Kind: store.CheckpointAuditHead, ID: "log-a", Node: "n1", Data: []byte(`{"seq":10,"mac":"aa"}`)},
@@ -106,4 +80,25 @@ func TestCopyAuditHeads(t *testing.T) {
 	n, err = copyAuditHeads(ctx, src, dst)
 	require.NoError(t, err)
 	assert.Zero(t, n, "a second run copies nothing again")
+}
+
+// migrateStores returns what `store migrate` copies between: an empty
+// bbolt store and an empty PostgreSQL schema of a private server.
+func migrateStores(t *testing.T, schema string) (*bbolt.Store, *postgres.Store) {
+	t.Helper()
+	pg, err := pgtest.Start()
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("KMIP_INTEGRATION_REQUIRED") != "1" {
+		t.Skipf("%v", err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pg.Close() })
+	dsn, err := pg.CreateSchema(context.Background(), schema)
+	require.NoError(t, err)
+	dst, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dst.Close() })
+	src, err := bbolt.Open(filepath.Join(t.TempDir(), "store.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = src.Close() })
+	return src, dst
 }
