@@ -79,7 +79,8 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 	pending := map[key][]string{} // a running test's output, shown if it fails
 	skipped := map[key]string{}   // skipped test -> its reason
 	failures := 0
-	var timed []timing // top-level tests, for the slowest-tests summary
+	var timed []timing   // top-level tests, for the slowest-tests summary
+	var unfinished []key // tests still running when their package failed
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -101,6 +102,13 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 			pending[k] = append(pending[k], e.Output)
 		case "fail", "build-fail":
 			failures++
+			if e.Test == "" {
+				// The package failed with tests still running: a timeout
+				// or a crash. Those tests get no event of their own, and
+				// their output (the timeout panic with its goroutine dump)
+				// is the only clue to what hung: show it now.
+				unfinished = append(unfinished, flushPackage(w, pending, e.Package)...)
+			}
 			for _, l := range pending[k] {
 				fmt.Fprint(w, l)
 			}
@@ -132,6 +140,13 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 		return list[i].test < list[j].test
 	})
 	slowest(w, timed, 15)
+	if len(unfinished) > 0 {
+		// Last, so that a log cut to its end still names them.
+		fmt.Fprintf(w, "tests that never finished (their package timed out or crashed; output above): %d\n", len(unfinished))
+		for _, k := range unfinished {
+			fmt.Fprintf(w, "  UNFINISHED %s %s\n", k.pkg, k.test)
+		}
+	}
 	unexpected := 0
 	if len(list) > 0 {
 		fmt.Fprintf(w, "skipped tests: %d\n", len(list))
@@ -153,6 +168,26 @@ func skips(in io.Reader, out io.Writer, required bool, allowed map[key]bool) err
 		return fmt.Errorf("%d tests skipped with %s=1: every peer is required, a skipped test is a test that did not run (a skip meant for CI too goes in %s)", unexpected, requiredEnv, allowedSkips)
 	}
 	return nil
+}
+
+// flushPackage prints the output of every test of pkg that has not ended
+// and returns them, sorted.
+func flushPackage(w io.Writer, pending map[key][]string, pkg string) []key {
+	var open []key
+	for k := range pending {
+		if k.pkg == pkg && k.test != "" {
+			open = append(open, k)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].test < open[j].test })
+	for _, k := range open {
+		fmt.Fprintf(w, "--- UNFINISHED: %s %s\n", k.pkg, k.test)
+		for _, l := range pending[k] {
+			fmt.Fprint(w, l)
+		}
+		delete(pending, k)
+	}
+	return open
 }
 
 // readAllowed reads the list of tests that may skip in CI; a missing
