@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,7 +114,10 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	ctx := zerolog.New(lockedWriter{&logMu, &log}).WithContext(context.Background())
 	b, err := pkcs11.Open(ctx, cfg)
 	require.NoError(t, err)
-	defer b.Close()
+	// Close waits for the calls in flight: one stuck in the module would
+	// hang the whole test binary until go test's timeout, with no word of
+	// where. Bounded, it fails this test with every goroutine's stack.
+	defer finishWithin(t, 30*time.Second, "closing the backend", func() { _ = b.Close() })
 
 	// What the start-up self-test says about this transport.
 	for _, r := range b.Check(ctx) {
@@ -130,6 +134,9 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 		stop  = make(chan struct{})
 		wg    sync.WaitGroup
 	)
+	// However the test ends, the load stops before the backend closes.
+	stopLoad := sync.OnceFunc(func() { close(stop) })
+	defer stopLoad()
 	for range 8 {
 		wg.Go(func() {
 			for {
@@ -185,19 +192,21 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	devHSM(t, dir, "start", "1")
 	rejoin := waitFor("member 1 back", func() bool { return b.Members()[0].Up })
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stopLoad()
+	finishWithin(t, 30*time.Second, "stopping the load", wg.Wait)
 	assert.Empty(t, errs, "requests failed while one member worked")
 	t.Logf("p11-kit set under load: %.0f random draws/s on 2 members, %.0f on 1; member 1 taken out %s after `dev hsm stop 1` began (the command took %s), back %s after its server started",
 		both, one, failover.Round(time.Millisecond), stopTook.Round(time.Millisecond), rejoin.Round(time.Millisecond))
 
 	// Both gone: fast, clear errors; the set comes back by itself.
 	devHSM(t, dir, "stop", "all")
-	for {
-		if _, err := b.Random(context.Background(), 8); err != nil {
-			break
+	finishWithin(t, 30*time.Second, "the first error with both members stopped", func() {
+		for {
+			if _, err := b.Random(context.Background(), 8); err != nil {
+				return
+			}
 		}
-	}
+	})
 	waitFor("both taken out", func() bool { u := up(); return !u[0] && !u[1] })
 	var slowest time.Duration
 	for range 100 {
@@ -225,6 +234,26 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	pin, err := os.ReadFile(filepath.Join(dir, "softhsm", "user.pin"))
 	require.NoError(t, err)
 	assert.NotContains(t, log.String(), strings.TrimSpace(string(pin)), "the PIN reached the log")
+}
+
+// finishWithin runs fn and fails the test if it has not returned after d,
+// logging every goroutine's stack: what hangs (a call stuck in a PKCS#11
+// module, a lock) is then named in the test's output instead of the
+// whole binary stopping silently at go test's timeout. fn keeps running.
+func finishWithin(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%s did not finish within %s; goroutines:\n%s", what, d, buf)
+	}
 }
 
 type lockedWriter struct {

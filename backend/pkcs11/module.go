@@ -143,6 +143,9 @@ func acquireModule(path string, want moduleEnv) (*module, error) {
 		if err != nil {
 			return err
 		}
+		if needsSerialCalls(path, want) {
+			p = serialize(p)
+		}
 		m.p11 = p
 		if err := m.initialize(want); err != nil {
 			p.Destroy()

@@ -1,0 +1,260 @@
+package pkcs11
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+)
+
+// needsSerialCalls reports whether a module must be called by one thread
+// at a time: p11-kit-client (found by its file name, or by the server
+// address a member gives it).
+//
+// p11-kit's RPC client (rpc-transport.c, rpc_socket_read) shares one
+// socket among the threads of the process. A thread that reads the header
+// of another thread's answer parks it in a shared "read code" and waits on
+// a condition variable for the owner to take it. When the server dies
+// between an answer's header and its body, the owner fails without
+// clearing that code and the waiting threads sleep forever: a PKCS#11 call
+// that never returns, holding its member. The failing thread also closes
+// the socket while other threads may be about to read its descriptor
+// number, which the process can meanwhile reuse for something else. One
+// call at a time avoids both, and costs nothing: the server answers the
+// requests of one connection one after another anyway.
+func needsSerialCalls(path string, env moduleEnv) bool {
+	return env.ServerAddress != "" || strings.HasPrefix(filepath.Base(path), "p11-kit-client")
+}
+
+// serialCalls lets one call at a time into the module it wraps.
+type serialCalls struct {
+	mu sync.Mutex
+	p  p11
+}
+
+func serialize(p p11) p11 { return &serialCalls{p: p} }
+
+func (s *serialCalls) Initialize() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Initialize()
+}
+
+func (s *serialCalls) Finalize() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Finalize()
+}
+
+func (s *serialCalls) Destroy() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p.Destroy()
+}
+
+func (s *serialCalls) GetSlotList(tokenPresent bool) ([]uint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GetSlotList(tokenPresent)
+}
+
+func (s *serialCalls) GetTokenInfo(slotID uint) (pkcs11.TokenInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GetTokenInfo(slotID)
+}
+
+func (s *serialCalls) GetMechanismInfo(slotID uint, m []*pkcs11.Mechanism) (pkcs11.MechanismInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GetMechanismInfo(slotID, m)
+}
+
+func (s *serialCalls) InitToken(slotID uint, soPIN string, label string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.InitToken(slotID, soPIN, label)
+}
+
+func (s *serialCalls) InitPIN(sh pkcs11.SessionHandle, pin string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.InitPIN(sh, pin)
+}
+
+func (s *serialCalls) OpenSession(slotID uint, flags uint) (pkcs11.SessionHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.OpenSession(slotID, flags)
+}
+
+func (s *serialCalls) CloseSession(sh pkcs11.SessionHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.CloseSession(sh)
+}
+
+func (s *serialCalls) Login(sh pkcs11.SessionHandle, userType uint, pin string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Login(sh, userType, pin)
+}
+
+func (s *serialCalls) Logout(sh pkcs11.SessionHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Logout(sh)
+}
+
+func (s *serialCalls) FindObjectsInit(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.FindObjectsInit(sh, temp)
+}
+
+func (s *serialCalls) FindObjects(sh pkcs11.SessionHandle, max int) ([]pkcs11.ObjectHandle, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.FindObjects(sh, max)
+}
+
+func (s *serialCalls) FindObjectsFinal(sh pkcs11.SessionHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.FindObjectsFinal(sh)
+}
+
+func (s *serialCalls) GetAttributeValue(sh pkcs11.SessionHandle, o pkcs11.ObjectHandle, a []*pkcs11.Attribute) ([]*pkcs11.Attribute, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GetAttributeValue(sh, o, a)
+}
+
+func (s *serialCalls) DestroyObject(sh pkcs11.SessionHandle, oh pkcs11.ObjectHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.DestroyObject(sh, oh)
+}
+
+func (s *serialCalls) CreateObject(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.CreateObject(sh, temp)
+}
+
+func (s *serialCalls) CopyObject(sh pkcs11.SessionHandle, o pkcs11.ObjectHandle, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.CopyObject(sh, o, temp)
+}
+
+func (s *serialCalls) GenerateKey(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GenerateKey(sh, m, temp)
+}
+
+func (s *serialCalls) GenerateKeyPair(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, public, private []*pkcs11.Attribute) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GenerateKeyPair(sh, m, public, private)
+}
+
+func (s *serialCalls) WrapKey(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, wrappingKey, key pkcs11.ObjectHandle) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.WrapKey(sh, m, wrappingKey, key)
+}
+
+func (s *serialCalls) UnwrapKey(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, unwrappingKey pkcs11.ObjectHandle, wrapped []byte, a []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.UnwrapKey(sh, m, unwrappingKey, wrapped, a)
+}
+
+func (s *serialCalls) EncryptInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.EncryptInit(sh, m, o)
+}
+
+func (s *serialCalls) Encrypt(sh pkcs11.SessionHandle, message []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Encrypt(sh, message)
+}
+
+func (s *serialCalls) DecryptInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.DecryptInit(sh, m, o)
+}
+
+func (s *serialCalls) Decrypt(sh pkcs11.SessionHandle, cipher []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Decrypt(sh, cipher)
+}
+
+func (s *serialCalls) EncryptUpdate(sh pkcs11.SessionHandle, plain []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.EncryptUpdate(sh, plain)
+}
+
+func (s *serialCalls) EncryptFinal(sh pkcs11.SessionHandle) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.EncryptFinal(sh)
+}
+
+func (s *serialCalls) DecryptUpdate(sh pkcs11.SessionHandle, cipher []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.DecryptUpdate(sh, cipher)
+}
+
+func (s *serialCalls) DecryptFinal(sh pkcs11.SessionHandle) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.DecryptFinal(sh)
+}
+
+func (s *serialCalls) SignInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.SignInit(sh, m, o)
+}
+
+func (s *serialCalls) Sign(sh pkcs11.SessionHandle, message []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Sign(sh, message)
+}
+
+func (s *serialCalls) VerifyInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, key pkcs11.ObjectHandle) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.VerifyInit(sh, m, key)
+}
+
+func (s *serialCalls) Verify(sh pkcs11.SessionHandle, data []byte, signature []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.Verify(sh, data, signature)
+}
+
+func (s *serialCalls) GenerateRandom(sh pkcs11.SessionHandle, length int) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.GenerateRandom(sh, length)
+}
+
+func (s *serialCalls) CloseAllSessions(slotID uint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p.CloseAllSessions(slotID)
+}
+
+var _ p11 = (*serialCalls)(nil)
