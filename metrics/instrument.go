@@ -51,7 +51,8 @@ func (s *measuredStore) As(target any) bool {
 }
 
 // answer sets *target to measured(in) when inner (a store or a backend)
-// offers the interface T as in, and reports whether it does.
+// offers the interface T as in (what store.As or backend.As finds), and
+// reports whether it does.
 func answer[T, V any](target *T, inner V, measured func(in T) T) bool {
 	in, ok := optional.As[T](inner)
 	if ok {
