@@ -81,7 +81,7 @@ func OpenKey(ctx context.Context, be backend.Backend, path string) ([]byte, erro
 // existing file.
 func CreateKey(ctx context.Context, be backend.Backend, backendType, path string) ([]byte, error) {
 	key := make([]byte, KeySize)
-	if r, ok := be.(backend.RandomSource); ok {
+	if r, ok := backend.As[backend.RandomSource](be); ok {
 		b, err := r.Random(ctx, KeySize)
 		if err != nil {
 			return nil, fmt.Errorf("audit key: random: %w", err)

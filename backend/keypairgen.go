@@ -41,7 +41,7 @@ func (r *Router) GenerateKeyPair(ctx context.Context, req GenerateKeyPairRequest
 	if err != nil {
 		return nil, err
 	}
-	g, ok := b.(KeyPairGenerator)
+	g, ok := As[KeyPairGenerator](b)
 	if !ok {
 		return nil, fmt.Errorf("tenant %q: root of trust %q: %w", req.Key.TenantID, req.Key.Type, ErrNoKeyPairGenerator)
 	}

@@ -7,12 +7,9 @@ import (
 )
 
 // Optional lists every optional interface of this package: what callers
-// discover on a Backend with a type assertion. A wrapper of a backend (a
-// decorator that measures or logs calls) must offer exactly the ones the
-// backend it wraps offers, or callers silently lose a capability (the
-// lazy rewrap hook, the start-up check, kept keys). Narrow builds such a
-// wrapper; a test fails when an interface declared here is missing from
-// this list, and optional_gen.go is generated from it.
+// find on a Backend with As. A test fails when an interface declared here
+// is missing from this list, or found with a type assertion; the metrics
+// decorator's test checks each one against it.
 var Optional = []reflect.Type{
 	reflect.TypeFor[RandomSource](),
 	reflect.TypeFor[Checker](),
@@ -25,16 +22,15 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[KeyPairGenerator](),
 }
 
-// Narrow returns a Backend that runs full's methods but offers, of the
-// Optional interfaces, only those keep accepts: a type assertion for any
-// other one fails. full must implement every interface keep accepts.
-func Narrow(full Backend, keep func(reflect.Type) bool) Backend {
-	return narrow(full, optional.Mask("backend.Narrow", full, Optional, keep))
-}
-
-// NarrowLike is Narrow keeping the optional interfaces that like has:
-// the wrapper full of like then offers what like offers, no more, no
-// less.
-func NarrowLike(full, like Backend) Backend {
-	return narrow(full, optional.MaskLike("backend.NarrowLike", full, like, Optional))
-}
+// As returns b as the optional interface T (one of Optional) when b
+// offers it, in the manner of errors.As: b itself when it implements T,
+// else, for a decorator (a backend with an Unwrap() Backend method, such
+// as the metrics one), the decorator's own implementation of T (its
+// As(target any) bool method, which measures the calls) or else what it
+// wraps, and so on down. A decorator thus offers exactly what the backend
+// it wraps offers, and callers must use As rather than a type assertion,
+// which a decorator would fail.
+//
+// A Router is not a decorator: it offers every optional interface and
+// sends each call to the backend of the tenant's key.
+func As[T any](b Backend) (T, bool) { return optional.As[T](b) }

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,34 +13,57 @@ var optionalPackage = optionaltest.Package{Dir: "backend", Name: "backend", Core
 
 // TestOptionalListsEveryInterface: every exported interface declared in
 // this package, except Backend itself, is in Optional, so that a new
-// optional interface cannot be forgotten by the wrappers.
+// optional interface cannot be forgotten by the decorators' tests.
 func TestOptionalListsEveryInterface(t *testing.T) { optionalPackage.CheckListed(t) }
 
-// TestOptionalGenerated: optional_gen.go matches Optional.
-func TestOptionalGenerated(t *testing.T) { optionalPackage.CheckGenerated(t) }
+// TestOptionalFoundWithAs: no code of the module finds an optional
+// interface with a type assertion, which a decorator would fail.
+func TestOptionalFoundWithAs(t *testing.T) { optionalPackage.CheckNoAssertions(t) }
 
-// TestNarrow: for every subset of Optional, the narrowed backend offers
-// exactly that subset, and runs the full backend's methods.
-func TestNarrow(t *testing.T) {
-	full := &allOptional{}
-	optionalPackage.CheckSubsets(t,
-		func(keep func(reflect.Type) bool) any { return Narrow(full, keep) },
-		func(like any) any { return NarrowLike(full, like.(Backend)) })
-	nb := Narrow(full, func(reflect.Type) bool { return false })
-	_, err := nb.NewTenantKey(t.Context(), "t1")
-	assert.NoError(t, err)
-	assert.Equal(t, 1, full.newKeys)
-	assert.Panics(t, func() { Narrow(struct{ Backend }{}, func(reflect.Type) bool { return true }) })
+// plain offers no optional interface.
+type plain struct{ Backend }
+
+// random offers RandomSource.
+type random struct {
+	plain
+	n int
 }
 
-// allOptional implements Backend and every optional interface (through
-// the Router's methods over no backends), for TestNarrow.
-type allOptional struct {
-	Router
-	newKeys int
+func (r *random) Random(_ context.Context, n int) ([]byte, error) {
+	r.n++
+	return make([]byte, n), nil
 }
 
-func (a *allOptional) NewTenantKey(context.Context, string) (TenantKey, error) {
-	a.newKeys++
-	return TenantKey{}, nil
+// wrapper is a decorator that answers for no optional interface itself.
+type wrapper struct{ Backend }
+
+func (w wrapper) Unwrap() Backend { return w.Backend }
+
+// TestAs: As finds an optional interface on the backend and through
+// decorators, and not where the backend lacks it.
+func TestAs(t *testing.T) {
+	r := &random{}
+	for _, tc := range []struct {
+		name string
+		b    Backend
+		want bool
+	}{
+		{"nil", nil, false},
+		{"without", plain{}, false},
+		{"with", r, true},
+		{"decorated", wrapper{wrapper{r}}, true},
+		{"decorated, without", wrapper{plain{}}, false},
+		{"embedded without Unwrap hides it", plain{r}, false},
+		{"Router", &Router{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, ok := As[RandomSource](tc.b)
+			assert.Equal(t, tc.want, ok)
+			if ok {
+				_, err := rs.Random(t.Context(), 1)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	assert.Equal(t, 2, r.n, "the backend's own Random ran")
 }

@@ -22,7 +22,7 @@ type ReadyProber interface {
 func (r *Router) Ready(ctx context.Context) error {
 	var errs []error
 	for _, t := range r.types() {
-		p, ok := r.backends[t].(ReadyProber)
+		p, ok := As[ReadyProber](r.backends[t])
 		if !ok {
 			return nil
 		}

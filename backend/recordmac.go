@@ -26,11 +26,11 @@ type RecordMACer interface {
 // by type that does. It does not change when backend.type does, so records
 // MACed before still verify.
 func (r *Router) recordMACer() (RecordMACer, bool) {
-	if m, ok := r.backends[r.def].(RecordMACer); ok {
+	if m, ok := As[RecordMACer](r.backends[r.def]); ok {
 		return m, true
 	}
 	for _, t := range r.types() {
-		if m, ok := r.backends[t].(RecordMACer); ok {
+		if m, ok := As[RecordMACer](r.backends[t]); ok {
 			return m, true
 		}
 	}

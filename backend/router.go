@@ -136,11 +136,11 @@ func (r *Router) Close() error {
 // Random draws from the default backend's RNG when it has one (the HSM),
 // else from the first backend that has one, else from crypto/rand.
 func (r *Router) Random(ctx context.Context, n int) ([]byte, error) {
-	if rs, ok := r.backends[r.def].(RandomSource); ok {
+	if rs, ok := As[RandomSource](r.backends[r.def]); ok {
 		return rs.Random(ctx, n)
 	}
 	for _, t := range r.types() {
-		if rs, ok := r.backends[t].(RandomSource); ok {
+		if rs, ok := As[RandomSource](r.backends[t]); ok {
 			return rs.Random(ctx, n)
 		}
 	}
@@ -156,7 +156,7 @@ func (r *Router) Random(ctx context.Context, n int) ([]byte, error) {
 func (r *Router) Check(ctx context.Context) []CheckResult {
 	var out []CheckResult
 	for _, t := range r.types() {
-		c, ok := r.backends[t].(Checker)
+		c, ok := As[Checker](r.backends[t])
 		if !ok {
 			continue
 		}
@@ -172,7 +172,7 @@ func (r *Router) Check(ctx context.Context) []CheckResult {
 // recorded in the keys it reports.
 func (r *Router) OnRewrap(f func(ctx context.Context, old, updated TenantKey)) {
 	for t, b := range r.backends {
-		if n, ok := b.(RewrapNotifier); ok {
+		if n, ok := As[RewrapNotifier](b); ok {
 			n.OnRewrap(func(ctx context.Context, old, updated TenantKey) {
 				old.Type, updated.Type = t, t
 				f(ctx, old, updated)

@@ -22,7 +22,7 @@ func (r *Router) CanKeep(tk TenantKey) bool {
 	if err != nil {
 		return false
 	}
-	_, ok := b.(KeyKeeper)
+	_, ok := As[KeyKeeper](b)
 	return ok
 }
 
@@ -32,7 +32,7 @@ func (r *Router) keeper(tk TenantKey) (KeyKeeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, ok := b.(KeyKeeper)
+	k, ok := As[KeyKeeper](b)
 	if !ok {
 		return nil, fmt.Errorf("tenant %q: root of trust %q does not keep keys: %w", tk.TenantID, tk.Type, ErrKeyMissing)
 	}

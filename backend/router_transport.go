@@ -11,7 +11,7 @@ func (r *Router) importer(tk TenantKey) (TransportImporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, ok := b.(TransportImporter)
+	t, ok := As[TransportImporter](b)
 	if !ok {
 		return nil, fmt.Errorf("tenant %q: root of trust %q has no transport keys: %w", tk.TenantID, tk.Type, ErrKeyMissing)
 	}
@@ -24,7 +24,7 @@ func (r *Router) TransportKeys(ctx context.Context) ([]TransportKey, error) {
 	var out []TransportKey
 	for _, typ := range r.types() {
 		b, _ := r.Backend(typ)
-		if t, ok := b.(TransportImporter); ok {
+		if t, ok := As[TransportImporter](b); ok {
 			keys, err := t.TransportKeys(ctx)
 			if err != nil {
 				return nil, err

@@ -9,48 +9,41 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend"
 )
 
-// The kept-key calls of measuredBackend (backend.KeyKeeper and
-// backend.KeepChecker), offered only when the wrapped backend keeps keys.
-
-func (b *measuredBackend) keeper() backend.KeyKeeper { return b.Backend.(backend.KeyKeeper) }
-
-func (b *measuredBackend) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) (out []byte, err error) {
-	defer func(start time.Time) { b.observe("KeepSecretKey", start, err) }(time.Now())
-	return b.keeper().KeepSecretKey(ctx, req)
+// measuredKeeper is the measured backend.KeyKeeper, which
+// measuredBackend.As hands out when the wrapped backend keeps keys.
+type measuredKeeper struct {
+	m  *Metrics
+	in backend.KeyKeeper
 }
 
-func (b *measuredBackend) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (pub crypto.PublicKey, out []byte, err error) {
-	defer func(start time.Time) { b.observe("KeepKeyPair", start, err) }(time.Now())
-	return b.keeper().KeepKeyPair(ctx, req)
+func (k measuredKeeper) KeepSecretKey(ctx context.Context, req backend.KeepSecretKeyRequest) (out []byte, err error) {
+	defer func(start time.Time) { k.m.observeBackend("KeepSecretKey", start, err) }(time.Now())
+	return k.in.KeepSecretKey(ctx, req)
 }
 
-func (b *measuredBackend) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) (err error) {
-	defer func(start time.Time) { b.observe("WithKeptBlock", start, err) }(time.Now())
-	return b.keeper().WithKeptBlock(ctx, req, fn)
+func (k measuredKeeper) KeepKeyPair(ctx context.Context, req backend.KeepKeyPairRequest) (pub crypto.PublicKey, out []byte, err error) {
+	defer func(start time.Time) { k.m.observeBackend("KeepKeyPair", start, err) }(time.Now())
+	return k.in.KeepKeyPair(ctx, req)
 }
 
-func (b *measuredBackend) KeptSign(ctx context.Context, req backend.KeptSignRequest) (out []byte, err error) {
-	defer func(start time.Time) { b.observe("KeptSign", start, err) }(time.Now())
-	return b.keeper().KeptSign(ctx, req)
+func (k measuredKeeper) WithKeptBlock(ctx context.Context, req backend.KeptKeyRequest, fn func(cipher.Block) error) (err error) {
+	defer func(start time.Time) { k.m.observeBackend("WithKeptBlock", start, err) }(time.Now())
+	return k.in.WithKeptBlock(ctx, req, fn)
 }
 
-func (b *measuredBackend) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) (out []byte, err error) {
-	defer func(start time.Time) { b.observe("KeptDecrypt", start, err) }(time.Now())
-	return b.keeper().KeptDecrypt(ctx, req)
+func (k measuredKeeper) KeptSign(ctx context.Context, req backend.KeptSignRequest) (out []byte, err error) {
+	defer func(start time.Time) { k.m.observeBackend("KeptSign", start, err) }(time.Now())
+	return k.in.KeptSign(ctx, req)
 }
 
-func (b *measuredBackend) KeptMAC(ctx context.Context, req backend.KeptMACRequest) (out []byte, err error) {
-	defer func(start time.Time) { b.observe("KeptMAC", start, err) }(time.Now())
-	return b.keeper().KeptMAC(ctx, req)
+func (k measuredKeeper) KeptDecrypt(ctx context.Context, req backend.KeptDecryptRequest) (out []byte, err error) {
+	defer func(start time.Time) { k.m.observeBackend("KeptDecrypt", start, err) }(time.Now())
+	return k.in.KeptDecrypt(ctx, req)
 }
 
-// CanKeep forwards the wrapped backend's answer (a Router keeps keys for
-// some tenants only).
-func (b *measuredBackend) CanKeep(tk backend.TenantKey) bool {
-	return b.Backend.(backend.KeepChecker).CanKeep(tk)
+func (k measuredKeeper) KeptMAC(ctx context.Context, req backend.KeptMACRequest) (out []byte, err error) {
+	defer func(start time.Time) { k.m.observeBackend("KeptMAC", start, err) }(time.Now())
+	return k.in.KeptMAC(ctx, req)
 }
 
-var (
-	_ backend.KeyKeeper   = (*measuredBackend)(nil)
-	_ backend.KeepChecker = (*measuredBackend)(nil)
-)
+var _ backend.KeyKeeper = measuredKeeper{}

@@ -8,11 +8,17 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/backend"
 )
 
-// GenerateKeyPair of measuredBackend, offered only when the wrapped
-// backend generates key pairs (the HSM).
-func (b *measuredBackend) GenerateKeyPair(ctx context.Context, req backend.GenerateKeyPairRequest) (out crypto.Signer, err error) {
-	defer func(start time.Time) { b.observe("GenerateKeyPair", start, err) }(time.Now())
-	return b.Backend.(backend.KeyPairGenerator).GenerateKeyPair(ctx, req)
+// measuredKeyPairGenerator is the measured backend.KeyPairGenerator,
+// which measuredBackend.As hands out when the wrapped backend generates
+// key pairs (the HSM).
+type measuredKeyPairGenerator struct {
+	m  *Metrics
+	in backend.KeyPairGenerator
 }
 
-var _ backend.KeyPairGenerator = (*measuredBackend)(nil)
+func (g measuredKeyPairGenerator) GenerateKeyPair(ctx context.Context, req backend.GenerateKeyPairRequest) (out crypto.Signer, err error) {
+	defer func(start time.Time) { g.m.observeBackend("GenerateKeyPair", start, err) }(time.Now())
+	return g.in.GenerateKeyPair(ctx, req)
+}
+
+var _ backend.KeyPairGenerator = measuredKeyPairGenerator{}

@@ -38,10 +38,10 @@ func (m *Metrics) RegisterParts(parts ...any) error {
 // ready.
 func RootOfTrustReady(be backend.Backend) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if p, ok := be.(backend.ReadyProber); ok {
+		if p, ok := backend.As[backend.ReadyProber](be); ok {
 			return p.Ready(ctx)
 		}
-		if r, ok := be.(backend.RandomSource); ok {
+		if r, ok := backend.As[backend.RandomSource](be); ok {
 			_, err := r.Random(ctx, 1)
 			return err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,25 +43,6 @@ func openBolt(t *testing.T) *importingBolt {
 	return &importingBolt{Store: st}
 }
 
-// TestStoreOffersExactlyWhatItWraps: for every subset of store.Optional
-// (the list package store keeps of its optional interfaces, checked
-// there against its declarations), the measured store offers exactly
-// the interfaces of the store it wraps.
-func TestStoreOffersExactlyWhatItWraps(t *testing.T) {
-	m := New("test")
-	full := openBolt(t)
-	for _, it := range store.Optional {
-		require.True(t, reflect.TypeOf(full).Implements(it), "the test store lacks %v: add it to importingBolt", it)
-	}
-	for mask := 0; mask < 1<<len(store.Optional); mask++ {
-		keep := func(it reflect.Type) bool { return mask&(1<<slices.Index(store.Optional, it)) != 0 }
-		measured := m.Store(store.Narrow(full, keep))
-		for _, it := range store.Optional {
-			assert.Equal(t, keep(it), reflect.TypeOf(measured).Implements(it), "wrapping a store with subset %04b: %v", mask, it)
-		}
-	}
-}
-
 // storeCalls returns the measured store calls and errors, by method.
 func storeCalls(t *testing.T, m *Metrics) (calls, errs map[string]float64) {
 	t.Helper()
@@ -98,11 +77,11 @@ func TestStoreMeasuresOptionalCalls(t *testing.T) {
 	ctx := context.Background()
 
 	require.NoError(t, st.PutTenant(ctx, &store.Tenant{ID: "t1", Backend: "test"}))
-	require.NoError(t, st.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	require.NoError(t, transactor(t, st).Update(ctx, func(tx store.Store) error {
 		return tx.CreateObject(ctx, &store.Object{TenantID: "t1", ID: "1", ObjectType: 2, State: 1})
 	}))
 	undo := errors.New("undo")
-	err := st.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	err := transactor(t, st).Update(ctx, func(tx store.Store) error {
 		require.NoError(t, tx.CreateObject(ctx, &store.Object{TenantID: "t1", ID: "2", ObjectType: 2, State: 1}))
 		return undo
 	})
@@ -110,13 +89,16 @@ func TestStoreMeasuresOptionalCalls(t *testing.T) {
 	_, err = st.GetObject(ctx, "t1", "2")
 	require.ErrorIs(t, err, store.ErrNotFound, "the undone transaction left nothing")
 
-	ids, err := st.(store.Scanner).TenantIDs(ctx)
+	scanner, ok := store.As[store.Scanner](st)
+	require.True(t, ok)
+	ids, err := scanner.TenantIDs(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"t1"}, ids)
 	stop := errors.New("stop")
-	assert.ErrorIs(t, st.(store.Scanner).ScanObjects(ctx, "t1", "", func(*store.Object) error { return stop }), stop)
+	assert.ErrorIs(t, scanner.ScanObjects(ctx, "t1", "", func(*store.Object) error { return stop }), stop)
 
-	reg := st.(store.Registry)
+	reg, ok := store.As[store.Registry](st)
+	require.True(t, ok)
 	_, err = reg.RegistrySerial(ctx)
 	require.NoError(t, err)
 	tenants, err := reg.ListTenants(ctx)
@@ -127,7 +109,9 @@ func TestStoreMeasuresOptionalCalls(t *testing.T) {
 	n, err := st.CountObjects(ctx, store.ListQuery{TenantID: "t1"})
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	_, err = st.(store.Importer).ImportObjects(ctx, nil)
+	importer, ok := store.As[store.Importer](st)
+	require.True(t, ok)
+	_, err = importer.ImportObjects(ctx, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 1, inner.imports)
 
@@ -138,4 +122,12 @@ func TestStoreMeasuresOptionalCalls(t *testing.T) {
 		"CountObjects": 1, "ImportObjects": 1,
 	}, calls)
 	assert.Empty(t, errs, "not found and the callbacks' own errors are not store failures")
+}
+
+// transactor is st's store.Transactor.
+func transactor(t *testing.T, st store.Store) store.Transactor {
+	t.Helper()
+	tr, ok := store.As[store.Transactor](st)
+	require.True(t, ok)
+	return tr
 }

@@ -7,12 +7,9 @@ import (
 )
 
 // Optional lists every optional interface of this package: what callers
-// discover on a Store with a type assertion. A wrapper of a store (the
-// metrics decorator) must offer exactly the ones the store it wraps
-// offers, or callers silently lose a capability (transactions, the
-// client registry, migration). Narrow builds such a wrapper; a test fails
-// when an interface declared here is missing from this list, and
-// optional_gen.go is generated from it.
+// find on a Store with As. A test fails when an interface declared here
+// is missing from this list, or found with a type assertion; the metrics
+// decorator's test checks each one against it.
 var Optional = []reflect.Type{
 	reflect.TypeFor[Scanner](),
 	reflect.TypeFor[Importer](),
@@ -22,16 +19,12 @@ var Optional = []reflect.Type{
 	reflect.TypeFor[Watcher](),
 }
 
-// Narrow returns a Store that runs full's methods but offers, of the
-// Optional interfaces, only those keep accepts: a type assertion for any
-// other one fails. full must implement every interface keep accepts.
-func Narrow(full Store, keep func(reflect.Type) bool) Store {
-	return narrow(full, optional.Mask("store.Narrow", full, Optional, keep))
-}
-
-// NarrowLike is Narrow keeping the optional interfaces that like has:
-// the wrapper full of like then offers what like offers, no more, no
-// less.
-func NarrowLike(full, like Store) Store {
-	return narrow(full, optional.MaskLike("store.NarrowLike", full, like, Optional))
-}
+// As returns s as the optional interface T (one of Optional) when s
+// offers it, in the manner of errors.As: s itself when it implements T,
+// else, for a decorator (a store with an Unwrap() Store method, such as
+// the metrics one), the decorator's own implementation of T (its
+// As(target any) bool method, which measures the calls) or else what it
+// wraps, and so on down. A decorator thus offers exactly what the store
+// it wraps offers, and callers must use As rather than a type assertion,
+// which a decorator would fail.
+func As[T any](s Store) (T, bool) { return optional.As[T](s) }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,40 +13,48 @@ var optionalPackage = optionaltest.Package{Dir: "store", Name: "store", Core: "S
 
 // TestOptionalListsEveryInterface: every exported interface declared in
 // this package, except Store itself, is in Optional, so that a new
-// optional interface cannot be forgotten by the wrappers.
+// optional interface cannot be forgotten by the decorators' tests.
 func TestOptionalListsEveryInterface(t *testing.T) { optionalPackage.CheckListed(t) }
 
-// TestOptionalGenerated: optional_gen.go matches Optional.
-func TestOptionalGenerated(t *testing.T) { optionalPackage.CheckGenerated(t) }
+// TestOptionalFoundWithAs: no code of the module finds an optional
+// interface with a type assertion, which a decorator would fail.
+func TestOptionalFoundWithAs(t *testing.T) { optionalPackage.CheckNoAssertions(t) }
 
-// TestNarrow: for every subset of Optional, the narrowed store offers
-// exactly that subset, and runs the full store's methods.
-func TestNarrow(t *testing.T) {
-	full := &allOptional{}
-	optionalPackage.CheckSubsets(t,
-		func(keep func(reflect.Type) bool) any { return Narrow(full, keep) },
-		func(like any) any { return NarrowLike(full, like.(Store)) })
-	ns := Narrow(full, func(reflect.Type) bool { return false })
-	_, err := ns.GetTenant(t.Context(), "t1")
-	assert.NoError(t, err)
-	assert.Equal(t, 1, full.gets)
-	assert.Panics(t, func() { Narrow(struct{ Store }{}, func(reflect.Type) bool { return true }) })
-}
+// plain offers no optional interface.
+type plain struct{ Store }
 
-// allOptional implements Store and every optional interface, for
-// TestNarrow; only GetTenant runs.
-type allOptional struct {
-	Store
-	Scanner
-	Importer
-	Transactor
-	Registry
-	Checkpoints
-	Watcher
-	gets int
-}
+// watching offers Watcher.
+type watching struct{ plain }
 
-func (a *allOptional) GetTenant(context.Context, string) (*Tenant, error) {
-	a.gets++
-	return &Tenant{}, nil
+func (watching) Watch(context.Context, func(Change)) {}
+func (watching) Watching() bool                      { return true }
+
+// wrapper is a decorator that answers for no optional interface itself.
+type wrapper struct{ Store }
+
+func (w wrapper) Unwrap() Store { return w.Store }
+
+// TestAs: As finds an optional interface on the store and through
+// decorators, and not where the store lacks it.
+func TestAs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    Store
+		want bool
+	}{
+		{"nil", nil, false},
+		{"without", plain{}, false},
+		{"with", watching{}, true},
+		{"decorated", wrapper{wrapper{watching{}}}, true},
+		{"decorated, without", wrapper{plain{}}, false},
+		{"embedded without Unwrap hides it", plain{watching{}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, ok := As[Watcher](tc.s)
+			assert.Equal(t, tc.want, ok)
+			if ok {
+				assert.True(t, w.Watching())
+			}
+		})
+	}
 }

@@ -42,7 +42,7 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, st st
 	opts := audit.Options{
 		Path: a.Path, Key: key, NoSync: a.Sync == "none", MaxSegmentSize: int64(a.MaxSegmentSize),
 	}
-	if cs, ok := st.(store.Checkpoints); ok {
+	if cs, ok := store.As[store.Checkpoints](st); ok {
 		opts.Heads = &audit.StoreHeads{Store: cs, Node: nodeName(cfg)}
 		opts.OnHeadError = func(err error) {
 			log.Warn().Err(err).Msg("audit chain head not checkpointed in the store; retrying (records meanwhile are covered once it works)")

@@ -17,7 +17,7 @@ import (
 // store offers store.Registry when the store does), keeps it fresh until
 // ctx ends, and starts the admin API when admin.listen is set. Both report to the audit trail rec.
 func startRegistry(ctx context.Context, cfg config.Config, st store.Store, service *ops.Service, rec audit.Recorder, log zerolog.Logger) (*identity.Identity, error) {
-	reg, _ := st.(store.Registry)
+	reg, _ := store.As[store.Registry](st)
 	if reg == nil && cfg.Registry.Mode == identity.ModeRegistry {
 		return nil, fmt.Errorf("registry.mode: the %s store keeps no client registry", cfg.Store.Type)
 	}

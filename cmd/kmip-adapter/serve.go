@@ -71,7 +71,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return fmt.Errorf("backend: %w", err)
 	}
 	defer be.Close()
-	if checker, ok := be.(backend.Checker); ok {
+	if checker, ok := backend.As[backend.Checker](be); ok {
 		var missing []string
 		for _, r := range checker.Check(ctx) {
 			if !r.OK {
@@ -92,7 +92,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	m := metrics.New(cli.Version)
 	measuredStore, measuredBackend := m.Store(st), m.Backend(be)
-	if n, ok := be.(backend.RewrapNotifier); ok {
+	if n, ok := backend.As[backend.RewrapNotifier](be); ok {
 		n.OnRewrap(storeRewrapped(measuredStore, log))
 	}
 

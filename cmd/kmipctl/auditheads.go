@@ -29,7 +29,7 @@ func storedHead(ctx context.Context, cfg config.Config, path string) (*audit.Sto
 		return nil, fmt.Sprintf("store not read (%v): records cut off the end are not detected without --head", err)
 	}
 	defer st.Close()
-	cs, ok := st.(store.Checkpoints)
+	cs, ok := store.As[store.Checkpoints](st)
 	if !ok {
 		return nil, fmt.Sprintf("the %s store keeps no chain heads", cfg.Store.Type)
 	}
@@ -65,7 +65,7 @@ log against its stored head by default.`,
 				return fmt.Errorf("store: %w", err)
 			}
 			defer st.Close()
-			cs, ok := st.(store.Checkpoints)
+			cs, ok := store.As[store.Checkpoints](st)
 			if !ok {
 				return fmt.Errorf("the %s store keeps no chain heads", cfg.Store.Type)
 			}

@@ -262,7 +262,7 @@ func measureBackend(ctx context.Context, cfg config.Backend, d time.Duration, re
 	if rep.BackendOpen, err = rate(d, open); err != nil {
 		return err
 	}
-	rs, hasRandom := be.(backend.RandomSource)
+	rs, hasRandom := backend.As[backend.RandomSource](be)
 	if rep.BackendSeal, err = rate(d, func() error {
 		material := pt
 		if hasRandom {

@@ -26,7 +26,7 @@ anything is missing.`,
 				return err
 			}
 			defer be.Close()
-			checker, ok := be.(backend.Checker)
+			checker, ok := backend.As[backend.Checker](be)
 			if !ok {
 				return fmt.Errorf("backend %s has no key check", cfg.Backend.Type)
 			}

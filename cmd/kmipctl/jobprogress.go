@@ -72,7 +72,7 @@ func jobNode() string {
 // failed, then those after its cursor. A job running elsewhere (its
 // record written within jobStale) is refused.
 func startJob(ctx context.Context, st store.Store, job string, ids []string, out io.Writer) (*jobProgress, []string, error) {
-	cs, ok := st.(store.Checkpoints)
+	cs, ok := store.As[store.Checkpoints](st)
 	p := &jobProgress{cs: cs, out: out, st: jobState{State: jobRunning, Total: len(ids), Started: time.Now().UTC()}}
 	if !ok {
 		return p, ids, nil
@@ -169,7 +169,7 @@ func (p *jobProgress) save(ctx context.Context, first bool) error {
 
 // printJobStatus prints job's stored progress.
 func printJobStatus(ctx context.Context, out io.Writer, st store.Store, job string) error {
-	cs, ok := st.(store.Checkpoints)
+	cs, ok := store.As[store.Checkpoints](st)
 	if !ok {
 		return errors.New("this store keeps no job progress")
 	}

@@ -38,7 +38,9 @@ func (f *fakeRewrapper) RewrapTenantKey(_ context.Context, tk backend.TenantKey)
 
 func jobRecord(t *testing.T, st store.Store, job string) (jobState, *store.Checkpoint) {
 	t.Helper()
-	c, err := st.(store.Checkpoints).GetCheckpoint(context.Background(), store.CheckpointJob, job)
+	cs, ok := store.As[store.Checkpoints](st)
+	require.True(t, ok)
+	c, err := cs.GetCheckpoint(context.Background(), store.CheckpointJob, job)
 	require.NoError(t, err)
 	var s jobState
 	require.NoError(t, json.Unmarshal(c.Data, &s))

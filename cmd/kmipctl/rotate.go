@@ -95,7 +95,7 @@ type rotateStats struct {
 // job (may be nil) receives the progress for node_exporter's textfile
 // collector.
 func rotate(ctx context.Context, out io.Writer, st store.Store, rw rewrapper, backendType, name string, job *metrics.JobFile) error {
-	sc, ok := st.(store.Scanner)
+	sc, ok := store.As[store.Scanner](st)
 	if !ok {
 		return errors.New("the store cannot list its tenants")
 	}

@@ -72,7 +72,7 @@ command line: put it in PGPASSWORD or ~/.pgpass, which the driver reads.`,
 					return fmt.Errorf("--config: %w", err)
 				}
 				defer be.Close()
-				m, ok := be.(backend.RecordMACer)
+				m, ok := backend.As[backend.RecordMACer](be)
 				if !ok {
 					return fmt.Errorf("--config: backend %s does not MAC records: nothing to verify with", cfg.Backend.Type)
 				}

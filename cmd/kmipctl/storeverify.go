@@ -41,7 +41,7 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 				return err
 			}
 			defer be.Close()
-			macer, ok := be.(backend.RecordMACer)
+			macer, ok := backend.As[backend.RecordMACer](be)
 			if !ok {
 				return fmt.Errorf("backend %s does not MAC records: nothing to verify", cfg.Backend.Type)
 			}
@@ -62,7 +62,7 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 var errTampered = errors.New("records failed their MAC check")
 
 func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backend.RecordMACer, fix bool) error {
-	sc, ok := st.(store.Scanner)
+	sc, ok := store.As[store.Scanner](st)
 	if !ok {
 		return fmt.Errorf("store %T cannot list its records", st)
 	}

@@ -31,7 +31,7 @@ Key Wrapping Data naming "transport:LABEL" as its Encryption Key Information.`,
 				return err
 			}
 			defer be.Close()
-			imp, ok := be.(backend.TransportImporter)
+			imp, ok := backend.As[backend.TransportImporter](be)
 			if !ok {
 				return fmt.Errorf("backend %s has no transport keys", cfg.Backend.Type)
 			}

@@ -1,68 +1,49 @@
-// Package optional helps a package whose core interface has optional
-// interfaces (found by callers with a type assertion) build wrappers that
-// offer exactly a chosen subset of them: a decorator of a backend or a
-// store must offer what the value it wraps offers, or callers silently
-// lose a capability. The package keeps the list of its optional
-// interfaces and a generated narrow function (one anonymous struct per
-// subset, see optionaltest.Generate); Mask turns a choice into that
-// function's bits.
+// Package optional is the capability lookup of packages whose core
+// interface has optional interfaces (backend.Backend, store.Store), in
+// the manner of errors.As and http.ResponseController: a caller asks for
+// an optional interface with the package's As, which looks at the value
+// and then down the chain of decorators it wraps.
+//
+// A decorator (the metrics one) implements Unwrap, returning the value it
+// wraps, and no optional interface itself. For an optional interface
+// whose calls it measures it implements As(target any) bool: it sets
+// *target to its own implementation when the value it wraps offers the
+// interface. Every other interface is found below it. So a decorator
+// offers exactly what it wraps, whatever the number of optional
+// interfaces, and a capability the wrapped value lacks stays absent.
 package optional
 
-import (
-	"fmt"
-	"reflect"
-	"sync"
-)
+// asker is a decorator that answers for some optional interfaces itself
+// (as errors.As: target is a non-nil pointer to an interface).
+type asker interface {
+	As(target any) bool
+}
 
-// Mask returns the bits, one per entry of list in order, of the
-// interfaces keep accepts. full must implement each of them: Mask panics
-// otherwise, naming who asked (a wrapper that claims an interface it
-// cannot serve is a programming error).
-func Mask(who string, full any, list []reflect.Type, keep func(reflect.Type) bool) uint {
-	var mask uint
-	for i, t := range list {
-		if !keep(t) {
-			continue
+// As returns v as the optional interface T: v itself when it implements
+// T or answers for T (an As method), else what v wraps (an Unwrap method
+// returning V), and so on down the chain. It reports false when no value
+// of the chain offers T.
+func As[T, V any](v V) (T, bool) {
+	for {
+		x := any(v)
+		if x == nil {
+			break
 		}
-		if !reflect.TypeOf(full).Implements(t) {
-			panic(fmt.Sprintf("%s: %T does not implement %v", who, full, t))
+		if t, ok := x.(T); ok {
+			return t, true
 		}
-		mask |= 1 << i
+		if a, ok := x.(asker); ok {
+			var t T
+			if a.As(&t) {
+				return t, true
+			}
+		}
+		u, ok := x.(interface{ Unwrap() V })
+		if !ok {
+			break
+		}
+		v = u.Unwrap()
 	}
-	return mask
-}
-
-// Like returns a keep function for Mask that accepts the interfaces like
-// implements (none for a nil like).
-func Like(like any) func(reflect.Type) bool {
-	lt := reflect.TypeOf(like)
-	return func(t reflect.Type) bool { return lt != nil && lt.Implements(t) }
-}
-
-// likeKey names a MaskLike answer: the types of full and like, and the
-// list (by its first element's address and its length: each package has
-// one).
-type likeKey struct {
-	full, like reflect.Type
-	list       *reflect.Type
-	n          int
-}
-
-// likeMasks caches MaskLike, which runs on every store transaction (the
-// metrics decorator wraps each): the answer depends on the types only.
-var likeMasks sync.Map // likeKey -> uint
-
-// MaskLike is Mask keeping the interfaces like implements, cached by the
-// types of full and like.
-func MaskLike(who string, full, like any, list []reflect.Type) uint {
-	if len(list) == 0 {
-		return 0
-	}
-	k := likeKey{reflect.TypeOf(full), reflect.TypeOf(like), &list[0], len(list)}
-	if m, ok := likeMasks.Load(k); ok {
-		return m.(uint)
-	}
-	m := Mask(who, full, list, Like(like))
-	likeMasks.Store(k, m)
-	return m
+	var zero T
+	return zero, false
 }

@@ -3,39 +3,78 @@ package optional
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
 
-type readCloser struct{}
+// core is the core interface of the test chain, io.Reader and
+// fmt.Stringer its optional interfaces.
+type core interface{ Close() error }
 
-func (readCloser) Read([]byte) (int, error) { return 0, io.EOF }
-func (readCloser) Close() error             { return nil }
+type plain struct{}
 
-type stringer struct{}
+func (plain) Close() error { return nil }
 
-func (stringer) String() string { return "" }
+type reading struct{ plain }
 
-var list = []reflect.Type{reflect.TypeFor[io.Reader](), reflect.TypeFor[io.Closer](), reflect.TypeFor[fmt.Stringer]()}
+func (reading) Read([]byte) (int, error) { return 0, io.EOF }
 
-func TestMask(t *testing.T) {
-	all := func(reflect.Type) bool { return true }
-	assert.Equal(t, uint(0b011), Mask("test", readCloser{}, list[:2], all))
-	assert.Equal(t, uint(0b010), Mask("test", readCloser{}, list, func(it reflect.Type) bool { return it == list[1] }))
-	assert.PanicsWithValue(t, "test: optional.stringer does not implement io.Reader", func() { Mask("test", stringer{}, list, all) })
+// decorator wraps a core value and answers for io.Reader itself.
+type decorator struct{ inner core }
+
+func (d decorator) Close() error { return d.inner.Close() }
+func (d decorator) Unwrap() core { return d.inner }
+
+func (d decorator) As(target any) bool {
+	if p, ok := target.(*io.Reader); ok {
+		r, ok := As[io.Reader](d.inner)
+		if ok {
+			*p = decorated{r}
+		}
+		return ok
+	}
+	return false
 }
 
-func TestMaskLike(t *testing.T) {
-	full := struct {
-		readCloser
-		stringer
-	}{}
-	for range 2 { // the second answers from the cache
-		assert.Equal(t, uint(0b011), MaskLike("test", full, readCloser{}, list))
-		assert.Equal(t, uint(0b100), MaskLike("test", full, stringer{}, list))
-		assert.Equal(t, uint(0), MaskLike("test", full, nil, list))
-		assert.Equal(t, uint(0b01), MaskLike("test", full, readCloser{}, list[:1]), "another list is another answer")
+type decorated struct{ io.Reader }
+
+// hiding wraps a core value without Unwrap: what it wraps is out of
+// reach, as for any wrapper that does not take part.
+type hiding struct{ core }
+
+func TestAs(t *testing.T) {
+	reader := reading{}
+	tests := []struct {
+		name       string
+		v          core
+		wantReader any // nil: no io.Reader
+	}{
+		{"nil", nil, nil},
+		{"plain", plain{}, nil},
+		{"implements", reader, reader},
+		{"decorator answers", decorator{reader}, decorated{reader}},
+		{"decorator of a value without it", decorator{plain{}}, nil},
+		{"two decorators", decorator{decorator{reader}}, decorated{decorated{reader}}},
+		{"a wrapper without Unwrap hides", hiding{reader}, nil},
+		{"a decorator of a hiding wrapper", decorator{hiding{reader}}, nil},
 	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, ok := As[io.Reader](tc.v)
+			assert.Equal(t, tc.wantReader != nil, ok)
+			if tc.wantReader != nil {
+				assert.Equal(t, tc.wantReader, r)
+			} else {
+				assert.Nil(t, r)
+			}
+		})
+	}
+	reading := struct {
+		reading
+		fmt.Stringer
+	}{}
+	s, ok := As[fmt.Stringer](core(decorator{reading}))
+	assert.True(t, ok, "an interface the decorator does not answer for is found below it")
+	assert.Equal(t, reading, s)
 }

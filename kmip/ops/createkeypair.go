@@ -142,7 +142,7 @@ func (s *Service) generatePair(ctx context.Context, call *Call, attrs attr.List)
 	if err != nil {
 		return nil, nil, err
 	}
-	if g, ok := s.backend.(backend.KeyPairGenerator); ok {
+	if g, ok := backend.As[backend.KeyPairGenerator](s.backend); ok {
 		tk, err := s.tenantKey(ctx, call.Tenant)
 		if err != nil {
 			return nil, nil, err

@@ -233,7 +233,8 @@ func TestRootOfTrustFaults(t *testing.T) {
 		}
 	}
 	// Nothing half-written: every object stored opens.
-	scanner := st.(store.Scanner)
+	scanner, ok := store.As[store.Scanner](st)
+	require.True(t, ok)
 	stored := 0
 	tenants, err := scanner.TenantIDs(ctx)
 	require.NoError(t, err)

@@ -63,11 +63,11 @@ func (s *Service) keeperFor(ctx context.Context, call *Call, attrs *attr.List) (
 	if flag(*attrs, attr.Extractable, true) {
 		return nil, false, nil
 	}
-	k, ok := s.backend.(backend.KeyKeeper)
+	k, ok := backend.As[backend.KeyKeeper](s.backend)
 	if !ok {
 		return nil, false, nil
 	}
-	if c, ok := s.backend.(backend.KeepChecker); ok {
+	if c, ok := backend.As[backend.KeepChecker](s.backend); ok {
 		tk, err := s.tenantKey(ctx, call.Tenant)
 		if err != nil {
 			return nil, false, err
@@ -179,7 +179,7 @@ func contains(l []int32, v int32) bool {
 
 // keptRequest names a kept key of the caller's tenant.
 func (s *Service) keptRequest(ctx context.Context, call *Call, k keptKey) (backend.KeyKeeper, backend.KeptKeyRequest, error) {
-	keeper, ok := s.backend.(backend.KeyKeeper)
+	keeper, ok := backend.As[backend.KeyKeeper](s.backend)
 	if !ok {
 		return nil, backend.KeptKeyRequest{}, fmt.Errorf("%w: the object's key is kept in a root of trust that this backend is not", backend.ErrKeyMissing)
 	}

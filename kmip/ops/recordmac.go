@@ -70,18 +70,21 @@ func newVerifiedCache() *verifiedCache {
 // stays one, and the store each transaction hands out is MACed too.
 func newMACStore(st store.Store, macer backend.RecordMACer, log zerolog.Logger) store.Store {
 	m := &macStore{Store: st, macer: macer, log: log, verifiedCache: newVerifiedCache()}
-	if _, ok := st.(store.Transactor); ok {
-		return macTxStore{m}
+	if tr, ok := store.As[store.Transactor](st); ok {
+		return macTxStore{m, tr}
 	}
 	return m
 }
 
-// macTxStore is macStore over a store.Transactor.
-type macTxStore struct{ *macStore }
+// macTxStore is macStore over a store.Transactor, tr.
+type macTxStore struct {
+	*macStore
+	tr store.Transactor
+}
 
 // Update implements store.Transactor.
 func (m macTxStore) Update(ctx context.Context, fn func(tx store.Store) error) error {
-	return m.Store.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	return m.tr.Update(ctx, func(tx store.Store) error {
 		return fn(&macStore{Store: tx, macer: m.macer, log: m.log, verifiedCache: m.verifiedCache})
 	})
 }

@@ -80,7 +80,7 @@ func BenchmarkRecordMACs(b *testing.B) {
 		if !mode.off {
 			rec, err := st.GetObject(context.Background(), kmiptest.Tenant, id)
 			require.NoError(b, err)
-			macer, ok := be.(backend.RecordMACer)
+			macer, ok := backend.As[backend.RecordMACer](be)
 			require.True(b, ok)
 			input := store.RecordMACInput(rec, rec.Revision)
 			b.Run("VerifyRecord", func(b *testing.B) {

@@ -123,11 +123,11 @@ func MarkRecordMACs(ctx context.Context, st store.Store, macer backend.RecordMAC
 // start, so a store made by this version never takes a record without a
 // MAC. st is the store itself (a store.Scanner), not a wrapper.
 func MarkNewStore(ctx context.Context, st store.Store, be backend.Backend) error {
-	macer, ok := be.(backend.RecordMACer)
+	macer, ok := backend.As[backend.RecordMACer](be)
 	if !ok {
 		return nil
 	}
-	sc, ok := st.(store.Scanner)
+	sc, ok := store.As[store.Scanner](st)
 	if !ok {
 		return nil
 	}

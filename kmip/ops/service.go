@@ -114,7 +114,7 @@ func New(d Deps) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if macer, ok := d.Backend.(backend.RecordMACer); ok && !d.NoRecordMACs { // recordmac.go
+	if macer, ok := backend.As[backend.RecordMACer](d.Backend); ok && !d.NoRecordMACs { // recordmac.go
 		s.store = newMACStore(s.store, macer, s.log)
 	}
 	s.routes = s.routeTable()
@@ -161,7 +161,7 @@ func decode(call *Call, v any) error {
 
 // random draws n bytes from the root of trust's RNG when it has one.
 func (s *Service) random(ctx context.Context, n int) ([]byte, error) {
-	if r, ok := s.backend.(backend.RandomSource); ok {
+	if r, ok := backend.As[backend.RandomSource](s.backend); ok {
 		return r.Random(ctx, n)
 	}
 	b := make([]byte, n)

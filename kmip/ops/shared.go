@@ -75,7 +75,7 @@ func errReadOnly(id string) error {
 // IKEY, which is secret), from the cache when it is fresh. They are
 // shared: callers copy before they change one (sharedObject).
 func (s *Service) sharedList(ctx context.Context) ([]*managed, error) {
-	imp, ok := s.backend.(backend.TransportImporter)
+	imp, ok := backend.As[backend.TransportImporter](s.backend)
 	if !ok {
 		return nil, nil
 	}

@@ -48,7 +48,7 @@ func transportLabel(wd message.KeyWrappingData) (string, bool) {
 // means DES3).
 func (s *Service) transportRequest(ctx context.Context, call *Call, label string, wd message.KeyWrappingData, encrypted []byte) (backend.TransportImporter, backend.TransportImportRequest, error) {
 	var req backend.TransportImportRequest
-	imp, ok := s.backend.(backend.TransportImporter)
+	imp, ok := backend.As[backend.TransportImporter](s.backend)
 	if !ok {
 		return nil, req, message.Errorf(kmip20.ResultReasonFeatureNotSupported, "this server's root of trust has no transport keys")
 	}

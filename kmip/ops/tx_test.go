@@ -55,7 +55,8 @@ func (f faulty) UpdateObject(ctx context.Context, o *store.Object) error {
 type txFaulty struct{ faulty }
 
 func (f txFaulty) Update(ctx context.Context, fn func(tx store.Store) error) error {
-	return f.Store.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	tr, _ := store.As[store.Transactor](f.Store) // txFaulty wraps only stores that have it
+	return tr.Update(ctx, func(tx store.Store) error {
 		return fn(faulty{Store: tx, armed: f.armed, fail: f.fail})
 	})
 }
@@ -113,7 +114,7 @@ func executorOn(t *testing.T, st store.Store) *server.Executor {
 func withFaults(st store.Store, fail func(op string, o *store.Object) bool) (store.Store, *atomic.Bool) {
 	armed := &atomic.Bool{}
 	f := faulty{Store: st, armed: armed, fail: fail}
-	if _, ok := st.(store.Transactor); ok {
+	if _, ok := store.As[store.Transactor](st); ok {
 		return txFaulty{f}, armed
 	}
 	return f, armed

@@ -15,7 +15,7 @@ import (
 
 func checkpoints(t *testing.T, s store.Store) store.Checkpoints {
 	t.Helper()
-	c, ok := s.(store.Checkpoints)
+	c, ok := store.As[store.Checkpoints](s)
 	require.True(t, ok, "%T does not implement store.Checkpoints", s)
 	return c
 }

@@ -13,7 +13,7 @@ import (
 
 func registry(t *testing.T, s store.Store) store.Registry {
 	t.Helper()
-	r, ok := s.(store.Registry)
+	r, ok := store.As[store.Registry](s)
 	require.True(t, ok, "%T does not implement store.Registry", s)
 	return r
 }

@@ -41,7 +41,7 @@ func testBinaryText(t *testing.T, s store.Store) {
 // tenant is listed, objects come in ID order, a scan resumes after an ID,
 // and an error from the callback stops it.
 func testScanner(t *testing.T, s store.Store) {
-	sc, ok := s.(store.Scanner)
+	sc, ok := store.As[store.Scanner](s)
 	if !ok {
 		t.Skipf("%T does not implement store.Scanner", s)
 	}
@@ -110,7 +110,7 @@ func testScanner(t *testing.T, s store.Store) {
 // records keep their revision and timestamps, are indexed like created
 // ones, and an import run again reports what is there.
 func testImporter(t *testing.T, s store.Store) {
-	im, ok := s.(store.Importer)
+	im, ok := store.As[store.Importer](s)
 	if !ok {
 		t.Skipf("%T does not implement store.Importer", s)
 	}

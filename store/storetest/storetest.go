@@ -85,7 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { _ = s.Close() })
-			if _, ok := s.(store.Transactor); !ok && strings.HasPrefix(tc.name, "Tx") {
+			if _, ok := store.As[store.Transactor](s); !ok && strings.HasPrefix(tc.name, "Tx") {
 				return // transactions are optional (store.Transactor)
 			}
 			tc.fn(t, s)

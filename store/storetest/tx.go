@@ -67,7 +67,7 @@ func txChanges(t *testing.T, s, tx store.Store, kept *store.Object) {
 func testTxCommit(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	kept := txFixture(t, s)
-	err := s.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	err := transactor(s).Update(ctx, func(tx store.Store) error {
 		txChanges(t, s, tx, kept)
 		return nil
 	})
@@ -92,7 +92,7 @@ func testTxRollback(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	kept := txFixture(t, s)
 	failure := errors.New("a later batch item failed")
-	err := s.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	err := transactor(s).Update(ctx, func(tx store.Store) error {
 		txChanges(t, s, tx, kept)
 		return failure
 	})
@@ -121,7 +121,7 @@ func testTxErrorsInside(t *testing.T, s store.Store) {
 	kept := txFixture(t, s)
 	stale := clone(kept)
 	require.NoError(t, s.UpdateObject(ctx, clone(kept)))
-	err := s.(store.Transactor).Update(ctx, func(tx store.Store) error {
+	err := transactor(s).Update(ctx, func(tx store.Store) error {
 		assert.ErrorIs(t, tx.UpdateObject(ctx, clone(stale)), store.ErrConflict)
 		assert.ErrorIs(t, tx.CreateObject(ctx, &store.Object{TenantID: "tenant-a", ID: "gone"}), store.ErrExists)
 		assert.ErrorIs(t, tx.DeleteObject(ctx, "tenant-a", "nothing"), store.ErrNotFound)
@@ -145,7 +145,7 @@ func testTxConcurrent(t *testing.T, s store.Store) {
 	for g := range workers {
 		wg.Go(func() {
 			for attempt := 0; attempt < 1000; attempt++ {
-				err := s.(store.Transactor).Update(ctx, func(tx store.Store) error {
+				err := transactor(s).Update(ctx, func(tx store.Store) error {
 					o, err := tx.GetObject(ctx, "tenant-a", "counter")
 					if err != nil {
 						return err
@@ -173,4 +173,11 @@ func testTxConcurrent(t *testing.T, s store.Store) {
 	n, err := s.CountObjects(ctx, store.ListQuery{TenantID: "tenant-a"})
 	require.NoError(t, err)
 	assert.Equal(t, 1+workers, n, "one side object per committed transaction")
+}
+
+// transactor is s's store.Transactor (the Tx tests run on stores that
+// have one).
+func transactor(s store.Store) store.Transactor {
+	tr, _ := store.As[store.Transactor](s)
+	return tr
 }
