@@ -99,6 +99,10 @@ type Sink struct {
 	commits  atomic.Uint64
 	records  atomic.Uint64
 	failures atomic.Uint64 // records whose write failed
+	// extends counts the writes that found no unused space left and
+	// extended the file (each costs a journal commit): preallocation
+	// fell behind, failed (a full disk) or is off.
+	extends atomic.Uint64
 
 	mu     sync.RWMutex // closed vs. sends on queue
 	closed bool
@@ -364,6 +368,10 @@ func (s *Sink) Commits() uint64 { return s.commits.Load() }
 // Records is the number of records made durable so far.
 func (s *Sink) Records() uint64 { return s.records.Load() }
 
+// ExtendingWrites is the number of writes so far that found no unused
+// space left and extended the file.
+func (s *Sink) ExtendingWrites() uint64 { return s.extends.Load() }
+
 // Failures is the number of records whose write failed so far (their
 // callers got the error).
 func (s *Sink) Failures() uint64 { return s.failures.Load() }
@@ -512,6 +520,9 @@ func (s *Sink) write(recs []Record) error {
 		// Past the unused space: this write extends the file, which it
 		// may not while a chunk is being written there.
 		s.collectGrowth(true)
+		if end > s.alloc {
+			s.extends.Add(1)
+		}
 	}
 	if _, err := s.f.WriteAt(buf, off); err != nil {
 		// Nothing was acknowledged: take the partial write back so that

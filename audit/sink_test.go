@@ -440,7 +440,8 @@ func TestFailedWriteFailsTheRecord(t *testing.T) {
 	}
 	assert.Equal(t, map[string]float64{
 		"kmip_adapter_audit_records_total": 2, "kmip_adapter_audit_commits_total": 2, "kmip_adapter_audit_record_failures_total": 2,
-	}, got, "the start record and event 1 were written, in two commits")
+		"kmip_adapter_audit_extending_writes_total": 0,
+	}, got, "the start record and event 1 were written, in two commits, over preallocated space")
 	_ = s.Close()
 	rep, err := Verify(path, key)
 	require.NoError(t, err)

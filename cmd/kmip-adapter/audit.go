@@ -41,6 +41,13 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, st st
 	}
 	opts := audit.Options{
 		Path: a.Path, Key: key, NoSync: a.Sync == "none", MaxSegmentSize: int64(a.MaxSegmentSize),
+		Preallocate: int64(a.Preallocate),
+		OnPreallocError: func(err error) {
+			log.Warn().Err(err).Msg("audit log space not preallocated; records are appended (each fsync costs more) and fail if the disk has no room for them either; retrying every second")
+		},
+	}
+	if a.Preallocate == 0 {
+		opts.Preallocate = -1
 	}
 	if cs, ok := st.(store.Checkpoints); ok {
 		opts.Heads = &audit.StoreHeads{Store: cs, Node: nodeName(cfg)}
