@@ -43,7 +43,8 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, st st
 		Path: a.Path, Key: key, NoSync: a.Sync == "none", MaxSegmentSize: int64(a.MaxSegmentSize),
 		Preallocate: int64(a.Preallocate),
 		OnPreallocError: func(err error) {
-			log.Warn().Err(err).Msg("audit log space not preallocated; records are appended (each fsync costs more) and fail if the disk has no room for them either; retrying every second")
+			log.Warn().Err(err).Str("meanwhile", "records are appended (each fsync costs more), and fail if the disk has no room for them either; retried every second").
+				Msg("audit log space not preallocated")
 		},
 	}
 	if a.Preallocate == 0 {
