@@ -8,10 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// datasync makes f's written data durable. The log is only appended to,
-// and fdatasync writes the metadata needed to read the data back (the
-// file's new size) while skipping what is not (modification time), so it
-// keeps the guarantee of fsync at a lower cost.
+// datasync makes f's written data durable. fdatasync writes the metadata
+// needed to read the data back (a new size, new blocks) while skipping
+// what is not (modification time), so it keeps the guarantee of fsync at
+// a lower cost; over preallocated space (prealloc.go) there is no such
+// metadata, and it flushes the data alone.
 func datasync(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {

@@ -244,3 +244,30 @@ func TestNoPreallocationAppends(t *testing.T) {
 		assert.Equal(t, recordsEnd(t, path), st.Size(), "%+v: the file is its records", o)
 	}
 }
+
+// TestFirstWriteTorn: the log's very first write was cut by a crash, so
+// its first segment holds no whole record. The next start sets it aside;
+// the starts after that continue the chain that begins in the second
+// segment.
+func TestFirstWriteTorn(t *testing.T) {
+	key := testKey(t)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	torn := []byte(`{"seq":1,"time":"2026-11-30T12:00:00Z","sou`)
+	require.NoError(t, os.WriteFile(path, append(torn, make([]byte, 8192)...), 0o600))
+	for round := 0; round < 3; round++ {
+		s := openSink(t, path, key)
+		require.NoError(t, s.Record(context.Background(), event(round)))
+		require.NoError(t, s.Close())
+	}
+	rep, err := Verify(path, key)
+	require.NoError(t, err)
+	require.Nil(t, rep.Problem)
+	assert.Equal(t, 2, rep.Segments)
+	assert.Equal(t, uint64(1+3*3), rep.Records) // recovered, then start, event, stop three times
+	kept, err := os.ReadFile(segmentName(path, 1))
+	require.NoError(t, err)
+	assert.Equal(t, torn, kept)
+	id, err := LogID(path)
+	require.NoError(t, err)
+	assert.Len(t, id, 2*logIDBytes)
+}
