@@ -271,3 +271,34 @@ func TestFirstWriteTorn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, id, 2*logIDBytes)
 }
+
+// TestRotationCutsTheUnusedSpace: a closed segment is its records alone;
+// the active one is preallocated again at once, and never past the
+// segment size limit.
+func TestRotationCutsTheUnusedSpace(t *testing.T) {
+	key := testKey(t)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	const limit, chunk = 64 << 10, 16 << 10
+	s := openSink(t, path, key, func(o *Options) { o.MaxSegmentSize, o.Preallocate = limit, chunk })
+	for i := 0; i < 700; i++ {
+		require.NoError(t, s.Record(context.Background(), event(i)))
+	}
+	extends, commits := s.ExtendingWrites(), s.Commits()
+	require.NoError(t, s.Close())
+	rep, err := Verify(path, key)
+	require.NoError(t, err)
+	require.Nil(t, rep.Problem)
+	require.GreaterOrEqual(t, rep.Segments, 3)
+	t.Logf("%d segments, %d of %d writes extended the file", rep.Segments, extends, commits)
+	assert.LessOrEqual(t, extends, uint64(2*rep.Segments), "at most the writes that cross a segment's limit, and a few while a chunk is under way")
+	for n := 1; n < rep.Segments; n++ {
+		st, err := os.Stat(segmentName(path, n))
+		require.NoError(t, err)
+		assert.Equal(t, recordsEnd(t, segmentName(path, n)), st.Size(), "segment %d holds its records only", n)
+		assert.GreaterOrEqual(t, st.Size(), int64(limit))
+	}
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Greater(t, st.Size(), recordsEnd(t, path), "the active segment has unused space")
+	assert.LessOrEqual(t, st.Size(), int64(limit))
+}
