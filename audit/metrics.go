@@ -12,6 +12,8 @@ var (
 		"Audit log writes, each with its fsync (group commit: several records per write).", nil, nil)
 	failuresDesc = prometheus.NewDesc("kmip_adapter_audit_record_failures_total",
 		"Audit records whose write failed.", nil, nil)
+	extendsDesc = prometheus.NewDesc("kmip_adapter_audit_extending_writes_total",
+		"Audit log writes that found no preallocated space left and extended the file, each at the cost of a file system journal commit: preallocation fell behind, failed (a full disk: the server log says so) or is off.", nil, nil)
 	queuedDesc = prometheus.NewDesc("kmip_adapter_audit_queue_length",
 		"Record requests waiting for the audit log writer.", nil, nil)
 	headWritesDesc = prometheus.NewDesc("kmip_adapter_audit_head_checkpoints_total",
@@ -25,6 +27,7 @@ func (s *Sink) Describe(ch chan<- *prometheus.Desc) {
 	ch <- recordsDesc
 	ch <- commitsDesc
 	ch <- failuresDesc
+	ch <- extendsDesc
 	ch <- queuedDesc
 	ch <- headWritesDesc
 	ch <- headLagDesc
@@ -35,6 +38,7 @@ func (s *Sink) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.CounterValue, float64(s.Records()))
 	ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(s.Commits()))
 	ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.CounterValue, float64(s.Failures()))
+	ch <- prometheus.MustNewConstMetric(extendsDesc, prometheus.CounterValue, float64(s.ExtendingWrites()))
 	ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(len(s.queue)))
 	if s.heads != nil {
 		writes, failures, lag := s.heads.stats()

@@ -30,6 +30,15 @@ type Options struct {
 	// MaxSegmentSize rotates the active file once it has grown to this
 	// many bytes; 0 never rotates.
 	MaxSegmentSize int64
+	// Preallocate is the chunk of space (bytes) written with zeros and
+	// made durable ahead of the records, so that a record's fdatasync
+	// flushes data only (prealloc.go); 0 means DefaultPreallocate, a
+	// negative value appends instead. NoSync never preallocates.
+	// OnPreallocError is told when a chunk cannot be allocated (a full
+	// disk), once until one can: records are appended meanwhile, and
+	// fail if the disk has no room for them either.
+	Preallocate     int64
+	OnPreallocError func(error)
 	// MaxBatch bounds the Record calls that share one write and one
 	// fsync; 0 means 1024. 1 makes an fsync per call (the baseline the
 	// benchmark compares group commit with).
@@ -49,7 +58,9 @@ type Options struct {
 }
 
 // Sink is the durable, chained audit log: one JSON line per record,
-// appended to its own file, on disk before Record returns.
+// written after the last one in its own file, on disk before Record
+// returns. The file is preallocated (prealloc.go): zeros follow the last
+// record.
 //
 // Record calls from many goroutines are committed in groups: one writer
 // goroutine takes every record waiting, writes them with one write and
@@ -58,9 +69,11 @@ type Options struct {
 //
 // The sink writes records of its own (Source SourceAudit): OpStart when it
 // opens, OpStop when it closes, and OpRecovered when it found the log's
-// last line torn by a crash: that file is closed as it is (the torn bytes
-// stay as evidence) and the record that begins the next one names it, so
-// the chain stays verifiable and the gap is on the record.
+// last record torn by a crash (bytes after the last whole record that are
+// not zeros): that file is closed as it is (the torn bytes stay as
+// evidence; only the zeros after them are cut off) and the record that
+// begins the next one names it, so the chain stays verifiable and the gap
+// is on the record.
 type Sink struct {
 	opts  Options
 	chain *chain
@@ -70,16 +83,26 @@ type Sink struct {
 	// Owned by the writer goroutine once Open returns.
 	f         *os.File
 	activeNum int   // the number the active file gets when it is rotated
-	size      int64 // bytes of whole records in the active file
-	seq       uint64
-	mac       []byte
-	broken    error // set once the file's state is unknown: every later record fails
-	buf       []byte
+	size      int64 // bytes of whole records in the active file: the next record's offset
+	// alloc is the active file's size: [size, alloc) is unused space,
+	// zeros (allocated and durable when the sink preallocated them).
+	alloc        int64
+	grow         *growth // the chunk being allocated, nil if none
+	growFailed   bool    // the last allocation failed, at growFailedAt
+	growFailedAt time.Time
+	seq          uint64
+	mac          []byte
+	broken       error // set once the file's state is unknown: every later record fails
+	buf          []byte
 	// commits counts the writes (each with its fsync) that made records
 	// durable; records/commits is the group commit's gain.
 	commits  atomic.Uint64
 	records  atomic.Uint64
 	failures atomic.Uint64 // records whose write failed
+	// extends counts the writes that found no unused space left and
+	// extended the file (each costs a journal commit): preallocation
+	// fell behind, failed (a full disk) or is off.
+	extends atomic.Uint64
 
 	mu     sync.RWMutex // closed vs. sends on queue
 	closed bool
@@ -155,11 +178,11 @@ func (s *Sink) LogID() string { return s.logID }
 // records.
 func (s *Sink) open() error {
 	opts := s.opts
-	recovered, err := s.resume()
+	recovered, end, err := s.resume()
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(opts.Path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -168,12 +191,24 @@ func (s *Sink) open() error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	s.size = st.Size()
-	if s.size == 0 {
+	// The records end at end; the zeros after it (resume checked that
+	// only zeros follow) are where the next ones go.
+	s.size, s.alloc = end, st.Size()
+	switch {
+	case s.alloc == 0:
 		if err := syncDir(opts.Path); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
+	case s.alloc > s.size && !opts.NoSync:
+		// Space left by the last run, durable or not: make it so.
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("audit: fsync %s: %w", opts.Path, err)
+		}
 	}
+	// The first chunk before the first record; the rest comes ahead of
+	// need.
+	s.preallocate()
+	s.collectGrowth(true)
 	now := opts.Now().UTC()
 	var first []Record
 	if recovered != nil {
@@ -192,19 +227,20 @@ func (s *Sink) open() error {
 }
 
 // resume reads where the chain stands: the last record of the log, with
-// the active segment's chain checked. It returns the torn tail that the
-// next record must acknowledge, if the log ends in one.
-func (s *Sink) resume() (*Torn, error) {
+// the active segment's chain checked, and the offset in the active file
+// where its records end (0 for a new one). It returns the torn tail that
+// the next record must acknowledge, if the log ends in one.
+func (s *Sink) resume() (*Torn, int64, error) {
 	segs, err := segments(s.opts.Path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(segs) == 0 {
 		s.activeNum = 1
-		return nil, nil
+		return nil, 0, nil
 	}
 	if s.logID, err = firstLogID(s.opts.Path); err != nil {
-		return nil, fmt.Errorf("%w; run `kmipctl audit verify`", err)
+		return nil, 0, fmt.Errorf("%w; run `kmipctl audit verify`", err)
 	}
 	w := newWalker(s.chain)
 	last := segs[len(segs)-1]
@@ -213,52 +249,83 @@ func (s *Sink) resume() (*Torn, error) {
 		// its own chain was checked when it was the active one.
 		prev := segs[len(segs)-2]
 		var lastLine []byte
-		tail, err := readLines(prev.Path, func(_ int, line []byte) error {
+		se, err := readLines(prev.Path, func(_ int, line []byte) error {
 			lastLine = append(lastLine[:0], line...)
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		r, _, mac, err := parseLine(lastLine)
-		if err != nil {
-			return nil, fmt.Errorf("audit: the log cannot be extended: the last line of %s is not a record; run `kmipctl audit verify`", prev.Path)
+		switch r, _, mac, err := parseLine(lastLine); {
+		case err == nil:
+			w.prev, w.next = mac, r.Seq+1
+		case se.lines == 0 && len(segs) == 2:
+			// The first segment holds no whole record: the log's first
+			// write was cut by a crash. The chain begins in this one.
+		default:
+			return nil, 0, fmt.Errorf("audit: the log cannot be extended: the last line of %s is not a record; run `kmipctl audit verify`", prev.Path)
 		}
-		w.prev, w.next = mac, r.Seq+1
-		if tail != nil {
-			tail.Segment = prev.Num
-			w.torn = tail
+		if se.tail != nil {
+			se.tail.Segment = prev.Num
+			w.expectTorn(se)
 		}
 	}
-	problem, tail, err := w.walkSegment(last, nil)
+	problem, se, err := w.walkSegment(last, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if problem != nil {
-		return nil, fmt.Errorf("audit: the log cannot be extended: %v; run `kmipctl audit verify`, and move the log's files aside to begin a new log", problem)
+		return nil, 0, fmt.Errorf("audit: the log cannot be extended: %v; run `kmipctl audit verify`, and move the log's files aside to begin a new log", problem)
 	}
 	s.seq, s.mac = w.next-1, w.prev
 	s.activeNum = last.Num
+	end := se.end
 	if !last.Active {
 		s.activeNum = last.Num + 1
+		end = 0
 	}
 	// A torn tail of the previous segment that the (empty) active one has
 	// not acknowledged yet: the crash came between the two.
 	recovered := w.torn
-	if tail != nil {
-		tail.Segment = last.Num
+	if tail := se.tail; tail != nil {
 		recovered = tail
 		if last.Active {
-			if err := os.Rename(last.Path, segmentName(s.opts.Path, last.Num)); err != nil {
-				return nil, fmt.Errorf("audit: set the torn segment aside: %w", err)
-			}
-			if err := syncDir(s.opts.Path); err != nil {
-				return nil, fmt.Errorf("audit: %w", err)
+			if err := setAside(last.Path, segmentName(s.opts.Path, last.Num), tail.Offset+int64(tail.Bytes)); err != nil {
+				return nil, 0, err
 			}
 			s.activeNum = last.Num + 1
+			end = 0
 		}
 	}
-	return recovered, nil
+	return recovered, end, nil
+}
+
+// setAside closes the active file at path, whose records end in a torn
+// tail, as the segment closed: only the unused space (zeros) after the
+// tail's last byte, at size, is cut off. The next record acknowledges the
+// tail.
+func setAside(path, closed string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("audit: set the torn segment aside: %w", err)
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(path, closed)
+	}
+	if err == nil {
+		err = syncDir(path)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: set the torn segment aside: %w", err)
+	}
+	return nil
 }
 
 // Record writes e and returns once it is durable.
@@ -300,6 +367,10 @@ func (s *Sink) Commits() uint64 { return s.commits.Load() }
 
 // Records is the number of records made durable so far.
 func (s *Sink) Records() uint64 { return s.records.Load() }
+
+// ExtendingWrites is the number of writes so far that found no unused
+// space left and extended the file.
+func (s *Sink) ExtendingWrites() uint64 { return s.extends.Load() }
 
 // Failures is the number of records whose write failed so far (their
 // callers got the error).
@@ -406,9 +477,11 @@ func (s *Sink) gather(batch []*pending, expect int, linger time.Duration, timer 
 	return batch
 }
 
-// finish writes the stop record and closes the file.
+// finish writes the stop record and closes the file. The unused space
+// after the records stays for the next start.
 func (s *Sink) finish() error {
 	err := s.write([]Record{{Event: Event{Source: SourceAudit, Operation: OpStop, Result: "success", Reason: "log closed"}}})
+	s.collectGrowth(true)
 	if cerr := s.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("audit: %w", cerr)
 	}
@@ -416,7 +489,8 @@ func (s *Sink) finish() error {
 	return err
 }
 
-// write chains recs on, appends them with one write and makes them
+// write chains recs on, writes them with one write after the last
+// record (over unused space when there is enough) and makes them
 // durable. On failure the chain state stays where it was.
 func (s *Sink) write(recs []Record) error {
 	if s.broken != nil {
@@ -441,15 +515,24 @@ func (s *Sink) write(recs []Record) error {
 		}
 	}
 	s.buf = buf
-	n, err := s.f.Write(buf)
-	if err != nil {
-		// Nothing was acknowledged: cut the file back to its last whole
-		// record so that the chain stays valid, and let the next records
-		// try again (a full disk may get space back).
-		if terr := s.f.Truncate(s.size); terr != nil {
-			s.broken = fmt.Errorf("audit: write %s: %w; cutting back the partial write failed too (%v): the log is no longer written", s.opts.Path, err, terr)
+	off, end := s.size, s.size+int64(len(buf))
+	if end > s.alloc {
+		// Past the unused space: this write extends the file, which it
+		// may not while a chunk is being written there.
+		s.collectGrowth(true)
+		if end > s.alloc {
+			s.extends.Add(1)
+		}
+	}
+	if _, err := s.f.WriteAt(buf, off); err != nil {
+		// Nothing was acknowledged: take the partial write back so that
+		// the chain stays valid, and let the next records try again (a
+		// full disk may get space back).
+		if uerr := s.unwrite(off, len(buf)); uerr != nil {
+			s.broken = fmt.Errorf("audit: write %s: %w; taking back the partial write failed too (%v): the log is no longer written", s.opts.Path, err, uerr)
 			return s.broken
 		}
+		s.preallocate()
 		return fmt.Errorf("audit: write %s: %w", s.opts.Path, err)
 	}
 	if !s.opts.NoSync {
@@ -462,7 +545,8 @@ func (s *Sink) write(recs []Record) error {
 		}
 	}
 	// prev is the chain's scratch MAC, which the next encode overwrites.
-	s.seq, s.mac, s.size = seq, append(s.mac[:0], prev...), s.size+int64(n)
+	s.seq, s.mac, s.size = seq, append(s.mac[:0], prev...), end
+	s.alloc = max(s.alloc, end)
 	if first != nil {
 		s.logID = logIDOf(first)
 	}
@@ -474,6 +558,7 @@ func (s *Sink) write(recs []Record) error {
 	if s.opts.MaxSegmentSize > 0 && s.size >= s.opts.MaxSegmentSize {
 		s.rotate()
 	}
+	s.preallocate()
 	return nil
 }
 
@@ -485,6 +570,15 @@ func (s *Sink) rotate() {
 	if _, err := os.Stat(closed); !errors.Is(err, fs.ErrNotExist) {
 		return // never overwrite a segment
 	}
+	// Nothing may write into the file once it is closed; a closed
+	// segment keeps its records only, without the unused space.
+	s.collectGrowth(true)
+	if s.alloc > s.size {
+		if err := s.f.Truncate(s.size); err != nil {
+			return
+		}
+		s.alloc = s.size
+	}
 	if !s.opts.NoSync {
 		if err := s.f.Sync(); err != nil {
 			s.broken = fmt.Errorf("audit: fsync %s: %w", s.opts.Path, err)
@@ -494,7 +588,7 @@ func (s *Sink) rotate() {
 	if err := os.Rename(s.opts.Path, closed); err != nil {
 		return
 	}
-	f, err := os.OpenFile(s.opts.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(s.opts.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		err = syncDir(s.opts.Path)
 	}
@@ -503,6 +597,11 @@ func (s *Sink) rotate() {
 		return
 	}
 	s.f.Close()
-	s.f, s.size = f, 0
+	s.f, s.size, s.alloc = f, 0, 0
 	s.activeNum++
+	// A first piece at once, the rest of the chunk in the background.
+	if chunk := s.chunk(); chunk > 0 {
+		s.startGrowth(min(chunk, firstPiece))
+		s.collectGrowth(true)
+	}
 }

@@ -220,50 +220,71 @@ func TestOpenRefusesAnotherKey(t *testing.T) {
 }
 
 func TestTornLastLineIsSetAsideAndAcknowledged(t *testing.T) {
-	key := testKey(t)
-	path := writeLog(t, key, 3) // 5 lines
-	torn := []byte(`{"seq":6,"time":"2026-11-30T12:00:00Z","source":"kmip","ten`)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	require.NoError(t, err)
-	_, err = f.Write(torn)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	before, err := os.ReadFile(path)
-	require.NoError(t, err)
+	tests := []struct {
+		name        string
+		preallocate int64
+	}{
+		{"preallocated: the torn bytes after the unused space", 0},
+		{"appended: the old format, the file ends in the torn line", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := testKey(t)
+			path := filepath.Join(t.TempDir(), "audit.log")
+			prealloc := func(o *Options) { o.Preallocate = tt.preallocate }
+			s := openSink(t, path, key, prealloc)
+			for i := 0; i < 3; i++ {
+				require.NoError(t, s.Record(context.Background(), event(i)))
+			}
+			require.NoError(t, s.Close()) // 5 lines
+			records := int64(len(bytes.Join(readLogLines(t, path), nil)))
+			torn := []byte(`{"seq":6,"time":"2026-11-30T12:00:00Z","source":"kmip","ten`)
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			require.NoError(t, err)
+			_, err = f.Write(torn)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			before, err := os.ReadFile(path)
+			require.NoError(t, err)
+			if tt.preallocate == 0 {
+				require.Greater(t, int64(len(before)), records+int64(len(torn)), "zeros between the records and the torn bytes")
+			}
 
-	rep, err := Verify(path, key)
-	require.NoError(t, err)
-	require.NotNil(t, rep.Problem, "a torn last line must be reported")
-	assert.Equal(t, 6, rep.Problem.Line)
-	assert.Contains(t, rep.Problem.Reason, "torn")
-	assert.Equal(t, uint64(5), rep.Records)
+			rep, err := Verify(path, key)
+			require.NoError(t, err)
+			require.NotNil(t, rep.Problem, "a torn last line must be reported")
+			assert.Equal(t, 6, rep.Problem.Line)
+			assert.Contains(t, rep.Problem.Reason, "torn")
+			assert.Equal(t, uint64(5), rep.Records)
 
-	// The restart keeps the torn file as it is and acknowledges it.
-	s := openSink(t, path, key)
-	require.NoError(t, s.Record(context.Background(), event(7)))
-	require.NoError(t, s.Close())
-	kept, err := os.ReadFile(segmentName(path, 1))
-	require.NoError(t, err)
-	assert.Equal(t, before, kept)
+			// The restart keeps the torn file as it is and acknowledges it.
+			s = openSink(t, path, key, prealloc)
+			require.NoError(t, s.Record(context.Background(), event(7)))
+			require.NoError(t, s.Close())
+			kept, err := os.ReadFile(segmentName(path, 1))
+			require.NoError(t, err)
+			assert.Equal(t, before, kept)
 
-	rep, err = Verify(path, key)
-	require.NoError(t, err)
-	require.Nil(t, rep.Problem)
-	assert.Equal(t, 2, rep.Segments)
-	assert.Equal(t, uint64(5+4), rep.Records) // recovered, start, event, stop
-	var rec []Record
-	_, err = Walk(path, func(_ string, _ int, r Record) error { rec = append(rec, r); return nil })
-	require.NoError(t, err)
-	require.Equal(t, OpRecovered, rec[5].Operation)
-	assert.Equal(t, &Torn{Segment: 1, Offset: int64(len(before) - len(torn)), Bytes: len(torn)}, rec[5].Torn)
+			rep, err = Verify(path, key)
+			require.NoError(t, err)
+			require.Nil(t, rep.Problem)
+			assert.Equal(t, 2, rep.Segments)
+			assert.Equal(t, uint64(5+4), rep.Records) // recovered, start, event, stop
+			var rec []Record
+			_, err = Walk(path, func(_ string, _ int, r Record) error { rec = append(rec, r); return nil })
+			require.NoError(t, err)
+			require.Equal(t, OpRecovered, rec[5].Operation)
+			assert.Equal(t, &Torn{Segment: 1, Offset: records, Bytes: len(before) - int(records)}, rec[5].Torn)
 
-	// Without the acknowledgement the torn segment is a break.
-	lines := readLogLines(t, path)
-	writeLogLines(t, path, lines[1:])
-	rep, err = Verify(path, key)
-	require.NoError(t, err)
-	require.NotNil(t, rep.Problem)
-	assert.Contains(t, rep.Problem.Reason, "record 7 where 6 was expected")
+			// Without the acknowledgement the torn segment is a break.
+			lines := readLogLines(t, path)
+			writeLogLines(t, path, lines[1:])
+			rep, err = Verify(path, key)
+			require.NoError(t, err)
+			require.NotNil(t, rep.Problem)
+			assert.Contains(t, rep.Problem.Reason, "record 7 where 6 was expected")
+		})
+	}
 }
 
 func TestRotationChainsAcrossSegments(t *testing.T) {
@@ -419,7 +440,8 @@ func TestFailedWriteFailsTheRecord(t *testing.T) {
 	}
 	assert.Equal(t, map[string]float64{
 		"kmip_adapter_audit_records_total": 2, "kmip_adapter_audit_commits_total": 2, "kmip_adapter_audit_record_failures_total": 2,
-	}, got, "the start record and event 1 were written, in two commits")
+		"kmip_adapter_audit_extending_writes_total": 0,
+	}, got, "the start record and event 1 were written, in two commits, over preallocated space")
 	_ = s.Close()
 	rep, err := Verify(path, key)
 	require.NoError(t, err)

@@ -46,12 +46,29 @@ type Head struct {
 
 // walker follows the chain record by record.
 type walker struct {
-	head    *Head  // a record the log must still hold, with this MAC
-	chain   *chain // nil: read only, MACs are not checked (audit show)
-	prev    []byte // the previous record's MAC
-	next    uint64 // the sequence number the next record must carry
-	torn    *Torn  // a torn tail the next record must acknowledge
-	records uint64
+	head  *Head  // a record the log must still hold, with this MAC
+	chain *chain // nil: read only, MACs are not checked (audit show)
+	prev  []byte // the previous record's MAC
+	next  uint64 // the sequence number the next record must carry
+	torn  *Torn  // a torn tail the next record must acknowledge
+	// tornToEOF is the torn tail's length to the end of its file, which
+	// an acknowledgement written before preallocation gives as Bytes
+	// (the same but for trailing zeros).
+	tornToEOF int
+	records   uint64
+}
+
+// acknowledges reports whether ack (an OpRecovered record's Torn) names
+// the torn tail w waits for.
+func (w *walker) acknowledges(ack *Torn) bool {
+	t := w.torn
+	return ack != nil && ack.Segment == t.Segment && ack.Offset == t.Offset && (ack.Bytes == t.Bytes || ack.Bytes == w.tornToEOF)
+}
+
+// expectTorn makes the next record acknowledge the tail of the segment
+// that se describes.
+func (w *walker) expectTorn(se segEnd) {
+	w.torn, w.tornToEOF = se.tail, int(se.toEOF)
 }
 
 func newWalker(c *chain) *walker {
@@ -71,7 +88,7 @@ func (w *walker) step(line []byte) (Record, string) {
 	switch {
 	case r.Seq != w.next:
 		return r, fmt.Sprintf("record %d where %d was expected: a record was removed, added or moved", r.Seq, w.next)
-	case w.torn != nil && (r.Torn == nil || *r.Torn != *w.torn):
+	case w.torn != nil && !w.acknowledges(r.Torn):
 		return r, fmt.Sprintf("segment %d ends in a torn record of %d bytes that no %s record acknowledges", w.torn.Segment, w.torn.Bytes, OpRecovered)
 	case w.torn == nil && r.Torn != nil:
 		return r, fmt.Sprintf("acknowledges a torn record in segment %d that is not there", r.Torn.Segment)
@@ -88,11 +105,13 @@ func (w *walker) step(line []byte) (Record, string) {
 }
 
 // walkSegment runs w over one file, calling fn (when not nil) with each
-// good record. It stops at the first bad line. A torn tail is returned,
-// not judged: whether it is acceptable depends on what follows.
-func (w *walker) walkSegment(seg segment, fn func(seg segment, line int, r Record) error) (*Problem, *Torn, error) {
+// good record. It stops at the first whole line that breaks the chain
+// (the Problem), or where the written lines end (readLines): the records
+// end there, and the segment's tail (se.tail, with its Segment set) is
+// returned, not judged: whether it is acceptable depends on what follows.
+func (w *walker) walkSegment(seg segment, fn func(seg segment, line int, r Record) error) (*Problem, segEnd, error) {
 	var problem *Problem
-	tail, err := readLines(seg.Path, func(n int, line []byte) error {
+	se, err := readLines(seg.Path, func(n int, line []byte) error {
 		r, why := w.step(line)
 		if why != "" {
 			problem = &Problem{File: seg.Path, Line: n, Seq: r.Seq, Reason: why}
@@ -104,15 +123,15 @@ func (w *walker) walkSegment(seg segment, fn func(seg segment, line int, r Recor
 		return nil
 	})
 	if errors.Is(err, errStop) {
-		return problem, nil, nil
+		return problem, se, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, se, err
 	}
-	if tail != nil {
-		tail.Segment = seg.Num
+	if se.tail != nil {
+		se.tail.Segment = seg.Num
 	}
-	return nil, tail, nil
+	return nil, se, nil
 }
 
 var errStop = errors.New("stop")
@@ -164,13 +183,13 @@ func walk(path string, w *walker, fn func(seg segment, line int, r Record) error
 		return Report{}, fmt.Errorf("audit: no log at %s", path)
 	}
 	rep := Report{Segments: len(segs)}
-	var lastTorn *Torn
+	var last segEnd // the previous segment's
 	var lastSeg segment
 	for _, seg := range segs {
-		if lastTorn != nil {
-			w.torn = lastTorn
+		if last.tail != nil {
+			w.expectTorn(last)
 		}
-		problem, tail, err := w.walkSegment(seg, fn)
+		problem, se, err := w.walkSegment(seg, fn)
 		if err != nil {
 			return rep, err
 		}
@@ -181,16 +200,16 @@ func walk(path string, w *walker, fn func(seg segment, line int, r Record) error
 		// A torn tail the next segment never gets to acknowledge is
 		// still pending when the walk ends.
 		if w.torn != nil {
-			rep.Problem = &Problem{File: lastSeg.Path, Line: tornLine(lastSeg.Path), Reason: fmt.Sprintf(
+			rep.Problem = &Problem{File: lastSeg.Path, Line: last.lines + 1, Reason: fmt.Sprintf(
 				"segment %d ends in a torn record of %d bytes that no %s record acknowledges", w.torn.Segment, w.torn.Bytes, OpRecovered)}
 			break
 		}
-		lastTorn, lastSeg = tail, seg
+		last, lastSeg = se, seg
 	}
-	if rep.Problem == nil && lastTorn != nil {
-		rep.Problem = &Problem{File: lastSeg.Path, Line: tornLine(lastSeg.Path), Reason: fmt.Sprintf(
-			"the last record is torn (%d bytes without a newline at offset %d): a write cut by a crash, or a cut file; "+
-				"the server sets it aside when it next starts", lastTorn.Bytes, lastTorn.Offset)}
+	if rep.Problem == nil && last.tail != nil {
+		rep.Problem = &Problem{File: lastSeg.Path, Line: last.lines + 1, Reason: fmt.Sprintf(
+			"the last record is torn (%d bytes at offset %d after the last whole record, neither records nor unused space): "+
+				"a write cut by a crash, or a damaged file; the server sets it aside when it next starts", last.tail.Bytes, last.tail.Offset)}
 	}
 	rep.Records, rep.LastSeq = w.records, w.next-1
 	if w.records > 0 {
@@ -200,9 +219,8 @@ func walk(path string, w *walker, fn func(seg segment, line int, r Record) error
 }
 
 // tornLine is the line number of a file's torn tail: one past its
-// complete lines.
+// whole lines.
 func tornLine(path string) int {
-	n := 0
-	_, _ = readLines(path, func(int, []byte) error { n++; return nil })
-	return n + 1
+	se, _ := readLines(path, func(int, []byte) error { return nil })
+	return se.lines + 1
 }

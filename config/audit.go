@@ -22,6 +22,9 @@ func (a *Audit) validate() error {
 	if a.MaxSegmentSize != 0 && a.MaxSegmentSize < 64<<10 {
 		return fmt.Errorf("audit.max_segment_size: %d is below 65536 (0 never rotates)", a.MaxSegmentSize)
 	}
+	if a.Preallocate != 0 && a.Preallocate < 64<<10 {
+		return fmt.Errorf("audit.preallocate: %d is below 65536 (0 appends)", a.Preallocate)
+	}
 	if a.KeyFile != "" && filepath.Clean(a.KeyFile) == filepath.Clean(a.Path) {
 		return fmt.Errorf("audit.key_file: %q is the log itself", a.KeyFile)
 	}

@@ -33,6 +33,9 @@ func TestAuditValidate(t *testing.T) {
 		{"empty sync", on(func(a *Audit) { a.Sync = "" }), `audit.sync: "" is not fsync or none`},
 		{"tiny segments", on(func(a *Audit) { a.MaxSegmentSize = 1000 }), "audit.max_segment_size: 1000 is below 65536"},
 		{"negative segments", on(func(a *Audit) { a.MaxSegmentSize = -1 }), "audit.max_segment_size: -1 is below 65536"},
+		{"append, no preallocation", on(func(a *Audit) { a.Preallocate = 0 }), ""},
+		{"tiny preallocation", on(func(a *Audit) { a.Preallocate = 4096 }), "audit.preallocate: 4096 is below 65536"},
+		{"negative preallocation", on(func(a *Audit) { a.Preallocate = -1 }), "audit.preallocate: -1 is below 65536"},
 		{"key file is the log", on(func(a *Audit) { a.KeyFile = "/var/log/kmip-adapter/./audit.log" }), "audit.key_file: "},
 	}
 	for _, tt := range tests {

@@ -56,6 +56,12 @@ type Audit struct {
 	// MaxSegmentSize rotates the active file once it holds this many
 	// bytes; 0 never rotates.
 	MaxSegmentSize int `mapstructure:"max_segment_size"`
+	// Preallocate is how many bytes of zeros are written (and made
+	// durable) ahead of the records, a chunk at a time in the background,
+	// so that a record's fsync flushes its data only (about half the
+	// cost of an append's on ext4); 0 appends instead. A full disk shows
+	// as a failed allocation in the server log before records fail.
+	Preallocate int `mapstructure:"preallocate"`
 }
 
 // Registry configures how KMIP clients are identified: by the tenant and
@@ -678,7 +684,7 @@ func Default() Config {
 		},
 		Store:    Store{Type: "bbolt"},
 		Log:      Log{Level: "info", Format: "json"},
-		Audit:    Audit{Required: true, Sync: "fsync", MaxSegmentSize: 64 << 20},
+		Audit:    Audit{Required: true, Sync: "fsync", MaxSegmentSize: 64 << 20, Preallocate: 8 << 20},
 		Registry: Registry{Mode: "auto", RefreshInterval: 2 * time.Second},
 	}
 }

@@ -230,17 +230,21 @@ func TestAuditLog(t *testing.T) {
 }
 
 // TestAuditFailsClosedOnFullDisk limits the size of the files the server
-// may write (RLIMIT_FSIZE, as in TestStoreFull) to the audit log's size:
-// with audit.required (the default) a Get whose record cannot be written
+// may write (RLIMIT_FSIZE, as in TestStoreFull) to the audit log's size,
+// its preallocated space included (a small audit.preallocate, so that it
+// fills quickly): the Gets' records go into that space until it is full,
+// the next chunk cannot be allocated (the server log says so), and then,
+// with audit.required (the default), a Get whose record cannot be written
 // answers General Failure and hands out no key; once the limit is lifted
-// the same Get works, and the chain is intact (the partial writes were cut
-// back).
+// the same Get works, and the chain is intact (the partial writes were
+// taken back).
 func TestAuditFailsClosedOnFullDisk(t *testing.T) {
 	requireSoftHSM(t)
 	dir := filepath.Join(t.TempDir(), "dev")
 	require.NoError(t, devInit(bin(t, "kmipctl"), dir))
 	logPath := filepath.Join(dir, "audit", "audit.log")
-	s, err := startServer(bin(t, "kmip-adapter"), dir, nil)
+	const chunk = 64 << 10
+	s, err := startServer(bin(t, "kmip-adapter"), dir, []string{fmt.Sprintf("KMIP_ADAPTER_AUDIT_PREALLOCATE=%d", chunk)})
 	require.NoError(t, err)
 	defer func() {
 		select {
@@ -259,16 +263,29 @@ func TestAuditFailsClosedOnFullDisk(t *testing.T) {
 
 	fi, err := os.Stat(logPath)
 	require.NoError(t, err)
+	require.Zero(t, fi.Size()%chunk, "the log is preallocated: %d bytes", fi.Size())
 	pid := s.cmd.Process.Pid
 	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: uint64(fi.Size()), Max: unix.RLIM_INFINITY}, nil), "prlimit")
+	written := 0
+	var f *kmipFailure
+	for ; written < 2000; written++ {
+		got, err := c.material(uid)
+		if err != nil {
+			require.ErrorAs(t, err, &f, "a Get without its audit record must fail, got material %x", got)
+			break
+		}
+		assert.Equal(t, want, got)
+	}
+	require.NotNil(t, f, "Gets past the space the limit allows must fail")
+	assert.Greater(t, written, 10, "the preallocated space took records")
 	for range 3 {
 		got, err := c.material(uid)
-		var f *kmipFailure
 		require.ErrorAs(t, err, &f, "a Get without its audit record must fail, got material %x", got)
 		assert.Equal(t, kmip14.ResultReasonGeneralFailure, f.reason)
 		assert.Contains(t, f.message, "audit record could not be written")
 	}
 	assert.True(t, s.logged("audit record not written"), "the server log says why")
+	assert.True(t, s.logged("audit log space not preallocated"), "the full disk showed first as a failed allocation")
 
 	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}, nil))
 	got, err := c.material(uid)
@@ -283,7 +300,11 @@ func TestAuditFailsClosedOnFullDisk(t *testing.T) {
 	for _, r := range auditShow(t, dir, "--operation", "Get") {
 		gets = append(gets, r.UniqueID+" "+r.Result)
 	}
-	assert.Equal(t, []string{uid + " success", uid + " success"}, gets, "the refused Gets left no record, the others one each")
+	wantGets := []string{uid + " success"}
+	for range written + 1 {
+		wantGets = append(wantGets, uid+" success")
+	}
+	assert.Equal(t, wantGets, gets, "the refused Gets left no record, the others one each")
 }
 
 // TestAuditSurvivesKill kills the server (SIGKILL) while 8 clients create

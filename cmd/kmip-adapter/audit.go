@@ -41,6 +41,14 @@ func openAudit(ctx context.Context, cfg config.Config, be backend.Backend, st st
 	}
 	opts := audit.Options{
 		Path: a.Path, Key: key, NoSync: a.Sync == "none", MaxSegmentSize: int64(a.MaxSegmentSize),
+		Preallocate: int64(a.Preallocate),
+		OnPreallocError: func(err error) {
+			log.Warn().Err(err).Str("meanwhile", "records are appended (each fsync costs more), and fail if the disk has no room for them either; retried every second").
+				Msg("audit log space not preallocated")
+		},
+	}
+	if a.Preallocate == 0 {
+		opts.Preallocate = -1
 	}
 	if cs, ok := store.As[store.Checkpoints](st); ok {
 		opts.Heads = &audit.StoreHeads{Store: cs, Node: nodeName(cfg)}
