@@ -399,3 +399,31 @@ func (s *Service) Close() error {
 	}
 	return nil
 }
+
+// KeyOpen reports whether the record MAC key is open (new MACs are made
+// with it).
+func (k *RecordKeys) KeyOpen() bool { return k.key.Load() != nil }
+
+// UpgradeRecordMAC rewrites the record tenant/id with a MAC of the record
+// MAC key when its MAC verifies but was made by the root of trust's SKEY
+// (`kmipctl store verify --fix`): it reports whether it wrote. The key's
+// own record keeps its SKEY MAC; a concurrent writer (which MACs the
+// record itself) wins.
+func UpgradeRecordMAC(ctx context.Context, st store.Store, keys *RecordKeys, tenant, id string) (bool, error) {
+	if tenant == RecordKeyTenant || !keys.KeyOpen() {
+		return false, nil
+	}
+	ms := &macStore{Store: st, macer: keys, log: zerolog.Nop(), verifiedCache: newVerifiedCache()}
+	o, err := ms.GetObject(ctx, tenant, id) // verifies the MAC it has
+	if err != nil {
+		return false, err
+	}
+	if len(o.MAC) == 0 || IsKeyMAC(o.MAC) {
+		return false, nil
+	}
+	err = ms.UpdateObject(ctx, o)
+	if errors.Is(err, store.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -26,7 +26,7 @@ const softHSM2 = "/usr/lib/softhsm/libsofthsm2.so"
 
 // softHSMBackend provisions a SoftHSM2 token in a temporary directory and
 // opens the pkcs11 backend on it.
-func softHSMBackend(b *testing.B) backend.Backend {
+func softHSMBackend(b testing.TB) backend.Backend {
 	if _, err := os.Stat(softHSM2); err != nil {
 		b.Skip("SoftHSM2 is not installed")
 	}
