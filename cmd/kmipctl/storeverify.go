@@ -24,8 +24,9 @@ func storeVerifyCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Check every stored object record's MAC in the root of trust",
 		Long: `verify reads every object record of every tenant in the configured store and
-checks its MAC with the root of trust's SKEY, as the server does before it
-serves a record. It prints one line per record that fails (TAMPERED) and a
+checks its MAC, as the server does before it serves a record: with the
+store's record MAC key (opened through the root of trust), or in the HSM
+with its SKEY for records MACed that way by older builds. It prints one line per record that fails (TAMPERED) and a
 summary that also counts records without a MAC (written before record MACs
 existed; they get one on their next write), and says whether the store is
 marked "every record carries a MAC": then the server refuses a record

@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -49,20 +50,22 @@ func softHSMBackend(b testing.TB) backend.Backend {
 }
 
 // BenchmarkRecordMACs measures Create and Get of an AES key through the
-// operations on SoftHSM2 with record MACs and without (Deps.NoRecordMACs),
-// and the HSM verification a Get of a record not in the verified cache
-// pays (VerifyRecord).
+// operations on SoftHSM2 with record MACs of the record MAC key (key),
+// of the HSM's SKEY (skey, Deps.RecordMACsBySKEY) and without
+// (Deps.NoRecordMACs), and the verification a Get of a record not in the
+// verified cache pays (VerifyRecord).
 func BenchmarkRecordMACs(b *testing.B) {
 	be := softHSMBackend(b)
 	v := message.V2_0
 	for _, mode := range []struct {
-		name string
-		off  bool
-	}{{"macs", false}, {"none", true}} {
+		name      string
+		off, skey bool
+	}{{"key", false, false}, {"skey", false, true}, {"none", true, false}} {
 		st, err := bbolt.Open(filepath.Join(b.TempDir(), "store.db"))
 		require.NoError(b, err)
 		log := zerolog.Nop()
-		x := &server.Executor{Ops: ops.New(ops.Deps{Store: st, Backend: be, BackendType: "pkcs11", Log: log, NoRecordMACs: mode.off}), Log: log}
+		svc := ops.New(ops.Deps{Store: st, Backend: be, BackendType: "pkcs11", Log: log, NoRecordMACs: mode.off, RecordMACsBySKEY: mode.skey})
+		x := &server.Executor{Ops: svc, Log: log}
 		b.Run("Create/"+mode.name, func(b *testing.B) {
 			for b.Loop() {
 				kmiptest.NewAESKey(b, x, v)
@@ -80,8 +83,8 @@ func BenchmarkRecordMACs(b *testing.B) {
 		if !mode.off {
 			rec, err := st.GetObject(context.Background(), kmiptest.Tenant, id)
 			require.NoError(b, err)
-			macer, ok := be.(backend.RecordMACer)
-			require.True(b, ok)
+			var macer backend.RecordMACer = ops.NewRecordKeys(st, be, be.(backend.RecordMACer), "pkcs11", zerolog.Nop())
+			require.NoError(b, macer.(*ops.RecordKeys).Load(context.Background(), false))
 			input := store.RecordMACInput(rec, rec.Revision)
 			b.Run("VerifyRecord", func(b *testing.B) {
 				for b.Loop() {
@@ -91,6 +94,54 @@ func BenchmarkRecordMACs(b *testing.B) {
 				}
 			})
 		}
+		_ = svc.Close()
 		_ = st.Close()
+	}
+}
+
+// BenchmarkRecordKeyMAC compares one record MAC and one verification (a
+// 512-byte record, as backend/pkcs11's BenchmarkRecordMAC) made by the
+// HSM's SKEY and by the record MAC key in the adapter.
+func BenchmarkRecordKeyMAC(b *testing.B) {
+	be := softHSMBackend(b)
+	ctx := context.Background()
+	skey := be.(backend.RecordMACer)
+	st, err := bbolt.Open(filepath.Join(b.TempDir(), "store.db"))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = st.Close() })
+	keys := ops.NewRecordKeys(st, be, skey, "pkcs11", zerolog.Nop())
+	require.NoError(b, keys.Load(ctx, true))
+	b.Cleanup(keys.Close)
+	record := bytes.Repeat([]byte("r"), 512)
+	for _, m := range []struct {
+		name  string
+		macer backend.RecordMACer
+	}{{"skey", skey}, {"key", keys}} {
+		mac, err := m.macer.MACRecord(ctx, "bench", record)
+		require.NoError(b, err)
+		b.Run("MAC/"+m.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := m.macer.MACRecord(ctx, "bench", record); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Verify/"+m.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := m.macer.VerifyRecord(ctx, "bench", record, mac); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("VerifyParallel/"+m.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := m.macer.VerifyRecord(ctx, "bench", record, mac); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
