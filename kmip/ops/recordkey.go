@@ -110,9 +110,15 @@ type RecordKeys struct {
 // recordKey is an opened record MAC key.
 type recordKey struct {
 	id   [recordKeyIDSize]byte
-	key  []byte
 	macs sync.Pool // of hash.Hash: HMAC-SHA256 states keyed with key
+	// mu guards key against Close clearing it under a MAC in flight.
+	mu      sync.RWMutex
+	key     []byte
+	cleared bool
 }
+
+// errRecordKeyClosed is sum's error once the key was cleared.
+var errRecordKeyClosed = fmt.Errorf("%w: the record MAC key is closed", backend.ErrUnavailable)
 
 // NewRecordKeys returns the record MACer over legacy (the root of trust's
 // SKEY MACs); st is the store that holds the key record (not a macStore),
@@ -157,6 +163,10 @@ func (k *RecordKeys) load(ctx context.Context, create bool) error {
 			if errors.Is(err, store.ErrExists) {
 				continue // another node made it first: read theirs
 			}
+			if errors.Is(err, ErrNoRecordMACs) {
+				k.absent.Store(true) // records are stored without a MAC
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -194,7 +204,7 @@ func (k *RecordKeys) open(ctx context.Context, o *store.Object) error {
 		return fmt.Errorf("record MAC key: %w: the key is %d bytes", backend.ErrIntegrity, len(plain))
 	}
 	rk := &recordKey{id: id, key: plain}
-	rk.macs.New = func() any { return hmac.New(sha256.New, rk.key) }
+	rk.macs.New = func() any { return hmac.New(sha256.New, rk.key) } // under rk.mu (sum)
 	k.key.Store(rk)
 	k.absent.Store(false)
 	k.log.Info().Hex("key_id", id[:]).Msg("record MAC key open: records are MACed in the adapter")
@@ -204,6 +214,12 @@ func (k *RecordKeys) open(ctx context.Context, o *store.Object) error {
 // create makes the key's tenant (if absent) and the sealed key record; a
 // key record already there is store.ErrExists.
 func (k *RecordKeys) create(ctx context.Context) error {
+	// A Router of cloud KMSs only makes no record MACs: no key either.
+	if probe, err := k.legacy.MACRecord(ctx, RecordKeyTenant, []byte(RecordKeyID)); err != nil {
+		return fmt.Errorf("record MAC key: %w", err)
+	} else if len(probe) == 0 {
+		return ErrNoRecordMACs
+	}
 	t, err := k.st.GetTenant(ctx, RecordKeyTenant)
 	if errors.Is(err, store.ErrNotFound) {
 		// Made on the root of trust that MACs records (a Router's may
@@ -304,7 +320,12 @@ func IsKeyMAC(mac []byte) bool {
 }
 
 // sum appends the key's MAC of a record of tenantID to out.
-func (rk *recordKey) sum(out []byte, tenantID string, record []byte) []byte {
+func (rk *recordKey) sum(out []byte, tenantID string, record []byte) ([]byte, error) {
+	rk.mu.RLock()
+	defer rk.mu.RUnlock()
+	if rk.cleared {
+		return nil, errRecordKeyClosed
+	}
 	h := rk.macs.Get().(hash.Hash)
 	h.Reset()
 	var hdr [len(recordKeyDomain) + 1 + 4 + 64]byte
@@ -316,7 +337,7 @@ func (rk *recordKey) sum(out []byte, tenantID string, record []byte) []byte {
 	h.Write(record)
 	out = h.Sum(out)
 	rk.macs.Put(h)
-	return out
+	return out, nil
 }
 
 // MACRecord MACs with the record MAC key when it is open, else by the
@@ -332,7 +353,11 @@ func (k *RecordKeys) MACRecord(ctx context.Context, tenantID string, record []by
 	out := make([]byte, 0, recordKeyMACSize)
 	out = append(out, recordKeyVersion)
 	out = append(out, rk.id[:]...)
-	return rk.sum(out, tenantID, record), nil
+	out, err := rk.sum(out, tenantID, record)
+	if errors.Is(err, errRecordKeyClosed) {
+		return k.legacy.MACRecord(ctx, tenantID, record)
+	}
+	return out, err
 }
 
 // VerifyRecord checks a MAC of either kind: one made with the key in Go
@@ -353,7 +378,10 @@ func (k *RecordKeys) VerifyRecord(ctx context.Context, tenantID string, record, 
 		return fmt.Errorf("verify record: %w: its MAC names another record MAC key", backend.ErrIntegrity)
 	}
 	var buf [recordKeyMACSize]byte
-	want := rk.sum(append(buf[:0], mac[:1+recordKeyIDSize]...), tenantID, record)
+	want, err := rk.sum(append(buf[:0], mac[:1+recordKeyIDSize]...), tenantID, record)
+	if err != nil {
+		return fmt.Errorf("verify record: %w", err)
+	}
 	if !hmac.Equal(want, mac) {
 		return fmt.Errorf("verify record: %w: MAC does not verify", backend.ErrIntegrity)
 	}
@@ -367,7 +395,10 @@ func (k *RecordKeys) Close() {
 	k.loadMu.Lock()
 	defer k.loadMu.Unlock()
 	if rk := k.key.Swap(nil); rk != nil {
+		rk.mu.Lock()
 		clear(rk.key)
+		rk.cleared = true
+		rk.mu.Unlock()
 	}
 	k.closed.Store(true) // no reload after Close
 }

@@ -323,3 +323,22 @@ func TestRecordKeyClosed(t *testing.T) {
 	assert.NoError(t, keys.VerifyRecord(ctx, "t", []byte("r"), after))
 	assert.ErrorIs(t, keys.VerifyRecord(ctx, "t", []byte("r"), mac), backend.ErrUnavailable)
 }
+
+// TestRecordKeyNeedsRecordMACs: a root of trust that makes no record
+// MACs (a Router of cloud KMSs only) gets no record MAC key: nothing is
+// made in it or in the store, and records stay without a MAC.
+func TestRecordKeyNeedsRecordMACs(t *testing.T) {
+	ctx := context.Background()
+	st := openBolt(t, filepath.Join(t.TempDir(), "store.db"))
+	be := noMACer{kmiptest.NewSoftBackend()}
+	keys := ops.NewRecordKeys(st, be, be, "soft", zerolog.Nop())
+	require.NoError(t, keys.Load(ctx, true))
+	assert.False(t, keys.KeyOpen())
+	mac, err := keys.MACRecord(ctx, "t", []byte("r"))
+	require.NoError(t, err)
+	assert.Empty(t, mac)
+	_, err = st.GetTenant(ctx, ops.RecordKeyTenant)
+	assert.ErrorIs(t, err, store.ErrNotFound, "no tenant key made for it")
+	_, err = st.GetObject(ctx, ops.RecordKeyTenant, ops.RecordKeyID)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}
