@@ -97,13 +97,14 @@ type RecordKeys struct {
 
 	key atomic.Pointer[recordKey]
 	// loadMu serialises loads; absent is set when a load found no key in
-	// the store (and was not to create one); failedAt is the last failure.
+	// the store and was not to create one (or the root of trust makes no
+	// record MACs); closed by Close; failedAt is the last failed load.
 	loadMu   sync.Mutex
 	absent   atomic.Bool
 	closed   atomic.Bool
 	failedAt time.Time
-	// mayCreate is the last Load's create: whether a later load (current) may
-	// make the key.
+	// mayCreate is the last Load's create: whether a later load
+	// (current) may make the key.
 	mayCreate bool
 }
 
