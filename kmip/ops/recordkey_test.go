@@ -342,3 +342,26 @@ func TestRecordKeyNeedsRecordMACs(t *testing.T) {
 	_, err = st.GetObject(ctx, ops.RecordKeyTenant, ops.RecordKeyID)
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestRecordKeyNotAtRest: the record MAC key is nowhere in the store file
+// in clear, and Close clears it in memory.
+func TestRecordKeyNotAtRest(t *testing.T) {
+	ctx := context.Background()
+	be := softHSMBackend(t)
+	path := filepath.Join(t.TempDir(), "store.db")
+	st, err := bbolt.Open(path)
+	require.NoError(t, err)
+	keys := ops.NewRecordKeys(st, be, be.(backend.RecordMACer), "pkcs11", zerolog.Nop())
+	require.NoError(t, keys.Load(ctx, true))
+	mem := ops.RecordKeyBytes(keys)
+	require.Len(t, mem, 32)
+	key := bytes.Clone(mem)
+	require.NotEqual(t, make([]byte, 32), key)
+	require.NoError(t, st.Close())
+	file, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(file, key), "the key in clear in the store file")
+	assert.False(t, bytes.Contains(file, key[:16]), "half the key in clear in the store file")
+	keys.Close()
+	assert.Equal(t, make([]byte, 32), mem, "cleared on Close")
+}
