@@ -245,6 +245,9 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []Tenant{}
 	for _, t := range ts {
+		if audit.IsReservedTenant(t.ID) {
+			continue // an internal tenant (the record MAC key's, kmip/ops recordkey.go): no operator's
+		}
 		v, err := a.tenantView(r.Context(), t)
 		if err != nil {
 			return err

@@ -220,3 +220,18 @@ func TestNoIssuer(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, "admin.issuer_cert_file")
 }
+
+// TestInternalTenantsNotListed: the store's internal tenants (the record
+// MAC key's "_recordkey") are not operators' tenants: the list leaves
+// them out.
+func TestInternalTenantsNotListed(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	require.NoError(t, f.st.PutTenant(ctx, &store.Tenant{ID: ops.RecordKeyTenant, Backend: "pkcs11", KeyBlob: []byte("blob")}))
+	code, body := f.call(t, "POST", "/v1/tenants", admin.TenantCreate{Name: "alpha"})
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = f.call(t, "GET", "/v1/tenants", nil)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"name":"alpha"`)
+	assert.NotContains(t, body, ops.RecordKeyTenant)
+}

@@ -26,15 +26,21 @@ type RecordMACer interface {
 // by type that does. It does not change when backend.type does, so records
 // MACed before still verify.
 func (r *Router) recordMACer() (RecordMACer, bool) {
+	m, _, ok := r.recordMACerType()
+	return m, ok
+}
+
+// recordMACerType is recordMACer with its backend type.
+func (r *Router) recordMACerType() (RecordMACer, string, bool) {
 	if m, ok := As[RecordMACer](r.backends[r.def]); ok {
-		return m, true
+		return m, r.def, true
 	}
 	for _, t := range r.types() {
 		if m, ok := As[RecordMACer](r.backends[t]); ok {
-			return m, true
+			return m, t, true
 		}
 	}
-	return nil, false
+	return nil, "", false
 }
 
 // MACRecord of a Router MACs with recordMACer; when no root of trust has
@@ -56,3 +62,23 @@ func (r *Router) VerifyRecord(ctx context.Context, tenantID string, record, mac 
 }
 
 var _ RecordMACer = (*Router)(nil)
+
+type recordMACRootKey struct{}
+
+// WithRecordMACRoot asks, through ctx, for the new tenant key of
+// NewTenantKey on the root of trust that MACs records: the record MAC
+// key's internal tenant (kmip/ops recordkey.go) belongs with the SKEY
+// that MACs its record, whatever a Router's default is.
+func WithRecordMACRoot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, recordMACRootKey{}, true)
+}
+
+// recordMACRootType is the type of the root of trust that MACs records
+// when ctx asks for it (WithRecordMACRoot), "" otherwise.
+func (r *Router) recordMACRootType(ctx context.Context) string {
+	if want, _ := ctx.Value(recordMACRootKey{}).(bool); !want {
+		return ""
+	}
+	_, t, _ := r.recordMACerType()
+	return t
+}

@@ -50,3 +50,26 @@ func TestRouterRecordMACs(t *testing.T) {
 	assert.Nil(t, mac, "no record MAC key: no MAC")
 	assert.ErrorIs(t, onlyKMS.VerifyRecord(ctx, "t", []byte("rec"), []byte("x")), backend.ErrKeyMissing)
 }
+
+// The record MAC key's KEK (backend.WithRecordMACRoot) is made on the
+// root of trust that MACs records, whatever the default; other tenant
+// keys go to the default.
+func TestRouterRecordMACRoot(t *testing.T) {
+	ctx := context.Background()
+	hsm, kms := &macingFake{fake{name: "pkcs11"}}, &fake{name: "hpcs"}
+	for _, def := range []string{"pkcs11", "hpcs"} {
+		r, err := backend.NewRouter(map[string]backend.Backend{"pkcs11": hsm, "hpcs": kms}, def)
+		require.NoError(t, err)
+		tk, err := r.NewTenantKey(backend.WithRecordMACRoot(ctx), "_recordkey")
+		require.NoError(t, err)
+		assert.Equal(t, "pkcs11", tk.Type, "default %s", def)
+		tk, err = r.NewTenantKey(ctx, "tenant")
+		require.NoError(t, err)
+		assert.Equal(t, def, tk.Type)
+	}
+	onlyKMS, err := backend.NewRouter(map[string]backend.Backend{"hpcs": kms, "other": &fake{name: "other"}}, "hpcs")
+	require.NoError(t, err)
+	tk, err := onlyKMS.NewTenantKey(backend.WithRecordMACRoot(ctx), "_recordkey")
+	require.NoError(t, err)
+	assert.Equal(t, "hpcs", tk.Type, "no root MACs records: the default")
+}

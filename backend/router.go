@@ -88,6 +88,9 @@ func (r *Router) route(tk TenantKey) (Backend, error) {
 // the type in the key.
 func (r *Router) NewTenantKey(ctx context.Context, tenantID string) (TenantKey, error) {
 	typ := tenantTypeFrom(ctx)
+	if typ == "" {
+		typ = r.recordMACRootType(ctx) // recordmac.go
+	}
 	if typ == "" && r.Choose != nil {
 		typ = r.Choose(ctx, tenantID)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmip-adapter/kmip-adapter/backend/pkcs11"
 	"github.com/kmip-adapter/kmip-adapter/config"
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 )
 
@@ -37,7 +38,8 @@ func TestHSMRootRotation(t *testing.T) {
 	}
 	_, err = s.stopCleanly()
 	require.NoError(t, err)
-	assert.Equal(t, "MKEK", tenantMKEK(t, dir))
+	assert.Equal(t, "MKEK", tenantMKEK(t, dir, "default"))
+	assert.Equal(t, "MKEK", tenantMKEK(t, dir, ops.RecordKeyTenant), "the record MAC key's KEK")
 
 	// The new MKEK on the partition, beside the old one.
 	p := config.Default().Backend.PKCS11
@@ -72,15 +74,18 @@ func TestHSMRootRotation(t *testing.T) {
 		require.NoError(t, err, "kmipctl hsm rotate\n%s", out)
 		return string(out)
 	}
+	// Two tenant keys: the default tenant's and the record MAC key's
+	// (kmip/ops recordkey.go), which a rotation rewraps like any other.
 	out := rotate()
-	assert.Contains(t, out, "1/1 tenants")
-	assert.Contains(t, out, "rewrapped now: 1;")
-	assert.Equal(t, "MKEK-2", tenantMKEK(t, dir))
+	assert.Contains(t, out, "2/2 tenants")
+	assert.Contains(t, out, "rewrapped now: 2;")
+	assert.Equal(t, "MKEK-2", tenantMKEK(t, dir, "default"))
+	assert.Equal(t, "MKEK-2", tenantMKEK(t, dir, ops.RecordKeyTenant))
 	prom, err := os.ReadFile(progress)
 	require.NoError(t, err, "the progress file for node_exporter's textfile collector")
 	for _, line := range []string{
-		`kmip_adapter_job_items{job="hsm_rotate",state="total"} 1`,
-		`kmip_adapter_job_items{job="hsm_rotate",state="done"} 1`,
+		`kmip_adapter_job_items{job="hsm_rotate",state="total"} 2`,
+		`kmip_adapter_job_items{job="hsm_rotate",state="done"} 2`,
 		`kmip_adapter_job_items{job="hsm_rotate",state="failed"} 0`,
 		`kmip_adapter_job_finished{job="hsm_rotate"} 1`,
 	} {
@@ -90,21 +95,21 @@ func TestHSMRootRotation(t *testing.T) {
 	status, err := runKmipctl(t, "hsm", "rotate", "--status", "--config", filepath.Join(dir, "config.yaml"))
 	require.NoError(t, err, status)
 	assert.Contains(t, status, "state     done\n")
-	assert.Contains(t, status, "tenants   1 of 1 done, 0 failed\n")
+	assert.Contains(t, status, "tenants   2 of 2 done, 0 failed\n")
 	assert.Contains(t, status, `cursor    "default"`)
 	out = rotate()
-	assert.Contains(t, out, "rewrapped now: 0; already under the configured MKEK: 1;")
+	assert.Contains(t, out, "rewrapped now: 0; already under the configured MKEK: 2;")
 	getAll()
 }
 
-// tenantMKEK reads the label of the MKEK that wraps the default tenant's
-// key, from the store (the server must be stopped).
-func tenantMKEK(t *testing.T, dir string) string {
+// tenantMKEK reads the label of the MKEK that wraps a tenant's key, from
+// the store (the server must be stopped).
+func tenantMKEK(t *testing.T, dir, tenant string) string {
 	t.Helper()
 	st, err := bbolt.Open(filepath.Join(dir, "data", "store.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	ten, err := st.GetTenant(context.Background(), "default")
+	ten, err := st.GetTenant(context.Background(), tenant)
 	require.NoError(t, err)
 	blob := ten.KeyBlob
 	require.GreaterOrEqual(t, len(blob), 2)

@@ -11,6 +11,8 @@ import (
 	"github.com/ovh/kmip-go/ttlv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 )
 
 // TestPostgresTwoNodes runs two kmip-adapter processes on one PostgreSQL
@@ -69,10 +71,14 @@ func TestPostgresTwoNodes(t *testing.T) {
 	assert.Equal(t, kmip.ResultReasonItemNotFound, bi.ResultReason, bi.ResultMessage)
 
 	// Both nodes agreed on one tenant key: one record, made by whichever
-	// node came first.
-	var tenants int
-	require.NoError(t, e.conn(t).QueryRow(ctx, "SELECT count(*) FROM kmip_tenants").Scan(&tenants))
+	// node came first; and on one record MAC key (kmip/ops recordkey.go):
+	// its internal tenant and its sealed key, one record each.
+	var tenants, recordKeys int
+	require.NoError(t, e.conn(t).QueryRow(ctx, "SELECT count(*) FROM kmip_tenants WHERE id <> $1", ops.RecordKeyTenant).Scan(&tenants))
 	assert.Equal(t, 1, tenants)
+	require.NoError(t, e.conn(t).QueryRow(ctx, "SELECT (SELECT count(*) FROM kmip_tenants WHERE id = $1) + (SELECT count(*) FROM kmip_objects WHERE tenant_id = $1)",
+		ops.RecordKeyTenant).Scan(&recordKeys))
+	assert.Equal(t, 2, recordKeys)
 
 	t.Run("VCenterKeyProvider", func(t *testing.T) { vcenterOnTwoNodes(t, a, b) })
 }

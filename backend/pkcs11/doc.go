@@ -33,7 +33,10 @@
 // working partition. Key material made on this backend comes from the HSM:
 // tenant KEKs from C_GenerateKey, object material from C_GenerateRandom
 // (Random), key pairs from C_GenerateKeyPair (GenerateRSA, GenerateECDSA).
-// MACRecord and VerifyRecord MAC stored records with the SKEY. A tenant
+// MACRecord and VerifyRecord MAC stored records with the SKEY; the
+// operations use them for the record of the store's record MAC key and
+// for records written before it (kmip/ops recordkey.go MACs the others
+// in the adapter with that key, sealed through this backend). A tenant
 // key blob names the MKEK that wrapped it, and RewrapTenantKey moves it to
 // the configured MKEK inside the HSM (root rotation, rotate.go).
 //

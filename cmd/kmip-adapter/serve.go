@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 
 	service := ops.New(ops.Deps{Store: measuredStore, Backend: measuredBackend, BackendType: cfg.Backend.Type, Log: log})
+	defer service.Close() // clears the record MAC key
 	auditRec, closeAudit, err := openAudit(ctx, cfg, be, measuredStore, log)
 	if err != nil {
 		return err

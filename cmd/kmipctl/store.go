@@ -134,6 +134,16 @@ func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, b
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
+	if be, ok := macer.(backend.Backend); ok {
+		// Records MACed with the store's record MAC key verify with it
+		// (recordkey.go); the key's record is copied like the others.
+		keys, err := openRecordKeys(ctx, src, be, macer, "", false)
+		if err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+		defer keys.Close()
+		macer = keys
+	}
 	dst, err := postgres.Open(ctx, postgres.Options{DSN: dsn, MaxConns: 4})
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
@@ -23,8 +24,9 @@ func storeVerifyCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Check every stored object record's MAC in the root of trust",
 		Long: `verify reads every object record of every tenant in the configured store and
-checks its MAC with the root of trust's SKEY, as the server does before it
-serves a record. It prints one line per record that fails (TAMPERED) and a
+checks its MAC, as the server does before it serves a record: with the
+store's record MAC key (opened through the root of trust), or in the HSM
+with its SKEY for records MACed that way by older builds. It prints one line per record that fails (TAMPERED) and a
 summary that also counts records without a MAC (written before record MACs
 existed; they get one on their next write), and says whether the store is
 marked "every record carries a MAC": then the server refuses a record
@@ -33,6 +35,9 @@ without one exactly as a failing one. It exits 1 if any record fails.
 With --fix, verify gives every record without a MAC its MAC (the records are
 taken as they are: run it on a store you trust) and then marks the store. A
 store made by this version is marked when the server first starts on it.
+--fix also rewrites the records whose MAC the HSM's SKEY made (older builds)
+with a MAC of the store's record MAC key, which the adapter checks without a
+call into the HSM (docs/architecture.md, record integrity).
 The server may keep running (on bbolt, stop it first: the file is locked).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,7 +55,15 @@ The server may keep running (on bbolt, stop it first: the file is locked).`,
 				return err
 			}
 			defer st.Close()
-			return storeVerify(ctx, cmd.OutOrStdout(), st, macer, fix)
+			// The store's record MAC key verifies the MACs made with it
+			// (--fix makes one when the store has none, to rewrite the
+			// SKEY's MACs with it).
+			keys, err := openRecordKeys(ctx, st, be, macer, cfg.Backend.Type, fix)
+			if err != nil {
+				return err
+			}
+			defer keys.Close()
+			return storeVerify(ctx, cmd.OutOrStdout(), st, keys, fix)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (YAML)")
@@ -70,9 +83,11 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 	if err != nil {
 		return err
 	}
-	var okCount, noMAC, tampered, maced int
+	keys, _ := macer.(*ops.RecordKeys)
+	var okCount, noMAC, tampered, maced, bySKEY, upgraded int
 	for _, tenant := range tenants {
 		var missing []string // MACed after the scan, which may not write
+		var old []string     // MACed by the SKEY: rewritten with the key by --fix
 		err := sc.ScanObjects(ctx, tenant, "", func(o *store.Object) error {
 			status, err := ops.VerifyRecord(ctx, macer, o)
 			if err != nil {
@@ -81,6 +96,10 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 			switch status {
 			case ops.RecordOK:
 				okCount++
+				if keys != nil && !ops.IsKeyMAC(o.MAC) && tenant != ops.RecordKeyTenant {
+					bySKEY++
+					old = append(old, o.ID)
+				}
 			case ops.RecordNoMAC:
 				noMAC++
 				missing = append(missing, o.ID)
@@ -105,6 +124,18 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 				maced++
 			}
 		}
+		for _, id := range old {
+			if !fix {
+				break
+			}
+			wrote, err := ops.UpgradeRecordMAC(ctx, st, keys, tenant, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("tenant %s object %s: %w", tenant, id, err)
+			}
+			if wrote {
+				upgraded++
+			}
+		}
 	}
 	fmt.Fprintf(out, "%d records: %d verified, %d without a MAC (MACed on their next write), %d TAMPERED\n", okCount+noMAC+tampered, okCount, noMAC, tampered)
 	if fix {
@@ -112,6 +143,13 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 			return err
 		}
 		fmt.Fprintf(out, "fixed: %d records given their MAC\n", maced)
+	}
+	if bySKEY > 0 {
+		if fix {
+			fmt.Fprintf(out, "%d records MACed by the SKEY: %d rewritten with the record MAC key\n", bySKEY, upgraded)
+		} else {
+			fmt.Fprintf(out, "%d records MACed by the SKEY (older builds): verified in the HSM on each read until rewritten (`kmipctl store verify --fix` does it)\n", bySKEY)
+		}
 	}
 	switch marked, err := ops.RecordMACsRequired(ctx, st, macer); {
 	case err != nil:
@@ -125,4 +163,15 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 		return fmt.Errorf("%d %w", tampered, errTampered)
 	}
 	return nil
+}
+
+// openRecordKeys opens the store's record MAC key over the root of
+// trust's record MACer, as the server does (create: make one when the
+// store has none). A key that fails its checks is an error.
+func openRecordKeys(ctx context.Context, st store.Store, be backend.Backend, macer backend.RecordMACer, backendType string, create bool) (*ops.RecordKeys, error) {
+	keys := ops.NewRecordKeys(st, be, macer, backendType, zerolog.Nop())
+	if err := keys.Load(ctx, create); err != nil {
+		return nil, err
+	}
+	return keys, nil
 }

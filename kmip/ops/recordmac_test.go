@@ -56,7 +56,9 @@ func macExecutor(t *testing.T, be backend.Backend) (*server.Executor, store.Stor
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	log := zerolog.New(zerolog.NewTestWriter(t))
-	return &server.Executor{Ops: ops.New(ops.Deps{Store: st, Backend: be, BackendType: "soft", Log: log})}, st
+	// The SKEY scheme: these tests check the record MAC logic with a
+	// root-of-trust MACer; recordkey_test.go covers the record MAC key.
+	return &server.Executor{Ops: ops.New(ops.Deps{Store: st, Backend: be, BackendType: "soft", Log: log, RecordMACsBySKEY: true})}, st
 }
 
 // TestRecordMACs: records the operations write carry a MAC; a record

@@ -83,6 +83,9 @@ type Deps struct {
 	Now func() time.Time
 	// NoRecordMACs turns record MACs off (benchmarks measure their cost).
 	NoRecordMACs bool
+	// RecordMACsBySKEY makes every record MAC in the root of trust, without
+	// the record MAC key (recordkey.go; benchmarks compare the two).
+	RecordMACsBySKEY bool
 }
 
 // Service dispatches operations to their handlers.
@@ -103,6 +106,8 @@ type Service struct {
 	writers objectLocks
 	// shared caches the shared namespace's transport keys (shared.go).
 	shared sharedObjects
+	// recordKeys MACs records (recordkey.go); nil without record MACs.
+	recordKeys *RecordKeys
 }
 
 // New builds the operations service.
@@ -115,6 +120,9 @@ func New(d Deps) *Service {
 		s.now = time.Now
 	}
 	if macer, ok := backend.As[backend.RecordMACer](d.Backend); ok && !d.NoRecordMACs { // recordmac.go
+		if !d.RecordMACsBySKEY {
+			macer = s.openRecordKeys(d, macer) // recordkey.go
+		}
 		s.store = newMACStore(s.store, macer, s.log)
 	}
 	s.routes = s.routeTable()
