@@ -430,7 +430,8 @@ func (p *progress) draw(force bool) {
 // password) for the configuration to name. The database is opened once,
 // so that its schema is made and a wrong DSN is found now.
 func devStore(ctx context.Context, dir, spec string) (config.Store, error) {
-	c := config.Store{Type: "bbolt", Path: filepath.Join(dir, "data", "store.db")}
+	c := config.Default().Store // the bbolt settings' defaults written out
+	c.Path = filepath.Join(dir, "data", "store.db")
 	if spec == "" || spec == "bbolt" {
 		return c, nil
 	}
