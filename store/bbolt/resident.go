@@ -35,11 +35,11 @@ import (
 //
 // The whole map is dropped, the top of the B+tree with the rest: measured
 // on 100,000 objects (BenchmarkLocateByNameAfterDrop), a Locate by Name
-// that refaults every page it reads costs about 150 µs more than one on a
-// fully mapped file (20 to 30 µs), once per drop and per path; drops come
-// seconds apart, so keeping the hot pages would save a fraction of a
-// microsecond per request. The drop itself costs about 0.35 ms per MiB
-// resident (BenchmarkDropMap, a loaded 2-core VM), in this goroutine.
+// that refaults every page it reads costs 115 to 200 µs more than one on
+// a fully mapped file (20 to 30 µs), once per drop and per path; drops
+// come seconds apart, so keeping the hot pages would save a fraction of a
+// microsecond per request. The drop itself costs 0.1 to 0.2 ms per MiB
+// resident (BenchmarkDropMap, a shared 2-core VM), in this goroutine.
 
 // DefaultResidentCheck is how often the monitor reads the resident file
 // pages. At the fastest fill (a few MB of new pages a second) the limit

@@ -49,16 +49,29 @@ func BenchmarkDropMap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var dropped int64 // bytes of RssFile the drops removed
 	for b.Loop() {
 		b.StopTimer()
 		if err := s.db.View(readAll); err != nil {
+			b.Fatal(err)
+		}
+		before, err := residentFileBytes()
+		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 		if err := dropMap(s.db, own, dropChunk); err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		after, err := residentFileBytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dropped += before - after
+		b.StartTimer()
 	}
+	b.ReportMetric(float64(dropped)/float64(b.N)/(1<<20), "MiB/op")
 }
 
 // readAll reads every key and value of every bucket through the map.
