@@ -16,6 +16,9 @@ func TestStoreValidate(t *testing.T) {
 		}
 		return s
 	}
+	bbolt := func(residentMiB int) Store {
+		return Store{Type: "bbolt", Path: "/var/lib/kmip-adapter/store.db", Bbolt: Bbolt{ResidentLimitMiB: residentMiB}}
+	}
 	tests := []struct {
 		name    string
 		store   Store
@@ -23,6 +26,13 @@ func TestStoreValidate(t *testing.T) {
 	}{
 		{"bbolt", Store{Type: "bbolt", Path: "/var/lib/kmip-adapter/store.db"}, ""},
 		{"bbolt without path", Store{Type: "bbolt"}, "store.path: required for the bbolt store"},
+		{"bbolt, resident limit", bbolt(256), ""},
+		{"bbolt, resident limit at its floor", bbolt(64), ""},
+		{"bbolt, resident limit at its ceiling", bbolt(1 << 20), ""},
+		{"bbolt, unbounded residency", bbolt(0), ""},
+		{"bbolt, resident limit too small", bbolt(63), "store.bbolt.resident_limit_mib: 63 is outside 64..1048576 (0: unbounded)"},
+		{"bbolt, resident limit too large", bbolt(1<<20 + 1), "store.bbolt.resident_limit_mib: 1048577 is outside 64..1048576"},
+		{"bbolt, negative resident limit", bbolt(-1), "store.bbolt.resident_limit_mib: -1 is outside"},
 		{"unknown type", Store{Type: "etcd"}, `store.type: "etcd" is not a known store (bbolt, postgres)`},
 		{"postgres, defaults", pg(nil), ""},
 		{"postgres, dsn from env", pg(func(p *Postgres) { p.DSN = Secret{Env: "KMIP_PG_DSN"} }), ""},

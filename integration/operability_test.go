@@ -113,6 +113,11 @@ func TestMetricsCountWhatClientsDid(t *testing.T) {
 	assert.Positive(t, m["kmip_adapter_audit_commits_total"])
 	assert.Equal(t, 0.0, m["kmip_adapter_audit_record_failures_total"])
 	assert.GreaterOrEqual(t, m[`kmip_adapter_registry_reloads_total{result="ok"}`], 1.0)
+	// The bbolt store's map, bounded by default (store.bbolt.resident_limit_mib).
+	assert.Equal(t, float64(256<<20), m["kmip_adapter_store_map_resident_limit_bytes"])
+	assert.Positive(t, m["kmip_adapter_store_map_resident_bytes"])
+	assert.Contains(t, m, `kmip_adapter_store_map_drops_total{result="ok"}`)
+	assert.Equal(t, 0.0, m[`kmip_adapter_store_map_drops_total{result="error"}`])
 
 	// A client without a certificate is counted by reason.
 	cfg := s.clientTLS(t)

@@ -11,7 +11,7 @@ import (
 
 // RegisterParts registers the metrics that the server's parts keep
 // themselves: each part that is a prometheus.Collector (the HSM set, the
-// KMS client, the audit sink, the client registry). A backend.Router is
+// KMS client, the audit sink, the client registry, the bbolt store). A backend.Router is
 // looked into, backend by backend. Parts are given unwrapped: the
 // decorators here hide what is not an interface of their package.
 func (m *Metrics) RegisterParts(parts ...any) error {

@@ -20,6 +20,8 @@
 #   SCALE_IDLE        idle connections to hold (default: 1000)
 #   SCALE_OUT         where scale.md and scale.json go (default: docs/bench)
 #   SCALE_KEEP=1      keep the temporary directory (store, logs, raw JSON)
+#   SCALE_RESIDENT_LIMIT_MIB  the server's store.bbolt.resident_limit_mib
+#                     (default: the configuration's, 256; 0: unbounded)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,11 +72,13 @@ free_port() {
 }
 
 # rss_kib prints the server's resident memory (VmRSS) in KiB; anon_kib
-# the part that is its own memory (RssAnon: heap, stacks), not pages of
-# the store file that bbolt maps (RssFile, page cache the kernel reclaims
-# under pressure).
+# the part that is its own memory (RssAnon: heap, stacks); file_kib the
+# pages of mapped files (RssFile: nearly all of them the store file that
+# bbolt maps, page cache that store.bbolt.resident_limit_mib bounds and
+# the kernel reclaims under pressure).
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$SERVER_PID/status"; }
+file_kib() { awk '/^RssFile:/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 log "build"
 (cd "$ROOT" && $GO build -o "$BIN/" ./cmd/...)
@@ -85,8 +89,14 @@ ADDR=127.0.0.1:$(free_port)
 CONFIG=$TMP/dev/config.yaml
 STORE=$TMP/dev/data/store.db
 
+RESIDENT_ENV=()
+if [ -n "${SCALE_RESIDENT_LIMIT_MIB:-}" ]; then
+	RESIDENT_ENV=(KMIP_ADAPTER_STORE_BBOLT_RESIDENT_LIMIT_MIB="$SCALE_RESIDENT_LIMIT_MIB")
+fi
+RESIDENT_LIMIT=${SCALE_RESIDENT_LIMIT_MIB:-$(awk '/resident_limit_mib:/ {print $2}' "$CONFIG")}
+
 start_server() {
-	KMIP_ADAPTER_SERVER_MAX_CONNECTIONS=$((IDLE + 100)) \
+	env "${RESIDENT_ENV[@]}" KMIP_ADAPTER_SERVER_MAX_CONNECTIONS=$((IDLE + 100)) \
 		"$BIN/kmip-adapter" serve --config "$CONFIG" --log-level warn --log-format json >>"$TMP/server.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 1 120); do
@@ -114,6 +124,7 @@ FILL_START=$(date +%s)
 FILL_SECONDS=$(($(date +%s) - FILL_START))
 RSS_FILLED=$(rss_kib)
 ANON_FILLED=$(anon_kib)
+FILE_FILLED=$(file_kib)
 
 # The fill wrote every page of the store file, and bbolt maps the file:
 # VmRSS now counts the page cache of all of it. A server that starts on
@@ -128,6 +139,7 @@ log "Create and Locate at $OBJECTS objects"
 "$BIN/kmipctl" bench --config "$CONFIG" "${MEASURE_LOCATE[@]}" --label full --out "$TMP/full-locate.json"
 RSS_FULL=$(rss_kib)
 ANON_FULL=$(anon_kib)
+FILE_FULL=$(file_kib)
 STORE_BYTES=$(stat -c %s "$STORE")
 
 log "$IDLE idle connections (the server restarted on the same store)"
@@ -137,6 +149,7 @@ stop_server
 start_server
 RSS_BEFORE_IDLE=$(rss_kib)
 ANON_BEFORE_IDLE=$(anon_kib)
+FILE_BEFORE_IDLE=$(file_kib)
 "$BIN/kmipctl" bench idle --config "$CONFIG" --conns "$IDLE" --hold 15s >"$TMP/idle.out" 2>&1 &
 IDLE_PID=$!
 for _ in $(seq 1 600); do
@@ -147,18 +160,23 @@ done
 sleep 3 # let the server settle with every connection idle
 RSS_IDLE=$(rss_kib)
 ANON_IDLE=$(anon_kib)
+FILE_IDLE=$(file_kib)
 cat "$TMP/idle.out" >&2
 wait "$IDLE_PID"
 
 log "report"
 mkdir -p "$OUT"
 /usr/bin/python3 - "$TMP" "$OUT" "$OBJECTS" "$FILL_CONNS" "$FILL_SECONDS" "$STORE_BYTES" \
-	"$RSS_START" "$RSS_FILLED" "$RSS_FULL" "$RSS_BEFORE_IDLE" "$RSS_IDLE" "$IDLE" "$DURATION" "$ANON_FULL" "$ANON_BEFORE_IDLE" "$ANON_IDLE" "$ANON_FILLED" <<'PY'
+	"$RSS_START" "$RSS_FILLED" "$RSS_FULL" "$RSS_BEFORE_IDLE" "$RSS_IDLE" "$IDLE" "$DURATION" "$ANON_FULL" "$ANON_BEFORE_IDLE" "$ANON_IDLE" "$ANON_FILLED" \
+	"$FILE_FILLED" "$FILE_FULL" "$FILE_BEFORE_IDLE" "$FILE_IDLE" "$RESIDENT_LIMIT" <<'PY'
 import json, sys, datetime
-tmp, out, objects, fill_conns, fill_s, store_bytes, rss_start, rss_filled, rss_full, rss_before_idle, rss_idle, idle, duration, anon_full, anon_before_idle, anon_idle, anon_filled = sys.argv[1:]
+(tmp, out, objects, fill_conns, fill_s, store_bytes, rss_start, rss_filled, rss_full, rss_before_idle, rss_idle, idle, duration,
+ anon_full, anon_before_idle, anon_idle, anon_filled, file_filled, file_full, file_before_idle, file_idle, resident_limit) = sys.argv[1:]
 objects, store_bytes, idle = int(objects), int(store_bytes), int(idle)
 rss = {k: int(v) / 1024 for k, v in dict(start=rss_start, filled=rss_filled, full=rss_full, before_idle=rss_before_idle, idle=rss_idle).items()}
 anon = {k: int(v) / 1024 for k, v in dict(filled=anon_filled, full=anon_full, before_idle=anon_before_idle, idle=anon_idle).items()}
+mapped = {k: int(v) / 1024 for k, v in dict(filled=file_filled, full=file_full, before_idle=file_before_idle, idle=file_idle).items()}
+resident_limit = int(resident_limit or 0)
 def load(*names):
     out = {}
     for name in names:
@@ -176,7 +194,7 @@ res = {
     "locate_empty_latency_ms": empty["locate"]["latency_ms"], "locate_full_latency_ms": full["locate"]["latency_ms"],
     "locate_full_ops_per_s": full["locate"]["ops_per_s"],
     "store_bytes": store_bytes, "store_bytes_per_object": store_bytes / stored,
-    "rss_mib": rss, "rss_anon_mib": anon, "idle_connections": idle, "idle_rss_mib": rss["idle"],
+    "rss_mib": rss, "rss_anon_mib": anon, "rss_file_mib": mapped, "resident_limit_mib": resident_limit, "idle_connections": idle, "idle_rss_mib": rss["idle"],
     "idle_kib_per_connection": (anon["idle"] - anon["before_idle"]) * 1024 / idle,
     "duration": duration, "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
 }
@@ -186,7 +204,8 @@ md = f"""# Scale benchmark: kmip-adapter with {objects:,} objects
 
 Produced by `make bench-scale SCALE_OBJECTS={objects} SCALE_DURATION={duration} SCALE_IDLE={idle}` on {res['when']}
 (the store filled through KMIP by {fill_conns} connections in {int(fill_s)} s, {fill['ops_per_s']:.0f} Creates/s, {fill['errors']} errors;
-Create measured with 16 connections, Locate by Name with 1, for {duration} each, the load generator on the same machine).
+Create measured with 16 connections, Locate by Name with 1, for {duration} each, the load generator on the same machine;
+`store.bbolt.resident_limit_mib` {resident_limit if resident_limit else "0 (unbounded)"}).
 
 | measure | empty store | at {stored:,} objects | target | met |
 |---|---:|---:|---|---|
@@ -194,9 +213,9 @@ Create measured with 16 connections, Locate by Name with 1, for {duration} each,
 | Create p50 / p99 ms | {empty['create']['latency_ms']['p50']:.2f} / {empty['create']['latency_ms']['p99']:.2f} | {full['create']['latency_ms']['p50']:.2f} / {full['create']['latency_ms']['p99']:.2f} | | |
 | Locate by Name p50 / p99 ms | {empty['locate']['latency_ms']['p50']:.2f} / {empty['locate']['latency_ms']['p99']:.2f} | {full['locate']['latency_ms']['p50']:.2f} / {full['locate']['latency_ms']['p99']:.2f} | p99 under 5 ms | {ok(full['locate']['latency_ms']['p99'] < 5)} |
 | store file | | {store_bytes/1048576:.1f} MiB, {res['store_bytes_per_object']:.0f} bytes/object | under 2 KiB/object | {ok(res['store_bytes_per_object'] < 2048)} |
-| server resident memory (VmRSS), restarted on the filled store, after the runs above | {rss['start']:.1f} MiB at start | {rss['full']:.1f} MiB, of which {anon['full']:.1f} MiB its own (RssAnon), the rest pages of the mapped store file | under 512 MiB | {ok(rss['full'] < 512)} |
-| the same, at the end of the fill (every page of the file written through the map) | | {rss['filled']:.1f} MiB, of which {anon['filled']:.1f} MiB its own | | |
-| {idle:,} idle TLS connections (server restarted) | {rss['before_idle']:.1f} MiB before ({anon['before_idle']:.1f} own) | {rss['idle']:.1f} MiB held ({anon['idle']:.1f} own, {res['idle_kib_per_connection']:.0f} KiB per connection) | under 256 MiB | {ok(rss['idle'] < 256)} |
+| server resident memory (VmRSS), restarted on the filled store, after the runs above | {rss['start']:.1f} MiB at start | {rss['full']:.1f} MiB: {anon['full']:.1f} MiB its own (RssAnon), {mapped['full']:.1f} MiB mapped file pages (RssFile, nearly all the store file) | under 512 MiB | {ok(rss['full'] < 512)} |
+| the same, at the end of the fill (the server that filled) | | {rss['filled']:.1f} MiB: {anon['filled']:.1f} MiB own, {mapped['filled']:.1f} MiB mapped file | | |
+| {idle:,} idle TLS connections (server restarted) | {rss['before_idle']:.1f} MiB before ({anon['before_idle']:.1f} own, {mapped['before_idle']:.1f} file) | {rss['idle']:.1f} MiB held ({anon['idle']:.1f} own, {mapped['idle']:.1f} file, {res['idle_kib_per_connection']:.0f} KiB per connection) | under 256 MiB | {ok(rss['idle'] < 256)} |
 """
 open(f"{out}/scale.md", "w").write(md)
 print(md)

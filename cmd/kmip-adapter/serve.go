@@ -112,7 +112,7 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	srv := server.New(cfg.Server, ident.TLSConfig(tlsCfg), exec, server.ConfiguredIdentity(cfg.Server), log)
 	srv.SetConnIdentifier(ident.Identify)
 	srv.SetObserver(m)
-	if err := m.RegisterParts(be, auditRec, ident, storeWatch); err != nil {
+	if err := m.RegisterParts(be, auditRec, ident, storeWatch, st); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := serveMetrics(ctx, cfg, m, measuredStore, measuredBackend, log); err != nil {

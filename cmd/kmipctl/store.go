@@ -126,7 +126,9 @@ func storeMigrate(ctx context.Context, out, errOut io.Writer, from, to string, b
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
-	src, err := bbolt.Open(path)
+	// The copy reads the whole file through bbolt's map: bounded like the
+	// server's, so the job's resident memory stays small.
+	src, err := bbolt.Open(path, bbolt.WithResidentLimit(int64(config.Default().Store.Bbolt.ResidentLimitMiB)<<20))
 	if errors.Is(err, bbolt.ErrLocked) {
 		return fmt.Errorf("--from: %s is in use: stop the server that uses it first", path)
 	}
@@ -440,7 +442,8 @@ func (p *progress) draw(force bool) {
 // password) for the configuration to name. The database is opened once,
 // so that its schema is made and a wrong DSN is found now.
 func devStore(ctx context.Context, dir, spec string) (config.Store, error) {
-	c := config.Store{Type: "bbolt", Path: filepath.Join(dir, "data", "store.db")}
+	c := config.Default().Store // the bbolt settings' defaults written out
+	c.Path = filepath.Join(dir, "data", "store.db")
 	if spec == "" || spec == "bbolt" {
 		return c, nil
 	}

@@ -44,13 +44,19 @@ type Store struct {
 	// in is the transaction of a Store handed to an Update function
 	// (tx.go); nil for the store itself.
 	in *txState
+	// resident bounds the map's resident pages (resident.go); nil
+	// without WithResidentLimit.
+	resident *residency
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	lockTimeout time.Duration
+	lockTimeout   time.Duration
+	residentLimit int64
+	residentCheck time.Duration
+	dropChunk     uintptr
 }
 
 // WithLockTimeout sets how long Open waits for another process to release
@@ -67,7 +73,7 @@ func WithLockTimeout(d time.Duration) Option {
 // Open opens or creates the database at path, creating its parent directory
 // (0700) and the file (0600) if needed.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{lockTimeout: DefaultLockTimeout}
+	o := options{lockTimeout: DefaultLockTimeout, residentCheck: DefaultResidentCheck, dropChunk: dropChunk}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -90,7 +96,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("store.path: %s: %w", path, err)
 	}
-	return &Store{db: db, writes: newCommitter(db)}, nil
+	s := &Store{db: db, writes: newCommitter(db)}
+	if o.residentLimit > 0 {
+		if s.resident, err = startResidency(db, o.residentLimit, o.residentCheck, o.dropChunk); err != nil {
+			s.writes.close()
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -124,6 +138,9 @@ func initSchema(tx *bolt.Tx) error {
 func (s *Store) Close() error {
 	if s.in != nil { // a view of an Update: the file is its parent's
 		return nil
+	}
+	if s.resident != nil {
+		s.resident.close() // before the file: it opens read transactions
 	}
 	s.writes.close()
 	return s.db.Close()

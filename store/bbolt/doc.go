@@ -34,4 +34,8 @@
 //
 // Records use a compact versioned binary encoding (codec.go), not JSON,
 // with the attribute list packed (attrpack.go).
+//
+// WithResidentLimit bounds the pages of the file's map that stay in the
+// process's resident memory (resident.go: Linux, madvise inside read
+// transactions so bbolt's remaps are safe).
 package bbolt

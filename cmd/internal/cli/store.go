@@ -17,7 +17,7 @@ import (
 func OpenStore(ctx context.Context, c config.Store) (store.Store, error) {
 	switch c.Type {
 	case "bbolt":
-		return bbolt.Open(c.Path)
+		return bbolt.Open(c.Path, bbolt.WithResidentLimit(int64(c.Bbolt.ResidentLimitMiB)<<20))
 	case "postgres":
 		dsn, err := c.Postgres.DSN.Value()
 		if err != nil {
