@@ -42,6 +42,16 @@ var packedNames = []string{
 	"Object Group Member", "Quantum Safe",
 }
 
+// packedNameBytes are packedNames as bytes, for unpackAttributes (read
+// only).
+var packedNameBytes = func() [][]byte {
+	b := make([][]byte, len(packedNames))
+	for i, n := range packedNames {
+		b[i] = []byte(n)
+	}
+	return b
+}()
+
 var packedCode = func() map[string]uint64 {
 	m := make(map[string]uint64, len(packedNames))
 	for i, n := range packedNames {
@@ -168,7 +178,10 @@ func packAttributes(list []byte) ([]byte, bool) {
 	return out, true
 }
 
-// unpackAttributes rebuilds the TTLV list packAttributes packed.
+// unpackAttributes rebuilds the TTLV list packAttributes packed. It reads
+// the packed list once to learn the rebuilt list's exact size, so that
+// the one allocation of the result is the only one (every Get and Locate
+// of a record comes here).
 func unpackAttributes(p []byte) ([]byte, error) {
 	d := decoder{b: p}
 	count := d.uvarint()
@@ -176,15 +189,22 @@ func unpackAttributes(p []byte) ([]byte, error) {
 	if count > uint64(len(d.b))/4 {
 		return nil, errCorrupt
 	}
-	out := make([]byte, 0, len(p)*3)
-	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, 0)
+	type unpacked struct {
+		name, value []byte
+		index       int64
+		typ         byte
+		full        int
+	}
+	var stack [40]unpacked
+	attrs := stack[:0]
+	size := ttlvHeaderSize
 	for range count {
 		var name []byte
 		switch code := d.uvarint(); {
 		case code == 0:
 			name = d.bytes()
 		case code <= uint64(len(packedNames)):
-			name = []byte(packedNames[code-1])
+			name = packedNameBytes[code-1]
 		default:
 			d.fail()
 		}
@@ -198,21 +218,30 @@ func unpackAttributes(p []byte) ([]byte, error) {
 		if full < 0 || index != int64(int32(index)) {
 			return nil, errCorrupt
 		}
-		start := len(out)
-		out = appendHeader(out, tagAttribute, ttlvStructure, 0)
-		out = appendHeader(out, tagAttributeName, ttlvTextString, len(name))
-		out = appendPadded(out, name, padded(ttlvTextString, len(name)))
-		out = appendHeader(out, tagAttributeIndex, ttlvInteger, 4)
-		out = binary.BigEndian.AppendUint32(out, uint32(int32(index)))
-		out = append(out, 0, 0, 0, 0)
-		out = appendHeader(out, tagAttributeValue, typ, len(value))
-		out = appendPadded(out, value, full)
-		binary.BigEndian.PutUint32(out[start+4:start+8], uint32(len(out)-start-ttlvHeaderSize))
+		attrs = append(attrs, unpacked{name: name, value: value, index: index, typ: typ, full: full})
+		// Attribute, Attribute Name, Attribute Index (8), Attribute Value.
+		size += 4*ttlvHeaderSize + padded(ttlvTextString, len(name)) + 8 + full
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
-	binary.BigEndian.PutUint32(out[4:8], uint32(len(out)-ttlvHeaderSize))
+	out := make([]byte, 0, size)
+	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, size-ttlvHeaderSize)
+	for _, a := range attrs {
+		start := len(out)
+		out = appendHeader(out, tagAttribute, ttlvStructure, 0)
+		out = appendHeader(out, tagAttributeName, ttlvTextString, len(a.name))
+		out = appendPadded(out, a.name, padded(ttlvTextString, len(a.name)))
+		out = appendHeader(out, tagAttributeIndex, ttlvInteger, 4)
+		out = binary.BigEndian.AppendUint32(out, uint32(int32(a.index)))
+		out = append(out, 0, 0, 0, 0)
+		out = appendHeader(out, tagAttributeValue, a.typ, len(a.value))
+		out = appendPadded(out, a.value, a.full)
+		binary.BigEndian.PutUint32(out[start+4:start+8], uint32(len(out)-start-ttlvHeaderSize))
+	}
+	if len(out) != size {
+		return nil, errCorrupt
+	}
 	return out, nil
 }
 

@@ -112,3 +112,17 @@ func FuzzUnpackAttributes(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUnpackAttributes: what every record read pays to rebuild the
+// attribute list of a key as Create stores it.
+//
+//	go test ./store/bbolt -run '^$' -bench UnpackAttributes -benchmem
+func BenchmarkUnpackAttributes(b *testing.B) {
+	packed, ok := packAttributes(newKeyAttributes(b))
+	require.True(b, ok)
+	for b.Loop() {
+		if _, err := unpackAttributes(packed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
