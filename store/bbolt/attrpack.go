@@ -130,7 +130,10 @@ func packAttributes(list []byte) ([]byte, bool) {
 		return nil, false
 	}
 	out := make([]byte, 0, len(list)/2+16)
-	var attrs [][3][]byte // name, index (4 bytes), value item
+	// name, index (4 bytes), value item; on the stack for the lists keys
+	// have (about 20 attributes)
+	var stack [40][3][]byte
+	attrs := stack[:0]
 	count := 0
 	for b := body; len(b) > 0; count++ {
 		t, a, r, ok := item(b, tagAttribute)

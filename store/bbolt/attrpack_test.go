@@ -126,3 +126,16 @@ func BenchmarkUnpackAttributes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPackAttributes: what every record write pays to pack the
+// attribute list of a key as Create stores it.
+//
+//	go test ./store/bbolt -run '^$' -bench PackAttributes -benchmem
+func BenchmarkPackAttributes(b *testing.B) {
+	list := newKeyAttributes(b)
+	for b.Loop() {
+		if _, ok := packAttributes(list); !ok {
+			b.Fatal("not packed")
+		}
+	}
+}
