@@ -204,7 +204,9 @@ func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed
 		id = newObjectID()
 	}
 	now := s.now()
-	attrs := o.Attrs
+	// Room for the attributes the server adds below (up to 19), so that
+	// the list grows once, not at every doubling.
+	attrs := slices.Grow(o.Attrs, 20)
 	state, _ := object.Transition(0, object.EventCreate)
 	if a, ok := attrs.Get(attr.ActivationDate); ok {
 		at, err := a.Date()
