@@ -182,9 +182,11 @@ func packAttributes(list []byte) ([]byte, bool) {
 }
 
 // unpackAttributes rebuilds the TTLV list packAttributes packed. It reads
-// the packed list once to learn the rebuilt list's exact size, so that
-// the one allocation of the result is the only one (every Get and Locate
-// of a record comes here).
+// the packed list twice, first to learn the rebuilt list's exact size, so
+// that the one allocation of the result is the only one (every Get and
+// Locate of a record comes here). Reading twice rather than keeping the
+// attributes in a table between the passes: a table of slices costs a
+// GC write barrier per field while the collector runs.
 func unpackAttributes(p []byte) ([]byte, error) {
 	d := decoder{b: p}
 	count := d.uvarint()
@@ -192,60 +194,63 @@ func unpackAttributes(p []byte) ([]byte, error) {
 	if count > uint64(len(d.b))/4 {
 		return nil, errCorrupt
 	}
-	type unpacked struct {
-		name, value []byte
-		index       int64
-		typ         byte
-		full        int
-	}
-	var stack [40]unpacked
-	attrs := stack[:0]
+	first := d
 	size := ttlvHeaderSize
 	for range count {
-		var name []byte
-		switch code := d.uvarint(); {
-		case code == 0:
-			name = d.bytes()
-		case code <= uint64(len(packedNames)):
-			name = packedNameBytes[code-1]
-		default:
-			d.fail()
+		name, _, _, _, full, err := d.packedAttribute()
+		if err != nil {
+			return nil, err
 		}
-		index := d.varintValue()
-		typ := d.byte()
-		value := d.bytes()
-		if d.err != nil {
-			return nil, d.err
-		}
-		full := padded(typ, len(value))
-		if full < 0 || index != int64(int32(index)) {
-			return nil, errCorrupt
-		}
-		attrs = append(attrs, unpacked{name: name, value: value, index: index, typ: typ, full: full})
 		// Attribute, Attribute Name, Attribute Index (8), Attribute Value.
 		size += 4*ttlvHeaderSize + padded(ttlvTextString, len(name)) + 8 + full
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
+	d = first
 	out := make([]byte, 0, size)
 	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, size-ttlvHeaderSize)
-	for _, a := range attrs {
+	for range count {
+		name, index, typ, value, full, _ := d.packedAttribute() // checked above
 		start := len(out)
 		out = appendHeader(out, tagAttribute, ttlvStructure, 0)
-		out = appendHeader(out, tagAttributeName, ttlvTextString, len(a.name))
-		out = appendPadded(out, a.name, padded(ttlvTextString, len(a.name)))
+		out = appendHeader(out, tagAttributeName, ttlvTextString, len(name))
+		out = appendPadded(out, name, padded(ttlvTextString, len(name)))
 		out = appendHeader(out, tagAttributeIndex, ttlvInteger, 4)
-		out = binary.BigEndian.AppendUint32(out, uint32(int32(a.index)))
+		out = binary.BigEndian.AppendUint32(out, uint32(int32(index)))
 		out = append(out, 0, 0, 0, 0)
-		out = appendHeader(out, tagAttributeValue, a.typ, len(a.value))
-		out = appendPadded(out, a.value, a.full)
+		out = appendHeader(out, tagAttributeValue, typ, len(value))
+		out = appendPadded(out, value, full)
 		binary.BigEndian.PutUint32(out[start+4:start+8], uint32(len(out)-start-ttlvHeaderSize))
 	}
 	if len(out) != size {
 		return nil, errCorrupt
 	}
 	return out, nil
+}
+
+// packedAttribute reads one attribute of a packed list: its name, index,
+// value type and value, and the value's padded length.
+func (d *decoder) packedAttribute() (name []byte, index int64, typ byte, value []byte, full int, err error) {
+	switch code := d.uvarint(); {
+	case code == 0:
+		name = d.bytes()
+	case code <= uint64(len(packedNames)):
+		name = packedNameBytes[code-1]
+	default:
+		d.fail()
+	}
+	index = d.varintValue()
+	typ = d.byte()
+	value = d.bytes()
+	if d.err != nil {
+		return nil, 0, 0, nil, 0, d.err
+	}
+	full = padded(typ, len(value))
+	if full < 0 || index != int64(int32(index)) {
+		return nil, 0, 0, nil, 0, errCorrupt
+	}
+	return name, index, typ, value, full, nil
 }
 
 func appendHeader(b []byte, tag [3]byte, typ byte, n int) []byte {
