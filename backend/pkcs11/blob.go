@@ -47,7 +47,7 @@ const (
 //
 //	offset  size  field
 //	0       1     version, 0x01
-//	1       12    AES-GCM IV, from C_GenerateRandom
+//	1       12    AES-GCM IV, unique per tenant KEK (ivseq.go)
 //	13      rest  AES-GCM ciphertext || 16-byte tag, under the tenant KEK,
 //	              with the request's AdditionalData as AAD
 const (

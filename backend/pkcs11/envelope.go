@@ -207,7 +207,7 @@ func (m *member) seal(ctx context.Context, req backend.SealRequest) ([]byte, err
 		if err != nil {
 			return err
 		}
-		iv, err := m.mod.GenerateRandom(s, gcmIVSize)
+		iv, err := m.ivs.take(func(n int) ([]byte, error) { return m.mod.GenerateRandom(s, n) })
 		if err != nil {
 			return unavailable("C_GenerateRandom", err)
 		}

@@ -56,6 +56,9 @@ type member struct {
 	keptCap              int
 	keptHits, keptMisses atomic.Uint64
 
+	// ivs are the IVs of seals under tenant KEKs (ivseq.go).
+	ivs ivSequence
+
 	// up is read on every request without a lock; health holds the rest
 	// of the member's state, guarded by Backend.healthMu.
 	up       atomic.Bool

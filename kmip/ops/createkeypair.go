@@ -14,7 +14,6 @@ import (
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
-	"github.com/google/uuid"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
@@ -97,7 +96,7 @@ func (s *Service) makePair(ctx context.Context, call *Call, privAttrs, pubAttrs 
 	defer clear(privDER)
 
 	alg, length := keyFacts(public)
-	privID, pubID := uuid.NewString(), uuid.NewString()
+	privID, pubID := newObjectID(), newObjectID()
 	for _, half := range []struct {
 		attrs *attr.List // a pointer: Add may grow the list
 		link  kmip14.LinkType

@@ -13,7 +13,6 @@ import (
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
-	"github.com/google/uuid"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
@@ -202,10 +201,12 @@ const leaseTime = time.Hour
 func (s *Service) insert(ctx context.Context, call *Call, o newObject) (*managed, error) {
 	id := o.ID
 	if id == "" {
-		id = uuid.NewString()
+		id = newObjectID()
 	}
 	now := s.now()
-	attrs := o.Attrs
+	// Room for the attributes the server adds below (up to 19), so that
+	// the list grows once, not at every doubling.
+	attrs := slices.Grow(o.Attrs, 20)
 	state, _ := object.Transition(0, object.EventCreate)
 	if a, ok := attrs.Get(attr.ActivationDate); ok {
 		at, err := a.Date()

@@ -50,6 +50,9 @@ func (x *Executor) logAt(ctx context.Context, level zerolog.Level) *zerolog.Even
 		return x.Log.WithLevel(level)
 	}
 	ev := l.WithLevel(level)
+	if ev == nil { // level disabled (the per-request debug line at info)
+		return nil
+	}
 	if n, ok := requestNumber(ctx); ok {
 		ev = ev.Uint64("request", n)
 	}
@@ -205,16 +208,18 @@ func (x *Executor) item(ctx context.Context, item message.RequestBatchItem, call
 	}()
 	payload, err := x.Ops.Handle(ctx, item.Operation, call)
 	took := time.Since(start)
-	ev := x.logAt(ctx, zerolog.DebugLevel).Str("operation", item.Operation.String()).Str("version", call.Version.String()).
+	operation := item.Operation.String()
+	ev := x.logAt(ctx, zerolog.DebugLevel).Str("operation", operation).Str("version", call.Version.String()).
 		Str("tenant", call.Tenant).Dur("took", took)
 	if err != nil {
 		result = x.failed(call.Version, item.Operation, item.UniqueBatchItemID, err)
-		ev.Str("result", result.ResultReason.String()).Str("result_message", result.ResultMessage).Msg("request")
-		x.observe(item.Operation.String(), call, result.ResultReason.String(), took)
+		reason := result.ResultReason.String()
+		ev.Str("result", reason).Str("result_message", result.ResultMessage).Msg("request")
+		x.observe(operation, call, reason, took)
 		return result
 	}
 	ev.Str("result", "success").Msg("request")
-	x.observe(item.Operation.String(), call, "success", took)
+	x.observe(operation, call, "success", took)
 	return message.ResponseBatchItem{
 		Operation: item.Operation, UniqueBatchItemID: item.UniqueBatchItemID,
 		ResultStatus: message.StatusSuccess, ResponsePayload: payload,

@@ -42,6 +42,16 @@ var packedNames = []string{
 	"Object Group Member", "Quantum Safe",
 }
 
+// packedNameBytes are packedNames as bytes, for unpackAttributes (read
+// only).
+var packedNameBytes = func() [][]byte {
+	b := make([][]byte, len(packedNames))
+	for i, n := range packedNames {
+		b[i] = []byte(n)
+	}
+	return b
+}()
+
 var packedCode = func() map[string]uint64 {
 	m := make(map[string]uint64, len(packedNames))
 	for i, n := range packedNames {
@@ -120,7 +130,10 @@ func packAttributes(list []byte) ([]byte, bool) {
 		return nil, false
 	}
 	out := make([]byte, 0, len(list)/2+16)
-	var attrs [][3][]byte // name, index (4 bytes), value item
+	// name, index (4 bytes), value item; on the stack for the lists keys
+	// have (about 20 attributes)
+	var stack [40][3][]byte
+	attrs := stack[:0]
 	count := 0
 	for b := body; len(b) > 0; count++ {
 		t, a, r, ok := item(b, tagAttribute)
@@ -168,7 +181,12 @@ func packAttributes(list []byte) ([]byte, bool) {
 	return out, true
 }
 
-// unpackAttributes rebuilds the TTLV list packAttributes packed.
+// unpackAttributes rebuilds the TTLV list packAttributes packed. It reads
+// the packed list twice, first to learn the rebuilt list's exact size, so
+// that the one allocation of the result is the only one (every Get and
+// Locate of a record comes here). Reading twice rather than keeping the
+// attributes in a table between the passes: a table of slices costs a
+// GC write barrier per field while the collector runs.
 func unpackAttributes(p []byte) ([]byte, error) {
 	d := decoder{b: p}
 	count := d.uvarint()
@@ -176,28 +194,24 @@ func unpackAttributes(p []byte) ([]byte, error) {
 	if count > uint64(len(d.b))/4 {
 		return nil, errCorrupt
 	}
-	out := make([]byte, 0, len(p)*3)
-	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, 0)
+	first := d
+	size := ttlvHeaderSize
 	for range count {
-		var name []byte
-		switch code := d.uvarint(); {
-		case code == 0:
-			name = d.bytes()
-		case code <= uint64(len(packedNames)):
-			name = []byte(packedNames[code-1])
-		default:
-			d.fail()
+		name, _, _, _, full, err := d.packedAttribute()
+		if err != nil {
+			return nil, err
 		}
-		index := d.varintValue()
-		typ := d.byte()
-		value := d.bytes()
-		if d.err != nil {
-			return nil, d.err
-		}
-		full := padded(typ, len(value))
-		if full < 0 || index != int64(int32(index)) {
-			return nil, errCorrupt
-		}
+		// Attribute, Attribute Name, Attribute Index (8), Attribute Value.
+		size += 4*ttlvHeaderSize + padded(ttlvTextString, len(name)) + 8 + full
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	d = first
+	out := make([]byte, 0, size)
+	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, size-ttlvHeaderSize)
+	for range count {
+		name, index, typ, value, full, _ := d.packedAttribute() // checked above
 		start := len(out)
 		out = appendHeader(out, tagAttribute, ttlvStructure, 0)
 		out = appendHeader(out, tagAttributeName, ttlvTextString, len(name))
@@ -209,11 +223,34 @@ func unpackAttributes(p []byte) ([]byte, error) {
 		out = appendPadded(out, value, full)
 		binary.BigEndian.PutUint32(out[start+4:start+8], uint32(len(out)-start-ttlvHeaderSize))
 	}
-	if err := d.finish(); err != nil {
-		return nil, err
+	if len(out) != size {
+		return nil, errCorrupt
 	}
-	binary.BigEndian.PutUint32(out[4:8], uint32(len(out)-ttlvHeaderSize))
 	return out, nil
+}
+
+// packedAttribute reads one attribute of a packed list: its name, index,
+// value type and value, and the value's padded length.
+func (d *decoder) packedAttribute() (name []byte, index int64, typ byte, value []byte, full int, err error) {
+	switch code := d.uvarint(); {
+	case code == 0:
+		name = d.bytes()
+	case code <= uint64(len(packedNames)):
+		name = packedNameBytes[code-1]
+	default:
+		d.fail()
+	}
+	index = d.varintValue()
+	typ = d.byte()
+	value = d.bytes()
+	if d.err != nil {
+		return nil, 0, 0, nil, 0, d.err
+	}
+	full = padded(typ, len(value))
+	if full < 0 || index != int64(int32(index)) {
+		return nil, 0, 0, nil, 0, errCorrupt
+	}
+	return name, index, typ, value, full, nil
 }
 
 func appendHeader(b []byte, tag [3]byte, typ byte, n int) []byte {

@@ -112,3 +112,30 @@ func FuzzUnpackAttributes(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkUnpackAttributes: what every record read pays to rebuild the
+// attribute list of a key as Create stores it.
+//
+//	go test ./store/bbolt -run '^$' -bench UnpackAttributes -benchmem
+func BenchmarkUnpackAttributes(b *testing.B) {
+	packed, ok := packAttributes(newKeyAttributes(b))
+	require.True(b, ok)
+	for b.Loop() {
+		if _, err := unpackAttributes(packed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPackAttributes: what every record write pays to pack the
+// attribute list of a key as Create stores it.
+//
+//	go test ./store/bbolt -run '^$' -bench PackAttributes -benchmem
+func BenchmarkPackAttributes(b *testing.B) {
+	list := newKeyAttributes(b)
+	for b.Loop() {
+		if _, ok := packAttributes(list); !ok {
+			b.Fatal("not packed")
+		}
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -20,58 +22,68 @@ import (
 //	go test ./store/bbolt -run '^$' -bench CreateDurable -benchtime 4000x
 func BenchmarkCreateDurable(b *testing.B) {
 	for _, size := range []string{"empty", "filled"} {
-		b.Run(size, func(b *testing.B) {
-			dir := b.TempDir()
-			s, err := Open(filepath.Join(dir, "kmip.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			if size == "filled" {
-				if err := fill(s, benchTenant, benchObjects(b)); err != nil {
+		for _, ids := range []string{"random", "ordered"} {
+			b.Run(size+"/"+ids, func(b *testing.B) {
+				dir := b.TempDir()
+				s, err := Open(filepath.Join(dir, "kmip.db"))
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			ctx := context.Background()
-			const writers = 16
-			before, commits := s.db.Stats(), s.writes.commits.Load()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			next := make(chan int)
-			errs := make(chan error, writers)
-			for range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range next {
-						o := benchObject(benchTenant, i)
-						o.ID = uuid.NewString()
-						if err := s.CreateObject(ctx, o); err != nil {
-							errs <- err
-							return
-						}
+				defer s.Close()
+				if size == "filled" {
+					if err := fill(s, benchTenant, benchObjects(b)); err != nil {
+						b.Fatal(err)
 					}
-				}()
-			}
-			for i := range b.N {
-				next <- 1<<30 + i
-			}
-			close(next)
-			wg.Wait()
-			b.StopTimer()
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
-			after, n := s.db.Stats(), s.writes.commits.Load()-commits
-			d := after.TxStats.Sub(&before.TxStats)
-			b.ReportMetric(float64(d.GetWrite())/float64(n), "pages/commit")
-			b.ReportMetric(float64(b.N)/float64(n), "writes/commit")
-			if fi, err := os.Stat(filepath.Join(dir, "kmip.db")); err == nil {
-				b.Logf("%s: file %d MiB, freelist %d free + %d pending pages (%d bytes), %d commits", size, fi.Size()>>20, after.FreePageN, after.PendingPageN, after.FreelistInuse, n)
-			}
-			_ = fmt.Sprint()
-		})
+				}
+				ctx := context.Background()
+				const writers = 16
+				before, commits := s.db.Stats(), s.writes.commits.Load()
+				var ru0 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				next := make(chan int)
+				errs := make(chan error, writers)
+				for range writers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := range next {
+							o := benchObject(benchTenant, i)
+							o.ID = uuid.NewString()
+							if ids == "ordered" {
+								o.ID = uuid.Must(uuid.NewV7()).String()
+							}
+							if err := s.CreateObject(ctx, o); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}()
+				}
+				for i := range b.N {
+					next <- 1<<30 + i
+				}
+				close(next)
+				wg.Wait()
+				b.StopTimer()
+				select {
+				case err := <-errs:
+					b.Fatal(err)
+				default:
+				}
+				after, n := s.db.Stats(), s.writes.commits.Load()-commits
+				d := after.TxStats.Sub(&before.TxStats)
+				b.ReportMetric(float64(d.GetWrite())/float64(n), "pages/commit")
+				b.ReportMetric(float64(b.N)/float64(n), "writes/commit")
+				var ru1 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				b.ReportMetric(float64(time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()))/float64(b.N), "cpu-ns/op")
+				if fi, err := os.Stat(filepath.Join(dir, "kmip.db")); err == nil {
+					b.Logf("%s: file %d MiB, freelist %d free + %d pending pages (%d bytes), %d commits", size, fi.Size()>>20, after.FreePageN, after.PendingPageN, after.FreelistInuse, n)
+				}
+				_ = fmt.Sprint()
+			})
+		}
 	}
 }

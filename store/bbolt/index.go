@@ -32,16 +32,20 @@ type tenantBuckets struct {
 	records, created, byType, byState, byName, byEntry *bolt.Bucket
 }
 
-// indexFillPercent is how full the index buckets' pages are left when
-// they split. Index keys end with the creation time, so new keys go at
-// the end of their range: with bbolt's default (half full) every page an
-// append splits stays half empty for good. The records bucket, keyed by
-// random UUIDs, keeps the default, which suits inserts anywhere.
-const indexFillPercent = 0.9
+// bucketFillPercent is how full the buckets' pages are left when they
+// split. Index keys end with the creation time, and the KMIP layer's
+// identifiers (the records bucket's keys) are time-ordered UUIDs, so new
+// keys go at the end of their range: with bbolt's default (half full)
+// every page an append splits stays half empty for good. Measured with
+// 20,000 records inserted one commit at a time, bytes of the records
+// bucket per record: time-ordered keys 2,047 at 0.5, 1,365 at 0.9; random
+// keys (stores written before the identifiers were time-ordered) 1,219
+// at 0.5, 1,102 at 0.9.
+const bucketFillPercent = 0.9
 
 func tenantFrom(bs []*bolt.Bucket) tenantBuckets {
-	for _, b := range bs[1:] {
-		b.FillPercent = indexFillPercent
+	for _, b := range bs {
+		b.FillPercent = bucketFillPercent
 	}
 	return tenantBuckets{records: bs[0], created: bs[1], byType: bs[2], byState: bs[3], byName: bs[4], byEntry: bs[5]}
 }

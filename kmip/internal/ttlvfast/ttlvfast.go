@@ -54,6 +54,11 @@ func Int(b []byte, tag ttlv.Tag, v int32) []byte {
 	return append4(b, tag, ttlv.TypeInteger, uint32(v))
 }
 
+// Long appends a Long Integer.
+func Long(b []byte, tag ttlv.Tag, v int64) []byte {
+	return append8(b, tag, ttlv.TypeLongInteger, uint64(v))
+}
+
 // Enum appends an Enumeration.
 func Enum(b []byte, tag ttlv.Tag, v uint32) []byte {
 	return append4(b, tag, ttlv.TypeEnumeration, v)
