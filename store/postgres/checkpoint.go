@@ -100,30 +100,14 @@ func (s *Store) GetCheckpoint(ctx context.Context, kind, id string) (*store.Chec
 
 // ListCheckpoints implements store.Checkpoints.
 func (s *Store) ListCheckpoints(ctx context.Context, kind string) ([]*store.Checkpoint, error) {
-	var out []*store.Checkpoint
-	err := s.run(ctx, fmt.Sprintf("list checkpoints %q", kind), true, func(ctx context.Context) error {
-		rows, err := s.db.Query(ctx, "SELECT "+checkpointColumns+" FROM kmip_checkpoints WHERE kind = $1 ORDER BY id", kind)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Checkpoint, error) { return scanCheckpoint(r) })
-		return err
-	})
-	return out, err
+	return listRows(ctx, s, fmt.Sprintf("list checkpoints %q", kind),
+		"SELECT "+checkpointColumns+" FROM kmip_checkpoints WHERE kind = $1 ORDER BY id", scanCheckpoint, kind)
 }
 
 // DeleteCheckpoint implements store.Checkpoints.
 func (s *Store) DeleteCheckpoint(ctx context.Context, kind, id string) error {
-	return s.run(ctx, fmt.Sprintf("delete checkpoint %q/%q", kind, id), false, func(ctx context.Context) error {
-		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_checkpoints WHERE kind = $1 AND id = $2", kind, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	return s.deleteOne(ctx, fmt.Sprintf("delete checkpoint %q/%q", kind, id),
+		"DELETE FROM kmip_checkpoints WHERE kind = $1 AND id = $2", kind, id)
 }
 
 var _ store.Checkpoints = (*Store)(nil)

@@ -272,14 +272,6 @@ func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
 // DeleteObject implements store.Store. The object's terms go with it (ON
 // DELETE CASCADE).
 func (s *Store) DeleteObject(ctx context.Context, tenantID, id string) error {
-	return s.run(ctx, fmt.Sprintf("delete object %q/%q", tenantID, id), false, func(ctx context.Context) error {
-		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	return s.deleteOne(ctx, fmt.Sprintf("delete object %q/%q", tenantID, id),
+		"DELETE FROM kmip_objects WHERE tenant_id = $1 AND id = $2", tenantID, id)
 }

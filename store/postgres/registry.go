@@ -60,31 +60,13 @@ func (s *Store) RegistrySerial(ctx context.Context) (uint64, error) {
 
 // ListTenants implements store.Registry.
 func (s *Store) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
-	var out []*store.Tenant
-	err := s.run(ctx, "list tenants", true, func(ctx context.Context) error {
-		rows, err := s.db.Query(ctx, "SELECT "+tenantColumns+" FROM kmip_tenants ORDER BY id")
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Tenant, error) { return scanTenant(r) })
-		return err
-	})
-	return out, err
+	return listRows(ctx, s, "list tenants", "SELECT "+tenantColumns+" FROM kmip_tenants ORDER BY id", scanTenant)
 }
 
 // DeleteTenant implements store.Registry; the clients go with the tenant
 // (ON DELETE CASCADE).
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	return s.run(ctx, fmt.Sprintf("delete tenant %q", id), false, func(ctx context.Context) error {
-		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_tenants WHERE id = $1", id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	return s.deleteOne(ctx, fmt.Sprintf("delete tenant %q", id), "DELETE FROM kmip_tenants WHERE id = $1", id)
 }
 
 const clientColumns = "record, revision, created_at, updated_at"
@@ -191,30 +173,14 @@ func (s *Store) GetClient(ctx context.Context, tenantID, name string) (*store.Cl
 
 // ListClients implements store.Registry.
 func (s *Store) ListClients(ctx context.Context, tenantID string) ([]*store.Client, error) {
-	var out []*store.Client
-	err := s.run(ctx, "list clients", true, func(ctx context.Context) error {
-		rows, err := s.db.Query(ctx, "SELECT "+clientColumns+" FROM kmip_clients WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, name", tenantID)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Client, error) { return scanClient(r) })
-		return err
-	})
-	return out, err
+	return listRows(ctx, s, "list clients",
+		"SELECT "+clientColumns+" FROM kmip_clients WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id, name", scanClient, tenantID)
 }
 
 // DeleteClient implements store.Registry.
 func (s *Store) DeleteClient(ctx context.Context, tenantID, name string) error {
-	return s.run(ctx, fmt.Sprintf("delete client %q/%q", tenantID, name), false, func(ctx context.Context) error {
-		tag, err := s.db.Exec(ctx, "DELETE FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	return s.deleteOne(ctx, fmt.Sprintf("delete client %q/%q", tenantID, name),
+		"DELETE FROM kmip_clients WHERE tenant_id = $1 AND name = $2", tenantID, name)
 }
 
 var _ store.Registry = (*Store)(nil)
