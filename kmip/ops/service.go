@@ -108,6 +108,12 @@ type Service struct {
 	shared sharedObjects
 	// recordKeys MACs records (recordkey.go); nil without record MACs.
 	recordKeys *RecordKeys
+
+	// The optional interfaces used on every request, looked up once (a
+	// lookup through the metrics decorator allocates): nil when the
+	// backend or store lacks them.
+	rng        backend.RandomSource
+	transactor store.Transactor
 }
 
 // New builds the operations service.
@@ -125,6 +131,8 @@ func New(d Deps) *Service {
 		}
 		s.store = newMACStore(s.store, macer, s.log)
 	}
+	s.rng, _ = backend.As[backend.RandomSource](s.backend)
+	s.transactor, _ = store.As[store.Transactor](s.store)
 	s.routes = s.routeTable()
 	return s
 }
@@ -169,8 +177,8 @@ func decode(call *Call, v any) error {
 
 // random draws n bytes from the root of trust's RNG when it has one.
 func (s *Service) random(ctx context.Context, n int) ([]byte, error) {
-	if r, ok := backend.As[backend.RandomSource](s.backend); ok {
-		return r.Random(ctx, n)
+	if s.rng != nil {
+		return s.rng.Random(ctx, n)
 	}
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

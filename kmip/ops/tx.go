@@ -51,8 +51,8 @@ func (s *Service) atomic(ctx context.Context, call *Call, fn func(ctx context.Co
 		}
 		return err
 	}
-	tr, ok := store.As[store.Transactor](s.store)
-	if !ok {
+	tr := s.transactor
+	if tr == nil {
 		return s.compensated(ctx, call, fn)
 	}
 	placeholder := call.Placeholder
@@ -101,8 +101,8 @@ func (s *Service) compensated(ctx context.Context, call *Call, fn func(ctx conte
 // batch could not be committed (its items must answer failure), true with
 // an error when an undo by compensation failed (the earlier items stand).
 func (s *Service) Transaction(ctx context.Context, j *Journal, run func(ctx context.Context) bool) (kept bool, err error) {
-	tr, ok := store.As[store.Transactor](s.store)
-	if !ok {
+	tr := s.transactor
+	if tr == nil {
 		if run(ctx) {
 			return true, nil
 		}
