@@ -112,10 +112,10 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 		if err != nil {
 			return err
 		}
+		if !fix {
+			continue
+		}
 		for _, id := range missing {
-			if !fix {
-				break
-			}
 			wrote, err := ops.AddRecordMAC(ctx, st, macer, tenant, id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("tenant %s object %s: %w", tenant, id, err)
@@ -125,9 +125,6 @@ func storeVerify(ctx context.Context, out io.Writer, st store.Store, macer backe
 			}
 		}
 		for _, id := range old {
-			if !fix {
-				break
-			}
 			wrote, err := ops.UpgradeRecordMAC(ctx, st, keys, tenant, id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("tenant %s object %s: %w", tenant, id, err)
