@@ -53,8 +53,13 @@ type committer struct {
 	wake    chan struct{} // one token: there is work
 	stopped chan struct{}
 
-	// commits counts the group transactions, for tests.
-	commits atomic.Int64
+	// commits counts the group transactions (retries of a group after a
+	// failed write included), writes the writes they committed, and
+	// commitNanos the time spent in them: what the store's metrics show
+	// of group commit (writes per commit, time per commit).
+	commits     atomic.Int64
+	writes      atomic.Int64
+	commitNanos atomic.Int64
 	// failCommit, set by tests, fails the next group transaction after
 	// its writes applied, as a failed write or fdatasync of the commit
 	// would.
@@ -150,6 +155,7 @@ func (c *committer) loop() {
 		start := time.Now()
 		c.commit(group)
 		took := time.Since(start)
+		c.commitNanos.Add(int64(took))
 
 		c.mu.Lock()
 		expect = len(group) + len(c.pending)
@@ -232,6 +238,9 @@ func (c *committer) commit(group []write) {
 			group[failed].done <- errSolo
 			group = append(group[:failed:failed], group[failed+1:]...)
 			continue
+		}
+		if err == nil {
+			c.writes.Add(int64(len(group)))
 		}
 		for _, w := range group {
 			w.done <- err

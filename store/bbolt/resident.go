@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -149,39 +148,3 @@ func (r *residency) close() {
 	}
 	<-r.done
 }
-
-var (
-	residentDesc = prometheus.NewDesc("kmip_adapter_store_map_resident_bytes",
-		"Resident pages of files the server maps (RssFile): the bbolt store file's map and a few MiB of binary and libraries; what store.bbolt.resident_limit_mib bounds.", nil, nil)
-	residentLimitDesc = prometheus.NewDesc("kmip_adapter_store_map_resident_limit_bytes",
-		"store.bbolt.resident_limit_mib in bytes (0: unbounded).", nil, nil)
-	mapDropsDesc = prometheus.NewDesc("kmip_adapter_store_map_drops_total",
-		"Times the bbolt store file's pages were dropped from the server's map, by result (ok, error).", []string{"result"}, nil)
-)
-
-// Describe implements prometheus.Collector.
-func (s *Store) Describe(ch chan<- *prometheus.Desc) {
-	ch <- residentDesc
-	ch <- residentLimitDesc
-	ch <- mapDropsDesc
-}
-
-// Collect implements prometheus.Collector: the resident file pages are
-// read at the scrape (with no limit there is no monitor to read them).
-func (s *Store) Collect(ch chan<- prometheus.Metric) {
-	if !residencySupported {
-		return
-	}
-	if rss, err := residentFileBytes(); err == nil {
-		ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(rss))
-	}
-	var limit, drops, failures int64
-	if r := s.resident; r != nil {
-		limit, drops, failures = r.limit, r.drops.Load(), r.failures.Load()
-	}
-	ch <- prometheus.MustNewConstMetric(residentLimitDesc, prometheus.GaugeValue, float64(limit))
-	ch <- prometheus.MustNewConstMetric(mapDropsDesc, prometheus.CounterValue, float64(drops), "ok")
-	ch <- prometheus.MustNewConstMetric(mapDropsDesc, prometheus.CounterValue, float64(failures), "error")
-}
-
-var _ prometheus.Collector = (*Store)(nil)
