@@ -11,11 +11,13 @@ import (
 // waits for the durability of the writes itself (the KMIP executor, which
 // then waits for the store and the audit log together) asks for it with
 // WithDeferredDurability: a store that supports it may then return from
-// CreateObject (only: callers act on other writes at once, a tenant's
-// KEK is cached once its record is written) as soon as the write is in a
-// transaction whose commit can only still fail as a whole (its checks
-// passed and it is being written), and hand the wait for the commit to
-// the Deferred.
+// CreateObject and UpdateObject (only: callers act on other writes at
+// once, a tenant's KEK is cached once its record is written) as soon as
+// the write is in a transaction whose commit can only still fail as a
+// whole (its checks passed and it is being written), and hand the wait
+// for the commit to the Deferred. Whoever asks for it must do nothing
+// after such a write that a failed commit could not take back: the
+// executor asks only for operations whose store write is their last act.
 //
 // Every later call of the store with the same context waits for those
 // commits first (and fails with their error), so an operation reads its

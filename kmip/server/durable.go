@@ -19,10 +19,11 @@ import (
 // fdatasyncs) and then the log's (one more). For the operations below, in
 // a message of one item, the executor asks the store to defer the
 // durability wait (store.WithDeferredDurability): the store returns from
-// the new object's write (CreateObject; every other write stays durable
-// on return) once it is in a transaction whose checks passed and whose
-// commit has begun, the operation finishes, the audit record is handed to the log,
-// and the executor waits for the store's commit and the log's together.
+// the object's write (CreateObject or UpdateObject; every other write
+// stays durable on return) once it is in a transaction whose checks
+// passed and whose commit has begun, the operation finishes, the audit
+// record is handed to the log, and the executor waits for the store's
+// commit and the log's together.
 //
 // Why the guarantees hold:
 //   - an answered object is durable: nothing is answered before Wait
@@ -39,18 +40,31 @@ import (
 //
 // What a crash can leave differs only for operations that were never
 // answered: before, a crash between the two syncs could leave a stored
-// object without its record; now it can also leave a success record of a
-// Create whose object did not reach the disk (no client was told of it).
+// object without its record; now it can also leave a success record of an
+// operation whose write did not reach the disk (no client was told of it).
 // A record says the server executed the operation; its answer, and an
 // acknowledged object, are guaranteed only with the store's commit.
 //
-// Only inserts take this path: they do nothing after their store write
-// that could not be undone (a Destroy, say, destroys HSM objects after
-// its write, and must not do so for a commit that may still fail).
+// Only operations whose store write is their last act take this path:
+// nothing they do after it could outlive a failed commit (a Destroy, say,
+// destroys HSM objects after its write, and must not do so for a commit
+// that may still fail). A Get writes only the first time an object is
+// served (Fresh becomes False), after its answer is built; the attribute
+// edits and Activate write the object once, at their end. Other writers
+// of the same object wait no longer for the commit in flight (its
+// per-object lock is released with the operation): they read the
+// revision before it, their write is refused as a conflict once it
+// commits, and they retry from the new one, as with any concurrent writer.
 var overlapsCommit = map[message.Operation]bool{
-	kmip20.OperationCreate:        true,
-	kmip20.OperationCreateKeyPair: true,
-	kmip20.OperationRegister:      true,
+	kmip20.OperationCreate:          true,
+	kmip20.OperationCreateKeyPair:   true,
+	kmip20.OperationRegister:        true,
+	kmip20.OperationGet:             true,
+	kmip20.OperationActivate:        true,
+	kmip20.OperationAddAttribute:    true,
+	kmip20.OperationModifyAttribute: true,
+	kmip20.OperationSetAttribute:    true,
+	kmip20.OperationDeleteAttribute: true,
 }
 
 // deferDurability returns the context to run a message's items with and,

@@ -187,13 +187,13 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	return wrap(op, s.writes.update(fn))
 }
 
-// insert is update for CreateObject, the one write whose durability may
-// be deferred (store.WithDeferredDurability): what a caller does after a
-// new object's write (answering its identifier) waits for the Deferred.
-// Every other write stays durable when it returns, because callers act
-// on them at once: a tenant's KEK, say, is cached in memory once its
-// tenant record is written, and must never be if that commit fails.
-func (s *Store) insert(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
+// deferrable is update for CreateObject and UpdateObject, the writes
+// whose durability may be deferred (store.WithDeferredDurability): what a
+// caller does after them (answering) waits for the Deferred. Every other
+// write stays durable when it returns, because callers act on them at
+// once: a tenant's KEK, say, is cached in memory once its tenant record
+// is written, and must never be if that commit fails.
+func (s *Store) deferrable(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
 	d := store.DeferredFrom(ctx)
 	if d == nil || s.in != nil {
 		return s.update(ctx, op, fn)
@@ -253,7 +253,7 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 	rec.Revision = 1
 	rec.CreatedAt = now()
 	rec.UpdatedAt = rec.CreatedAt
-	err := s.insert(ctx, op, func(tx *bolt.Tx) error {
+	err := s.deferrable(ctx, op, func(tx *bolt.Tx) error {
 		tb, err := createTenant(tx, o.TenantID)
 		if err != nil {
 			return err
@@ -303,7 +303,7 @@ func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Obje
 // UpdateObject implements store.Store.
 func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
 	rec := *o
-	err := s.update(ctx, fmt.Sprintf("update object %q/%q", o.TenantID, o.ID), func(tx *bolt.Tx) error {
+	err := s.deferrable(ctx, fmt.Sprintf("update object %q/%q", o.TenantID, o.ID), func(tx *bolt.Tx) error {
 		tb, ok, err := openTenant(tx, o.TenantID)
 		if err != nil {
 			return err

@@ -18,10 +18,10 @@ import (
 // returns before its commit and hands the wait to the Deferred; the write
 // is on disk once Wait returns nil; the operation's next call of the store
 // reads its own write; a write's own failure (an existing ID) is returned
-// by the write, not deferred; writes other than CreateObject are never
-// deferred; a commit that fails after the write applied
-// reaches Wait and every later call with that context, and nothing of it
-// is stored.
+// by the write, not deferred; UpdateObject defers like CreateObject, and
+// other writes (a tenant's record) never do; a commit that fails after
+// the write applied reaches Wait and every later call with that context,
+// and nothing of it is stored.
 func TestDeferredDurability(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kmip.db")
 	s, err := Open(path)
@@ -69,10 +69,28 @@ func TestDeferredDurability(t *testing.T) {
 		ctx, d := store.WithDeferredDurability(context.Background())
 		require.NoError(t, s.PutTenant(ctx, &store.Tenant{ID: "t2", Backend: "pkcs11", KeyBlob: []byte("blob")}))
 		assert.False(t, d.Pending(), "a tenant's record is acted on at once: never deferred")
+	})
+
+	t.Run("update deferred", func(t *testing.T) {
+		ctx, d := store.WithDeferredDurability(context.Background())
 		got, err := s.GetObject(ctx, "t", "d00")
 		require.NoError(t, err)
+		rev := got.Revision
 		got.State = 2
 		require.NoError(t, s.UpdateObject(ctx, got))
+		assert.Equal(t, rev+1, got.Revision, "the new revision is known when the write returns")
+		require.True(t, d.Pending())
+		again, err := s.GetObject(ctx, "t", "d00")
+		require.NoError(t, err, "the operation's next call waits for the commit")
+		assert.Equal(t, uint32(2), again.State)
+		assert.Equal(t, rev+1, again.Revision)
+		require.NoError(t, d.Wait())
+
+		// A stale revision is the write's own refusal: returned at once,
+		// nothing deferred.
+		ctx, d = store.WithDeferredDurability(context.Background())
+		got.Revision = rev
+		require.ErrorIs(t, s.UpdateObject(ctx, got), store.ErrConflict)
 		assert.False(t, d.Pending())
 	})
 
@@ -88,6 +106,20 @@ func TestDeferredDurability(t *testing.T) {
 		require.ErrorIs(t, err, boom, "a later call of the operation fails")
 		_, err = s.GetObject(context.Background(), "t", "lost")
 		require.ErrorIs(t, err, store.ErrNotFound)
+
+		// An update whose commit fails leaves the object as it was.
+		ctx, d = store.WithDeferredDurability(context.Background())
+		before, err := s.GetObject(ctx, "t", "d02")
+		require.NoError(t, err)
+		changed := *before
+		changed.State = 5
+		s.writes.failCommit.Store(&boom)
+		require.NoError(t, s.UpdateObject(ctx, &changed))
+		require.ErrorIs(t, d.Wait(), boom)
+		after, err := s.GetObject(context.Background(), "t", "d02")
+		require.NoError(t, err)
+		assert.Equal(t, before.State, after.State)
+		assert.Equal(t, before.Revision, after.Revision)
 	})
 
 	require.NoError(t, s.Close())
