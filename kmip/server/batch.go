@@ -152,6 +152,8 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		journal = &ops.Journal{}
 	}
 	ctx, deferred := x.deferDurability(ctx, req, journal != nil)
+	unheld := ctx
+	ctx, held := x.holdWrites(ctx, req, journal != nil)
 	placeholder := ""
 	var events []audit.Event
 	// items runs the batch's items in order with ctx (an Undo batch's
@@ -191,6 +193,22 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 		x.transaction(ctx, t, journal, items, v, resp)
 	case !items(ctx) && journal != nil:
 		x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
+	}
+	if err := held.Flush(); err != nil {
+		if held.Retry() {
+			// Nothing of the message was committed: run it again as it
+			// would have run without write-behind (writebehind.go).
+			x.logAt(ctx, zerolog.DebugLevel).Err(err).Msg("held writes refused; the message runs again without holding them")
+			resp.Items, events, placeholder = nil, nil, ""
+			items(unheld)
+		} else {
+			x.logAt(ctx, zerolog.ErrorLevel).Err(err).Msg("the message's held writes were not committed; its items fail")
+			for i, it := range resp.Items {
+				if it.ResultStatus == message.StatusSuccess {
+					resp.Items[i] = x.failed(v, it.Operation, it.UniqueBatchItemID, err)
+				}
+			}
+		}
 	}
 	x.recordDurable(ctx, v, events, resp, deferred)
 	resp.Header.BatchCount = int32(len(resp.Items))

@@ -149,16 +149,38 @@ func (s *Store) Close() error {
 // view and update run fn in a transaction after checking ctx, and give
 // every error the operation's name. A closed database is ErrUnavailable.
 func (s *Store) view(ctx context.Context, op string, fn func(*bolt.Tx) error) error {
+	return s.viewAfter(ctx, op, true, fn)
+}
+
+// viewAfter is view; flushHeld false leaves writes that ctx holds back
+// (store.WithWriteBehind) held, for a read that none of them can change.
+func (s *Store) viewAfter(ctx context.Context, op string, flushHeld bool, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
 	}
 	if s.in != nil {
 		return wrap(op, fn(s.in.tx))
 	}
+	if flushHeld {
+		if err := flushHeldWrites(ctx, op); err != nil {
+			return err
+		}
+	}
 	if err := settle(ctx, op); err != nil {
 		return err
 	}
 	return wrap(op, s.db.View(fn))
+}
+
+// flushHeldWrites commits the writes that ctx holds back (see
+// store.WithWriteBehind) before a call that must see them.
+func flushHeldWrites(ctx context.Context, op string) error {
+	if w := store.WriteBehindFrom(ctx); w.Holding() {
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("bbolt: %s: the held writes before it failed: %w", op, err)
+		}
+	}
+	return nil
 }
 
 // settle waits for the commits of the writes that ctx deferred (see
@@ -181,6 +203,9 @@ func (s *Store) update(ctx context.Context, op string, fn func(*bolt.Tx) error) 
 	if s.in != nil {
 		return wrap(op, s.in.write(fn))
 	}
+	if err := flushHeldWrites(ctx, op); err != nil {
+		return err
+	}
 	if err := settle(ctx, op); err != nil {
 		return err
 	}
@@ -200,6 +225,9 @@ func (s *Store) deferrable(ctx context.Context, op string, fn func(*bolt.Tx) err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: %s: %w", op, err)
+	}
+	if err := flushHeldWrites(ctx, op); err != nil {
+		return err
 	}
 	if err := settle(ctx, op); err != nil {
 		return err
@@ -272,8 +300,12 @@ func (s *Store) CreateObject(ctx context.Context, o *store.Object) error {
 
 // GetObject implements store.Store.
 func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Object, error) {
+	if held := store.WriteBehindFrom(ctx).Held(tenantID, id); held != nil {
+		return held, nil // as an earlier item of the message left it
+	}
 	var o *store.Object
-	err := s.view(ctx, "get object", func(tx *bolt.Tx) error {
+	// The writes ctx holds back touched other objects: they stay held.
+	err := s.viewAfter(ctx, "get object", false, func(tx *bolt.Tx) error {
 		// Only the records bucket: the read every Get makes opens no index.
 		if tenantID == "" {
 			return store.ErrNotFound
@@ -302,38 +334,82 @@ func (s *Store) GetObject(ctx context.Context, tenantID, id string) (*store.Obje
 
 // UpdateObject implements store.Store.
 func (s *Store) UpdateObject(ctx context.Context, o *store.Object) error {
+	op := fmt.Sprintf("update object %q/%q", o.TenantID, o.ID)
+	if w := store.WriteBehindFrom(ctx); s.in == nil && w.Holding() {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bbolt: %s: %w", op, err)
+		}
+		held := store.CloneObject(o)
+		held.Revision, held.UpdatedAt = o.Revision+1, now()
+		expect := o.Revision
+		write := func(tx *bolt.Tx) error { return replaceObject(tx, held, expect) }
+		if w.Hold(held, write, s.commitHeld) {
+			o.Revision, o.UpdatedAt = held.Revision, held.UpdatedAt
+			return nil
+		}
+	}
 	rec := *o
-	err := s.deferrable(ctx, fmt.Sprintf("update object %q/%q", o.TenantID, o.ID), func(tx *bolt.Tx) error {
-		tb, ok, err := openTenant(tx, o.TenantID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return store.ErrNotFound
-		}
-		old, err := tb.get(o.TenantID, o.ID)
-		if err != nil {
-			return err
-		}
-		if old.Revision != o.Revision {
-			return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, old.Revision, o.Revision)
-		}
-		rec.Revision = old.Revision + 1
-		rec.CreatedAt = old.CreatedAt
+	err := s.deferrable(ctx, op, func(tx *bolt.Tx) error {
 		rec.UpdatedAt = now()
-		// The index keys hold CreatedAt and the ID, which do not change;
-		// type, state, names and index entries may, so the old entries go
-		// first.
-		if err := tb.deleteIndexes(old); err != nil {
-			return err
-		}
-		return tb.put(&rec)
+		return replaceObject(tx, &rec, o.Revision)
 	})
 	if err != nil {
 		return err
 	}
 	o.Revision, o.CreatedAt, o.UpdatedAt = rec.Revision, rec.CreatedAt, rec.UpdatedAt
 	return nil
+}
+
+// replaceObject writes rec over the stored object if that is still at
+// revision expect; rec gets the next revision and the stored CreatedAt.
+func replaceObject(tx *bolt.Tx, rec *store.Object, expect uint64) error {
+	tb, ok, err := openTenant(tx, rec.TenantID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrNotFound
+	}
+	old, err := tb.get(rec.TenantID, rec.ID)
+	if err != nil {
+		return err
+	}
+	if old.Revision != expect {
+		return fmt.Errorf("%w: stored revision %d, update carries %d", store.ErrConflict, old.Revision, expect)
+	}
+	rec.Revision = old.Revision + 1
+	rec.CreatedAt = old.CreatedAt
+	// The index keys hold CreatedAt and the ID, which do not change;
+	// type, state, names and index entries may, so the old entries go
+	// first.
+	if err := tb.deleteIndexes(old); err != nil {
+		return err
+	}
+	return tb.put(rec)
+}
+
+// commitHeld applies the writes a message held back (UpdateObject with
+// store.WithWriteBehind), in order, in one group transaction, and returns
+// once it is durable. A write refused as it is applied (the object
+// changed or went away since the message read it) fails them all with
+// store.ErrHeldWriteRefused: nothing of them is committed.
+func (s *Store) commitHeld(writes []any) error {
+	err := s.writes.update(func(tx *bolt.Tx) error {
+		for _, w := range writes {
+			write, ok := w.(func(*bolt.Tx) error)
+			if !ok {
+				return fmt.Errorf("a held write of another store (%T)", w)
+			}
+			if err := write(tx); err != nil {
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("%w: %w", store.ErrHeldWriteRefused, err)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("commit held writes", err)
 }
 
 // DeleteObject implements store.Store.

@@ -483,17 +483,7 @@ func (p *plan) check(c *candidate, driver int) (bool, error) {
 		return false, err
 	}
 	// The filter gets a copy: what it changes stays out of the results.
-	return q.Filter(cloneObject(o)), nil
-}
-
-func cloneObject(o *store.Object) *store.Object {
-	c := *o
-	c.Names = slices.Clone(o.Names)
-	c.Attributes = slices.Clone(o.Attributes)
-	c.Material = slices.Clone(o.Material)
-	c.Index = slices.Clone(o.Index)
-	c.MAC = slices.Clone(o.MAC)
-	return &c
+	return q.Filter(store.CloneObject(o)), nil
 }
 
 // ListObjects implements store.Store. It walks the most selective index of
