@@ -118,6 +118,7 @@ func payloadInputs(t testing.TB) [][]byte {
 // TestDecodePayloadsMatchReflection: the Get and Create payloads decode as
 // the reflection decoder decodes them, on every payload of the vectors.
 func TestDecodePayloadsMatchReflection(t *testing.T) {
+	registers, objects := 0, 0
 	for i, in := range payloadInputs(t) {
 		var wantGet, gotGet message.GetRequest
 		wantErr := wire.Decode(in, &wantGet)
@@ -139,6 +140,57 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 			gotCreate.TemplateAttribute, gotCreate.Attributes = first(gotCreate.TemplateAttribute), first(gotCreate.Attributes)
 			assert.Equal(t, wantCreate, gotCreate, "payload %d as Create", i)
 		}
+		var wantRegister, gotRegister message.RegisterRequest
+		wantErr = wire.Decode(in, &wantRegister)
+		err = message.Unmarshal(in, &gotRegister)
+		assert.Equal(t, wantErr == nil, err == nil, "payload %d as Register: %v / %v", i, wantErr, err)
+		if err == nil && wantErr == nil {
+			normalizeRegister(&wantRegister)
+			normalizeRegister(&gotRegister)
+			assert.Equal(t, wantRegister, gotRegister, "payload %d as Register", i)
+			if gotRegister.ObjectType != 0 {
+				registers++
+			}
+			for _, obj := range [][]byte{gotRegister.SymmetricKey, gotRegister.SecretData, gotRegister.PublicKey, gotRegister.PrivateKey} {
+				if len(obj) > 0 {
+					objects++
+					compareKeyObjects(t, obj)
+				}
+			}
+		}
+	}
+	assert.Greater(t, registers, 10, "the vectors' Register payloads are compared")
+	assert.Greater(t, objects, 10, "the vectors' key objects are compared")
+}
+
+// compareKeyObjects decodes data as each key object type, by hand and by
+// reflection, and fails when they differ.
+func compareKeyObjects(t *testing.T, data []byte) {
+	t.Helper()
+	check := func(name string, want, got any, kb func(any) *message.KeyBlock) {
+		t.Helper()
+		wantErr := wire.Decode(data, want)
+		err := message.Unmarshal(data, got)
+		require.Equal(t, wantErr == nil, err == nil, "%s: reflection %v, hand-written %v", name, wantErr, err)
+		if err == nil {
+			normalizeKeyBlock(kb(want))
+			normalizeKeyBlock(kb(got))
+			assert.Equal(t, want, got, name)
+		}
+	}
+	check("Symmetric Key", &message.SymmetricKey{}, &message.SymmetricKey{}, func(v any) *message.KeyBlock { return &v.(*message.SymmetricKey).KeyBlock })
+	check("Secret Data", &message.SecretData{}, &message.SecretData{}, func(v any) *message.KeyBlock { return &v.(*message.SecretData).KeyBlock })
+	check("Public Key", &message.PublicKey{}, &message.PublicKey{}, func(v any) *message.KeyBlock { return &v.(*message.PublicKey).KeyBlock })
+	check("Private Key", &message.PrivateKey{}, &message.PrivateKey{}, func(v any) *message.KeyBlock { return &v.(*message.PrivateKey).KeyBlock })
+	check("Key Block", &message.KeyBlock{}, &message.KeyBlock{}, func(v any) *message.KeyBlock { return v.(*message.KeyBlock) })
+}
+
+// normalizeRegister keeps the first item of each raw field (the reflection
+// decoder also copies the siblings after it).
+func normalizeRegister(r *message.RegisterRequest) {
+	for _, f := range []*ttlv.TTLV{&r.TemplateAttribute, &r.Attributes, &r.Certificate, &r.SymmetricKey, &r.PublicKey, &r.PrivateKey,
+		&r.SplitKey, &r.Template, &r.SecretData, &r.OpaqueObject, &r.PGPKey} {
+		*f = first(*f)
 	}
 }
 
@@ -189,6 +241,12 @@ func responses(t testing.TB) []*message.Response {
 				item.ResponsePayload = &g
 			case it.Operation == kmip20.OperationCreate:
 				var c message.CreateResponse
+				if wire.Decode(first(it.ResponsePayload), &c) != nil {
+					continue
+				}
+				item.ResponsePayload = &c
+			case it.Operation == kmip20.OperationRegister:
+				var c message.RegisterResponse
 				if wire.Decode(first(it.ResponsePayload), &c) != nil {
 					continue
 				}
@@ -290,6 +348,14 @@ func FuzzFastDecoders(f *testing.F) {
 	}
 	for _, p := range payloadInputs(f) {
 		f.Add(p)
+		var r message.RegisterRequest
+		if wire.Decode(p, &r) == nil {
+			for _, obj := range [][]byte{r.SymmetricKey, r.SecretData, r.PublicKey, r.PrivateKey} {
+				if len(obj) > 0 {
+					f.Add(obj)
+				}
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if wire.Check(data) != nil {
@@ -325,6 +391,18 @@ func FuzzFastDecoders(f *testing.F) {
 			assert.Equal(t, wantCreate.ObjectType, gotCreate.ObjectType)
 			assert.Equal(t, first(wantCreate.TemplateAttribute), first(gotCreate.TemplateAttribute))
 		}
+		var wantRegister, gotRegister message.RegisterRequest
+		wantErr = wire.Decode(data, &wantRegister)
+		err = message.Unmarshal(data, &gotRegister)
+		if (wantErr == nil) != (err == nil) {
+			t.Fatalf("register: reflection %v, hand-written %v", wantErr, err)
+		}
+		if err == nil {
+			normalizeRegister(&wantRegister)
+			normalizeRegister(&gotRegister)
+			assert.Equal(t, wantRegister, gotRegister)
+		}
+		compareKeyObjects(t, data)
 	})
 }
 

@@ -303,15 +303,18 @@ func (s *Service) material(ctx context.Context, call *Call, m *managed) ([]byte,
 }
 
 // rawDigest is the Digest attribute (KMIP 1.4 section 3.17) of key material
-// in the given Key Format Type: SHA-256 of the material. It is written by
-// hand (every Create and Register makes one): the bytes attr.Struct
+// in the given Key Format Type (0: an object that is not a key, with no
+// Key Format Type in its Digest): SHA-256 of the material. It is written
+// by hand (every Create and Register makes one): the bytes attr.Struct
 // writes for {HashingAlgorithm, DigestValue, KeyFormatType}.
 func rawDigest(material []byte, format kmip14.KeyFormatType) (ttlv.TTLV, error) {
 	sum := sha256.Sum256(material)
 	b, s := ttlvfast.Begin(make([]byte, 0, 72), kmip14.TagAttributeValue)
 	b = ttlvfast.Enum(b, kmip14.TagHashingAlgorithm, uint32(kmip14.HashingAlgorithmSHA_256))
 	b = ttlvfast.Bytes(b, kmip14.TagDigestValue, sum[:])
-	b = ttlvfast.Enum(b, kmip14.TagKeyFormatType, uint32(format))
+	if format != 0 {
+		b = ttlvfast.Enum(b, kmip14.TagKeyFormatType, uint32(format))
+	}
 	return ttlvfast.End(b, s), nil
 }
 

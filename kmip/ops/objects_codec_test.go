@@ -22,6 +22,7 @@ func TestRawDigestMatchesReflection(t *testing.T) {
 		{"raw AES-256", make([]byte, 32), kmip14.KeyFormatTypeRaw},
 		{"PKCS#8", []byte("not really a key"), kmip14.KeyFormatTypePKCS_8},
 		{"empty", nil, kmip14.KeyFormatTypeOpaque},
+		{"not a key (no Key Format Type)", []byte("a certificate"), 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sum := sha256.Sum256(tt.material)
@@ -30,6 +31,12 @@ func TestRawDigestMatchesReflection(t *testing.T) {
 				DigestValue      []byte
 				KeyFormatType    kmip14.KeyFormatType
 			}{kmip14.HashingAlgorithmSHA_256, sum[:], tt.format})
+			if tt.format == 0 {
+				want, err = attr.Struct(struct {
+					HashingAlgorithm kmip14.HashingAlgorithm
+					DigestValue      []byte
+				}{kmip14.HashingAlgorithmSHA_256, sum[:]})
+			}
 			require.NoError(t, err)
 			got, err := rawDigest(tt.material, tt.format)
 			require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -149,18 +148,7 @@ type registration struct {
 // digest is the Digest attribute (KMIP 1.4 section 3.17): SHA-256 of the
 // material as registered, with its Key Format Type for keys.
 func (r registration) digest() (ttlv.TTLV, error) {
-	sum := sha256.Sum256(r.payload)
-	if r.digestFormat == 0 {
-		return attr.Struct(struct {
-			HashingAlgorithm kmip14.HashingAlgorithm
-			DigestValue      []byte
-		}{kmip14.HashingAlgorithmSHA_256, sum[:]})
-	}
-	return attr.Struct(struct {
-		HashingAlgorithm kmip14.HashingAlgorithm
-		DigestValue      []byte
-		KeyFormatType    kmip14.KeyFormatType
-	}{kmip14.HashingAlgorithmSHA_256, sum[:], r.digestFormat})
+	return rawDigest(r.payload, r.digestFormat)
 }
 
 // registerKey reads a Symmetric Key, Secret Data, Public Key or Private Key
