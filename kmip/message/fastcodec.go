@@ -10,7 +10,9 @@ import (
 
 // Hand-written TTLV for the hot paths: the request envelope, the Get,
 // Create and Register payloads and the key objects a Register carries,
-// and the response envelope with the Get, Create and Register answers. gemalto's reflection codec recomputes each type's field table
+// and the response envelope with the answers of those and of the rest of
+// vCenter's conversation (Discover Versions, Query, Get Attributes, the
+// attribute edits) and the lifecycle operations. gemalto's reflection codec recomputes each type's field table
 // on every call (and builds errors with stack traces while doing so),
 // which cost most of a Get's CPU.
 //
@@ -447,6 +449,115 @@ func (r *RegisterResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	}
 	b, s := tf.Begin(b, tag)
 	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
+	return tf.End(b, s), true
+}
+
+// appendUID is a payload holding only a Unique Identifier.
+func appendUID(b []byte, tag ttlv.Tag, id string) ([]byte, bool) {
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, id)
+	return tf.End(b, s), true
+}
+
+func (r *DestroyResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendUID(b, tag, r.UniqueIdentifier)
+}
+
+func (r *ActivateResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendUID(b, tag, r.UniqueIdentifier)
+}
+
+func (r *RevokeResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendUID(b, tag, r.UniqueIdentifier)
+}
+
+func (r *AttributeResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
+	b = append(b, r.Attribute...)
+	return tf.End(b, s), true
+}
+
+func (r *GetAttributesResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
+	for _, a := range r.Attribute {
+		b = append(b, a...)
+	}
+	b = append(b, r.Attributes...)
+	return tf.End(b, s), true
+}
+
+func (r *GetAttributeListResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
+	for _, n := range r.AttributeName {
+		b = tf.Text(b, kmip14.TagAttributeName, n)
+	}
+	for _, a := range r.AttributeReference {
+		b = append(b, a...)
+	}
+	return tf.End(b, s), true
+}
+
+func (r *LocateResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	if r.LocatedItems != nil {
+		b = tf.Int(b, kmip14.TagLocatedItems, *r.LocatedItems)
+	}
+	for _, id := range r.UniqueIdentifier {
+		b = tf.Text(b, kmip14.TagUniqueIdentifier, id)
+	}
+	return tf.End(b, s), true
+}
+
+func (r *DiscoverVersionsResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	for _, v := range r.ProtocolVersion {
+		b = appendVersionFast(b, v)
+	}
+	return tf.End(b, s), true
+}
+
+func (r *QueryResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	for _, op := range r.Operation {
+		b = tf.Enum(b, kmip14.TagOperation, uint32(op))
+	}
+	for _, t := range r.ObjectType {
+		b = tf.Enum(b, kmip14.TagObjectType, uint32(t))
+	}
+	if r.VendorIdentification != "" {
+		b = tf.Text(b, kmip14.TagVendorIdentification, r.VendorIdentification)
+	}
+	b = append(b, r.ServerInformation...)
 	return tf.End(b, s), true
 }
 
