@@ -9,6 +9,7 @@ import (
 	"github.com/gemalto/kmip-go/ttlv"
 
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
+	tf "github.com/kmip-adapter/kmip-adapter/kmip/internal/ttlvfast"
 )
 
 // attributeV1 is the 1.x Attribute structure (KMIP 1.4 section 2.1.1); in
@@ -144,15 +145,6 @@ func valueFor(v Version, r attr.Rule, value ttlv.TTLV) ttlv.TTLV {
 	return attr.Structure(value.Tag(), keep...)
 }
 
-// vendorAttribute is a 2.x vendor attribute (KMIP 2.1 section 2.1.1): the
-// 1.x custom attribute "x-Name" travels as vendor "x", name "Name".
-type vendorAttribute struct {
-	TTLVTag              struct{} `ttlv:"Attribute"`
-	VendorIdentification string
-	AttributeName        string
-	AttributeValue       ttlv.TTLV
-}
-
 func encodeAttribute(v Version, a attr.Attribute) (ttlv.TTLV, error) {
 	if v.AtLeast(V2_0) {
 		if tag, ok := ttlv.DefaultRegistry.Tags().Value(a.Name); ok && !strings.Contains(a.Name, "-") {
@@ -162,12 +154,24 @@ func encodeAttribute(v Version, a attr.Attribute) (ttlv.TTLV, error) {
 		if !ok {
 			return nil, fmt.Errorf("attribute %q has no 2.x form", a.Name)
 		}
-		return Marshal(vendorAttribute{VendorIdentification: vendor, AttributeName: name, AttributeValue: a.Value})
+		// A 2.x vendor Attribute: Vendor Identification, Attribute Name,
+		// Attribute Value (written by hand, as for 1.x below).
+		b, s := tf.Begin(nil, kmip14.TagAttribute)
+		b = tf.Text(b, kmip14.TagVendorIdentification, vendor)
+		b = tf.Text(b, kmip14.TagAttributeName, name)
+		b = append(b, a.Value...)
+		return tf.End(b, s), nil
 	}
-	return Marshal(struct {
-		TTLVTag        struct{} `ttlv:"Attribute"`
-		AttributeName  string
-		AttributeIndex int32 `ttlv:",omitempty"`
-		AttributeValue ttlv.TTLV
-	}{AttributeName: a.Name, AttributeIndex: a.Index, AttributeValue: a.Value})
+	// A 1.x Attribute: Attribute Name, Attribute Index when not 0,
+	// Attribute Value (the value item as it is). Written by hand: every
+	// attribute of a Get Attributes or Add Attribute answer is one, and
+	// gemalto's reflection encoder analyses the type on every call. The
+	// bytes are those of ttlv.Marshal (TestEncodeAttributeMatchesReflection).
+	b, s := tf.Begin(make([]byte, 0, 48+len(a.Name)+len(a.Value)), kmip14.TagAttribute)
+	b = tf.Text(b, kmip14.TagAttributeName, a.Name)
+	if a.Index != 0 {
+		b = tf.Int(b, kmip14.TagAttributeIndex, a.Index)
+	}
+	b = append(b, a.Value...)
+	return tf.End(b, s), nil
 }

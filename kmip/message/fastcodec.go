@@ -1,6 +1,8 @@
 package message
 
 import (
+	"slices"
+
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
@@ -9,7 +11,8 @@ import (
 )
 
 // Hand-written TTLV for the hot paths: the request envelope, the Get,
-// Create and Register payloads and the key objects a Register carries,
+// Create, Register, Get Attributes, attribute edit and Activate payloads
+// and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
 // vCenter's conversation (Discover Versions, Query, Get Attributes, the
 // attribute edits) and the lifecycle operations. gemalto's reflection codec recomputes each type's field table
@@ -368,6 +371,125 @@ func (o *SecretData) decodeFast(item ttlv.TTLV) bool {
 	})
 	if ok {
 		*o = out
+	}
+	return ok
+}
+
+func (r *GetAttributesRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	out.AttributeName = slices.Clone(r.AttributeName)
+	out.AttributeReference = slices.Clone(r.AttributeReference)
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagAttributeName:
+			var n string
+			if !readText(it, &n) {
+				return false
+			}
+			out.AttributeName = append(out.AttributeName, n)
+		case kmip20.TagAttributeReference:
+			out.AttributeReference = append(out.AttributeReference, it.Copy())
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *AddAttributeRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagAttribute:
+			out.Attribute = it.Copy()
+		case kmip20.TagNewAttribute:
+			out.NewAttribute = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *ModifyAttributeRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagAttribute:
+			out.Attribute = it.Copy()
+		case kmip20.TagCurrentAttribute:
+			out.CurrentAttribute = it.Copy()
+		case kmip20.TagNewAttribute:
+			out.NewAttribute = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *DeleteAttributeRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagAttributeName:
+			return readText(it, &out.AttributeName)
+		case kmip14.TagAttributeIndex:
+			return readInt(it, &out.AttributeIndex)
+		case kmip20.TagCurrentAttribute:
+			out.CurrentAttribute = it.Copy()
+		case kmip20.TagAttributeReference:
+			out.AttributeReference = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *SetAttributeRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip20.TagNewAttribute:
+			out.NewAttribute = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *ActivateRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagUniqueIdentifier {
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		}
+		return true
+	})
+	if ok {
+		*r = out
 	}
 	return ok
 }

@@ -1,6 +1,7 @@
 package message_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -161,6 +162,70 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 	}
 	assert.Greater(t, registers, 10, "the vectors' Register payloads are compared")
 	assert.Greater(t, objects, 10, "the vectors' key objects are compared")
+	for i, in := range payloadInputs(t) {
+		compareAttributePayloads(t, fmt.Sprintf("payload %d", i), in)
+	}
+}
+
+// uid is the first item of a decoded Unique Identifier.
+func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
+
+// compareAttributePayloads decodes data as each attribute and lifecycle
+// request payload, by hand and by reflection, and fails when they differ
+// (raw fields compared by their first item: the reflection decoder also
+// copies the siblings after it).
+func compareAttributePayloads(t *testing.T, name string, data []byte) {
+	t.Helper()
+	type norm struct {
+		UID  ttlv.TTLV
+		Raw  []ttlv.TTLV
+		Rest any
+	}
+	firsts := func(ts ...ttlv.TTLV) []ttlv.TTLV {
+		out := make([]ttlv.TTLV, len(ts))
+		for i, x := range ts {
+			out[i] = first(x)
+		}
+		return out
+	}
+	cases := []struct {
+		op        string
+		new       func() any
+		normalize func(v any) norm
+	}{
+		{"Get Attributes", func() any { return &message.GetAttributesRequest{} }, func(v any) norm {
+			r := v.(*message.GetAttributesRequest)
+			return norm{uid(r.UniqueIdentifier), firsts(r.AttributeReference...), r.AttributeName}
+		}},
+		{"Add Attribute", func() any { return &message.AddAttributeRequest{} }, func(v any) norm {
+			r := v.(*message.AddAttributeRequest)
+			return norm{uid(r.UniqueIdentifier), firsts(r.Attribute, r.NewAttribute), nil}
+		}},
+		{"Modify Attribute", func() any { return &message.ModifyAttributeRequest{} }, func(v any) norm {
+			r := v.(*message.ModifyAttributeRequest)
+			return norm{uid(r.UniqueIdentifier), firsts(r.Attribute, r.CurrentAttribute, r.NewAttribute), nil}
+		}},
+		{"Delete Attribute", func() any { return &message.DeleteAttributeRequest{} }, func(v any) norm {
+			r := v.(*message.DeleteAttributeRequest)
+			return norm{uid(r.UniqueIdentifier), firsts(r.CurrentAttribute, r.AttributeReference), [2]any{r.AttributeName, r.AttributeIndex}}
+		}},
+		{"Set Attribute", func() any { return &message.SetAttributeRequest{} }, func(v any) norm {
+			r := v.(*message.SetAttributeRequest)
+			return norm{uid(r.UniqueIdentifier), firsts(r.NewAttribute), nil}
+		}},
+		{"Activate", func() any { return &message.ActivateRequest{} }, func(v any) norm {
+			return norm{uid(v.(*message.ActivateRequest).UniqueIdentifier), nil, nil}
+		}},
+	}
+	for _, c := range cases {
+		want, got := c.new(), c.new()
+		wantErr := wire.Decode(data, want)
+		err := message.Unmarshal(data, got)
+		require.Equal(t, wantErr == nil, err == nil, "%s as %s: reflection %v, hand-written %v", name, c.op, wantErr, err)
+		if err == nil {
+			assert.Equal(t, c.normalize(want), c.normalize(got), "%s as %s", name, c.op)
+		}
+	}
 }
 
 // compareKeyObjects decodes data as each key object type, by hand and by
@@ -479,6 +544,7 @@ func FuzzFastDecoders(f *testing.F) {
 			assert.Equal(t, wantRegister, gotRegister)
 		}
 		compareKeyObjects(t, data)
+		compareAttributePayloads(t, "fuzz input", data)
 	})
 }
 

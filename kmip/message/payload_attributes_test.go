@@ -145,3 +145,38 @@ func TestAttributeReferences(t *testing.T) {
 	require.ErrorAs(t, err, &me)
 	assert.Equal(t, kmip20.ResultReasonInvalidField, me.Reason)
 }
+
+// vendorAttribute is a 2.x vendor attribute (KMIP 2.1 section 2.1.1): the
+// 1.x custom attribute "x-Name" travels as vendor "x", name "Name".
+type vendorAttribute struct {
+	TTLVTag              struct{} `ttlv:"Attribute"`
+	VendorIdentification string
+	AttributeName        string
+	AttributeValue       ttlv.TTLV
+}
+
+// TestEncodeAttributeMatchesReflection: the hand-written 1.x Attribute and
+// 2.x vendor Attribute structures are the bytes gemalto's encoder writes.
+func TestEncodeAttributeMatchesReflection(t *testing.T) {
+	values := []ttlv.TTLV{attr.Text("v"), attr.Int(7), attr.Structure(kmip14.TagAttributeValue, attr.Retag(attr.Text("n"), kmip14.TagNameValue)), attr.Bytes(nil)}
+	for _, value := range values {
+		for _, index := range []int32{0, 1, 3} {
+			a := attr.Attribute{Name: "x-Vendor", Index: index, Value: value}
+			want, err := ttlv.Marshal(struct {
+				TTLVTag        struct{} `ttlv:"Attribute"`
+				AttributeName  string
+				AttributeIndex int32 `ttlv:",omitempty"`
+				AttributeValue ttlv.TTLV
+			}{AttributeName: a.Name, AttributeIndex: a.Index, AttributeValue: a.Value})
+			require.NoError(t, err)
+			got, err := encodeAttribute(V1_4, a)
+			require.NoError(t, err)
+			assert.Equal(t, []byte(want), []byte(got), "1.x, index %d, value %s", index, value)
+		}
+		want, err := ttlv.Marshal(vendorAttribute{VendorIdentification: "x", AttributeName: "Vendor", AttributeValue: value})
+		require.NoError(t, err)
+		got, err := encodeAttribute(V2_0, attr.Attribute{Name: "x-Vendor", Value: value})
+		require.NoError(t, err)
+		assert.Equal(t, []byte(want), []byte(got), "2.x vendor attribute, value %s", value)
+	}
+}
