@@ -116,7 +116,7 @@ func DecodeAttribute(item ttlv.TTLV) (attr.Attribute, error) {
 		return attr.Attribute{}, Errorf(kmip20.ResultReasonInvalidField, "Attribute is a %s, want a structure", item.Type())
 	}
 	var a attributeV1
-	if err := wire.Decode(item, &a); err != nil {
+	if err := Unmarshal(item, &a); err != nil { // by hand for the usual shapes
 		return attr.Attribute{}, Errorf(kmip20.ResultReasonInvalidField, "attribute: %v", err)
 	}
 	value := Trim(a.AttributeValue)
