@@ -11,7 +11,8 @@ import (
 )
 
 // Hand-written TTLV for the hot paths: the request envelope, the Get,
-// Create, Register, Get Attributes, attribute edit and Activate payloads
+// Create, Register, Locate, Get Attributes, attribute edit and Activate
+// payloads
 // and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
 // vCenter's conversation (Discover Versions, Query, Get Attributes, the
@@ -471,6 +472,32 @@ func (r *SetAttributeRequest) decodeFast(item ttlv.TTLV) bool {
 			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
 		case kmip20.TagNewAttribute:
 			out.NewAttribute = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *LocateRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	out.Attribute = slices.Clone(r.Attribute)
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagMaximumItems:
+			return readInt(it, &out.MaximumItems)
+		case kmip14.TagOffsetItems:
+			return readInt(it, &out.OffsetItems)
+		case kmip14.TagStorageStatusMask:
+			return readInt(it, &out.StorageStatusMask)
+		case kmip14.TagObjectGroupMember:
+			return readEnum(it, &out.ObjectGroupMember)
+		case kmip14.TagAttribute:
+			out.Attribute = append(out.Attribute, it.Copy())
+		case kmip20.TagAttributes:
+			out.Attributes = it.Copy()
 		}
 		return true
 	})

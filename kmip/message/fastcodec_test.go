@@ -170,8 +170,8 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 // uid is the first item of a decoded Unique Identifier.
 func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 
-// compareAttributePayloads decodes data as each attribute and lifecycle
-// request payload, by hand and by reflection, and fails when they differ
+// compareAttributePayloads decodes data as each attribute, Locate and
+// Activate request payload, by hand and by reflection, and fails when they differ
 // (raw fields compared by their first item: the reflection decoder also
 // copies the siblings after it).
 func compareAttributePayloads(t *testing.T, name string, data []byte) {
@@ -212,6 +212,10 @@ func compareAttributePayloads(t *testing.T, name string, data []byte) {
 		{"Set Attribute", func() any { return &message.SetAttributeRequest{} }, func(v any) norm {
 			r := v.(*message.SetAttributeRequest)
 			return norm{uid(r.UniqueIdentifier), firsts(r.NewAttribute), nil}
+		}},
+		{"Locate", func() any { return &message.LocateRequest{} }, func(v any) norm {
+			r := v.(*message.LocateRequest)
+			return norm{nil, append(firsts(r.Attribute...), first(r.Attributes)), [4]any{r.MaximumItems, r.OffsetItems, r.StorageStatusMask, r.ObjectGroupMember}}
 		}},
 		{"Activate", func() any { return &message.ActivateRequest{} }, func(v any) norm {
 			return norm{uid(v.(*message.ActivateRequest).UniqueIdentifier), nil, nil}
