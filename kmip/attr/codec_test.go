@@ -86,6 +86,10 @@ func TestUnmarshalMatchesReflection(t *testing.T) {
 		odd(attr.Structure(ttlv.Tag(0x420008), name, name, attr.Retag(attr.Int(9), ttlv.Tag(0x420009)), attr.Retag(attr.Int(2), ttlv.Tag(0x420009)))),
 		attr.Text("not a structure"),
 		[]byte{0x42, 0, 0x91, 1, 0xff, 0xff, 0xff, 0xff}, // length claims 4 GiB
+		append(odd(attr.Structure(ttlv.Tag(0x420008), name, attr.Retag(attr.Int(2), ttlv.Tag(0x420009)))), 0x42, 0, 0x0A, 2), // bytes after the list, ignored
+		[]byte{0x42, 0, 0x91, 1}, // truncated header
+		nil,                      // nothing
+		odd(attr.Retag(attr.Text("é"), ttlv.Tag(0x420008))[:14]), // truncated child
 	)
 	for i, b := range inputs {
 		want, wantErr := attr.UnmarshalReflect(b)
@@ -99,6 +103,32 @@ func TestUnmarshalMatchesReflection(t *testing.T) {
 		shared, err := attr.UnmarshalShared(append([]byte(nil), b...))
 		require.NoError(t, err, "input %d", i)
 		assert.Equal(t, got, shared, "input %d: UnmarshalShared reads the same list", i)
+		checked, err := attr.UnmarshalSharedChecked(append([]byte(nil), b...))
+		require.NoError(t, err, "input %d", i)
+		assert.Equal(t, got, checked, "input %d: UnmarshalSharedChecked reads the same list", i)
+	}
+}
+
+// TestUnmarshalSharedCheckedRefusesWhatIsNotAList: handed bytes whose
+// first item is not a whole structure (the caller's mistake: it promises
+// bytes UnmarshalShared accepted), the unchecked decoder fails as
+// UnmarshalShared does instead of reading beyond them. (Inside a whole
+// structure it checks nothing: that is the point of it.)
+func TestUnmarshalSharedCheckedRefusesWhatIsNotAList(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"nothing":                  nil,
+		"truncated header":         {0x42, 0, 0x91, 1},
+		"not a structure":          attr.Text("not a structure"),
+		"length beyond the input":  {0x42, 0, 0x91, 1, 0, 0, 0, 16, 0x42, 0, 0x08, 1, 0, 0, 0, 0},
+		"length claims 4 GiB":      {0x42, 0, 0x91, 1, 0xff, 0xff, 0xff, 0xff},
+		"child of an unknown type": {0x42, 0, 0x91, 1, 0, 0, 0, 8, 0x42, 0, 0x08, 0x77, 0, 0, 0, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, want := attr.UnmarshalShared(b)
+			require.Error(t, want)
+			_, err := attr.UnmarshalSharedChecked(b)
+			assert.Error(t, err)
+		})
 	}
 }
 
@@ -169,6 +199,9 @@ func FuzzStoredListCodecs(f *testing.F) {
 		}
 		if err == nil {
 			assert.Equal(t, trimValues(want), got)
+			checked, err := attr.UnmarshalSharedChecked(append([]byte(nil), data...))
+			require.NoError(t, err)
+			assert.Equal(t, got, checked, "UnmarshalSharedChecked reads the same list")
 		}
 	})
 }
