@@ -102,8 +102,10 @@ func TestLoadRecordChecksListsUntilOneDecoded(t *testing.T) {
 						_, l, err := loadRecord(ctx, ms, "t", "k")
 						return l, err
 					}
+					tr, ok := store.As[store.Transactor](ms)
+					require.True(t, ok)
 					var l attr.List
-					err := ms.(store.Transactor).Update(ctx, func(tx store.Store) error {
+					err := tr.Update(ctx, func(tx store.Store) error {
 						var err error
 						_, l, err = loadRecord(ctx, tx, "t", "k")
 						return err
