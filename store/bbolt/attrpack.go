@@ -249,8 +249,32 @@ func appendUnpacked(out, p []byte, size int) ([]byte, error) {
 }
 
 // packedAttribute reads one attribute of a packed list: its name, index,
-// value type and value, and the value's padded length.
+// value type and value, and the value's padded length. An attribute of
+// a standard name whose index and value length take one byte each (the
+// attributes of keys: every record read unpacks its list twice) is read
+// in place; any other by packedAttributeFields.
 func (d *decoder) packedAttribute() (name []byte, index int64, typ byte, value []byte, full int, err error) {
+	b := d.b
+	if len(b) >= 4 && b[0] < 0x80 && b[0]-1 < byte(len(packedNames)) && b[1] < 0x80 && b[3] < 0x80 && int(b[3]) <= len(b)-4 {
+		name = packedNameBytes[b[0]-1]
+		index = int64(b[1] >> 1) // a one-byte zigzag varint
+		if b[1]&1 != 0 {
+			index = ^index
+		}
+		typ = b[2]
+		value = b[4 : 4+int(b[3])]
+		d.b = b[4+len(value):]
+		if full = padded(typ, len(value)); full < 0 {
+			return nil, 0, 0, nil, 0, errCorrupt
+		}
+		return name, index, typ, value, full, nil
+	}
+	return d.packedAttributeFields()
+}
+
+// packedAttributeFields is packedAttribute field by field, for any
+// attribute.
+func (d *decoder) packedAttributeFields() (name []byte, index int64, typ byte, value []byte, full int, err error) {
 	switch code := d.uvarint(); {
 	case code == 0:
 		name = d.bytes()
