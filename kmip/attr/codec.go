@@ -61,7 +61,7 @@ var standardNames = func() (byLen [64][]string) {
 func internName(b []byte) string {
 	if len(b) < len(standardNames) {
 		for _, s := range standardNames[len(b)] {
-			if string(b) == s {
+			if s[len(s)-1] == b[len(b)-1] && string(b) == s {
 				return s
 			}
 		}
@@ -93,20 +93,26 @@ func canonicalAttribute(body []byte) (a Attribute, ok bool) {
 	if tagOf(value) != kmip14.TagAttributeValue {
 		return a, false
 	}
-	full := int(binary.BigEndian.Uint32(value[4:8]))
-	switch ttlv.Type(value[3]) { // as ttlvfast.Next pads
-	case ttlv.TypeTextString, ttlv.TypeByteString:
-		full = (full + 7) &^ 7
-	case ttlv.TypeInteger, ttlv.TypeEnumeration, ttlv.TypeInterval:
-		full = 8
-	}
-	if h+full != len(value) {
+	if h+paddedLen(value) != len(value) {
 		return a, false
 	}
 	a.Name = internName(body[h : h+n])
 	a.Index = int32(binary.BigEndian.Uint32(index[h:]))
 	a.Value = ttlv.TTLV(value[:len(value):len(value)])
 	return a, true
+}
+
+// paddedLen is the length of the value of the item b starts with,
+// padding included, as ttlvfast.Next reads it (b holds a header).
+func paddedLen(b []byte) int {
+	n := int(binary.BigEndian.Uint32(b[4:8]))
+	switch ttlv.Type(b[3]) {
+	case ttlv.TypeTextString, ttlv.TypeByteString:
+		return (n + 7) &^ 7
+	case ttlv.TypeInteger, ttlv.TypeEnumeration, ttlv.TypeInterval:
+		return 8
+	}
+	return n
 }
 
 func tagOf(b []byte) ttlv.Tag {
@@ -123,16 +129,16 @@ func unmarshalFast(item ttlv.TTLV, copyValues bool) (List, bool) {
 	if item.Type() != ttlv.TypeStructure {
 		return nil, false
 	}
-	count := 0
-	for rest := []byte(item[ttlvfast.Header:]); ; {
-		it, r, ok := ttlvfast.Next(rest)
-		if !ok {
+	count := 0 // the Attributes the loop below reads, as it splits them
+	for rest := []byte(item[ttlvfast.Header:]); len(rest) >= ttlvfast.Header; {
+		full := paddedLen(rest)
+		if len(rest)-ttlvfast.Header < full {
 			break
 		}
-		if it.Tag == kmip14.TagAttribute {
+		if tagOf(rest) == kmip14.TagAttribute {
 			count++
 		}
-		rest = r
+		rest = rest[ttlvfast.Header+full:]
 	}
 	l := make(List, 0, count)
 	// One copy of the whole list (unless the caller hands item over),
