@@ -64,7 +64,7 @@ func answer[T, V any](target *T, inner V, measured func(in T) T) bool {
 // observeStore records a store call. Not found, conflicts and existing
 // records are answers, not failures.
 func (m *Metrics) observeStore(method string, start time.Time, err error) {
-	m.storeLatency.WithLabelValues(method).Observe(time.Since(start).Seconds())
+	m.storeObserver(method).Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrExists) {
 		m.storeErrors.WithLabelValues(method).Inc()
 	}
@@ -160,7 +160,7 @@ func (b *measuredBackend) As(target any) bool {
 // observeBackend records a backend call; a cancelled call is not a
 // failure.
 func (m *Metrics) observeBackend(method string, start time.Time, err error) {
-	m.backendLatency.WithLabelValues(method).Observe(time.Since(start).Seconds())
+	m.backendObserver(method).Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, context.Canceled) {
 		m.backendErrors.WithLabelValues(method).Inc()
 	}

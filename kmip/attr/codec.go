@@ -1,6 +1,9 @@
 package attr
 
 import (
+	"encoding/binary"
+	"slices"
+
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/ttlv"
 
@@ -36,25 +39,84 @@ func (l List) marshalFast() []byte {
 	return ttlvfast.End(b, top)
 }
 
-// standardNames maps each standard attribute name to itself, so that
-// decoding a stored list does not allocate a string per attribute name.
-var standardNames = func() map[string]string {
-	m := make(map[string]string, len(rules)+2)
-	for _, r := range rules {
-		m[r.Name] = r.Name
+// standardNames lists the standard attribute names by length, so that
+// decoding a stored list does not allocate a string per attribute name:
+// a name is compared with the few of its length (cheaper than hashing it
+// for a map, on the path of every record read).
+var standardNames = func() (byLen [64][]string) {
+	add := func(name string) {
+		if len(name) < len(byLen) && !slices.Contains(byLen[len(name)], name) {
+			byLen[len(name)] = append(byLen[len(name)], name)
+		}
 	}
-	m[ShortUniqueIdentifier] = ShortUniqueIdentifier
-	m[KeyFormatType] = KeyFormatType
-	return m
+	for _, r := range rules {
+		add(r.Name)
+	}
+	add(ShortUniqueIdentifier)
+	add(KeyFormatType)
+	return byLen
 }()
 
-// internName is b as a string, shared for the standard names (the map
-// lookup of string(b) does not allocate).
+// internName is b as a string, shared for the standard names.
 func internName(b []byte) string {
-	if s, ok := standardNames[string(b)]; ok {
-		return s
+	if len(b) < len(standardNames) {
+		for _, s := range standardNames[len(b)] {
+			if s[len(s)-1] == b[len(b)-1] && string(b) == s {
+				return s
+			}
+		}
 	}
 	return string(b)
+}
+
+// canonicalAttribute reads the fields of an Attribute (body is the
+// structure's value) in the shape marshalFast writes: Attribute Name (a
+// Text String), Attribute Index (an Integer), Attribute Value, in that
+// order, and nothing after. ok is false for any other shape, which
+// unmarshalFast's general loop then reads; for this one it gives what
+// that loop gives, without splitting each field off as a ttlvfast.Item.
+func canonicalAttribute(body []byte) (a Attribute, ok bool) {
+	const h = ttlvfast.Header
+	if len(body) < h || tagOf(body) != kmip14.TagAttributeName || ttlv.Type(body[3]) != ttlv.TypeTextString {
+		return a, false
+	}
+	n := int(binary.BigEndian.Uint32(body[4:8]))
+	at := h + (n+7)&^7 // the Attribute Index
+	if at+2*h+h > len(body) {
+		return a, false
+	}
+	index := body[at:]
+	if tagOf(index) != kmip14.TagAttributeIndex || ttlv.Type(index[3]) != ttlv.TypeInteger || binary.BigEndian.Uint32(index[4:8]) != 4 {
+		return a, false
+	}
+	value := body[at+2*h:]
+	if tagOf(value) != kmip14.TagAttributeValue {
+		return a, false
+	}
+	if h+paddedLen(value) != len(value) {
+		return a, false
+	}
+	a.Name = internName(body[h : h+n])
+	a.Index = int32(binary.BigEndian.Uint32(index[h:]))
+	a.Value = ttlv.TTLV(value[:len(value):len(value)])
+	return a, true
+}
+
+// paddedLen is the length of the value of the item b starts with,
+// padding included, as ttlvfast.Next reads it (b holds a header).
+func paddedLen(b []byte) int {
+	n := int(binary.BigEndian.Uint32(b[4:8]))
+	switch ttlv.Type(b[3]) {
+	case ttlv.TypeTextString, ttlv.TypeByteString:
+		return (n + 7) &^ 7
+	case ttlv.TypeInteger, ttlv.TypeEnumeration, ttlv.TypeInterval:
+		return 8
+	}
+	return n
+}
+
+func tagOf(b []byte) ttlv.Tag {
+	return ttlv.Tag(uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]))
 }
 
 // unmarshalFast decodes a checked stored list. ok is false for a shape it
@@ -67,16 +129,16 @@ func unmarshalFast(item ttlv.TTLV, copyValues bool) (List, bool) {
 	if item.Type() != ttlv.TypeStructure {
 		return nil, false
 	}
-	count := 0
-	for rest := []byte(item[ttlvfast.Header:]); ; {
-		it, r, ok := ttlvfast.Next(rest)
-		if !ok {
+	count := 0 // the Attributes the loop below reads, as it splits them
+	for rest := []byte(item[ttlvfast.Header:]); len(rest) >= ttlvfast.Header; {
+		full := paddedLen(rest)
+		if len(rest)-ttlvfast.Header < full {
 			break
 		}
-		if it.Tag == kmip14.TagAttribute {
+		if tagOf(rest) == kmip14.TagAttribute {
 			count++
 		}
-		rest = r
+		rest = rest[ttlvfast.Header+full:]
 	}
 	l := make(List, 0, count)
 	// One copy of the whole list (unless the caller hands item over),
@@ -98,6 +160,10 @@ func unmarshalFast(item ttlv.TTLV, copyValues bool) (List, bool) {
 		}
 		if it.Type != ttlv.TypeStructure {
 			return nil, false
+		}
+		if a, ok := canonicalAttribute(it.Value); ok {
+			l = append(l, a)
+			continue
 		}
 		var a Attribute
 		for fields := it.Value; ; {

@@ -54,12 +54,9 @@ func (s *Service) loadArchived(ctx context.Context, call *Call, id string) (*man
 	if isShared(id) {
 		return s.loadShared(ctx, call, id)
 	}
-	rec, err := s.db(ctx).GetObject(ctx, call.Tenant, id)
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", id, err)
-	}
-	// The record is this call's own: its list is decoded in place.
-	attrs, err := attr.UnmarshalShared(rec.Attributes)
+	// The record is this call's own: its list is decoded in place
+	// (recordmac.go).
+	rec, attrs, err := loadRecord(ctx, s.db(ctx), call.Tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)
 	}

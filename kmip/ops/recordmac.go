@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/kmip-adapter/kmip-adapter/backend"
+	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
@@ -33,7 +34,13 @@ import (
 //
 // Verified records are remembered by the SHA-256 of their MAC input and
 // MAC (verifiedCache): a record read again unchanged costs a hash instead
-// of a call into the HSM; any change to the record misses the cache.
+// of a call into the HSM; any change to the record misses the cache. The
+// cache also remembers whether a record's attribute list has been decoded
+// (checked by attr.UnmarshalShared): the MAC input holds the list's
+// bytes, so a record found with that mark has a list known to be well
+// formed, which loadArchived then decodes without checking it again
+// (attr.UnmarshalSharedChecked). A record without a MAC is checked on
+// every read.
 
 // errRecordIntegrity is the error of a record whose MAC does not verify.
 var errRecordIntegrity = errors.New("stored record failed its integrity check")
@@ -54,8 +61,10 @@ type macStore struct {
 // transactions hand out. An entry made in a transaction that is rolled
 // back is harmless: it names content and a MAC the root of trust made.
 type verifiedCache struct {
-	mu       sync.Mutex
-	verified map[[sha256.Size]byte]struct{}
+	mu sync.Mutex
+	// verified holds the records whose MAC verified; the value is
+	// whether the record's attribute list has been decoded too.
+	verified map[[sha256.Size]byte]bool
 	// marked: the store holds the record MAC marker (recordmark.go);
 	// markerLooked is when it was last looked for.
 	marked       bool
@@ -63,7 +72,7 @@ type verifiedCache struct {
 }
 
 func newVerifiedCache() *verifiedCache {
-	return &verifiedCache{verified: map[[sha256.Size]byte]struct{}{}}
+	return &verifiedCache{verified: map[[sha256.Size]byte]bool{}}
 }
 
 // newMACStore wraps st; a store with transactions (store.Transactor)
@@ -124,29 +133,43 @@ var checkBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledCheckBuf = 64 << 10
 
 func (m *verifiedCache) remember(tenantID string, input, mac []byte) {
-	k := cacheKey(tenantID, input, mac)
+	m.put(cacheKey(tenantID, input, mac), false)
+}
+
+// put records a verified record by its key, with whether its attribute
+// list decoded.
+func (m *verifiedCache) put(k [sha256.Size]byte, listDecoded bool) {
 	m.mu.Lock()
 	if len(m.verified) >= verifiedCacheSize {
 		clear(m.verified)
 	}
-	m.verified[k] = struct{}{}
+	m.verified[k] = listDecoded
 	m.mu.Unlock()
+}
+
+// recordCheck is what check learnt of a record: for a record with a MAC
+// (verified), its key in the verified cache and whether its attribute
+// list is known to decode.
+type recordCheck struct {
+	verified    bool
+	key         [sha256.Size]byte
+	listDecoded bool
 }
 
 // check verifies a stored record's MAC; a record without one passes
 // unless the store is marked (see above).
-func (m *macStore) check(ctx context.Context, o *store.Object) error {
+func (m *macStore) check(ctx context.Context, o *store.Object) (recordCheck, error) {
 	if len(o.MAC) == 0 {
 		required, err := m.macsRequired(ctx)
 		if err != nil {
-			return fmt.Errorf("object %s: %w", o.ID, err)
+			return recordCheck{}, fmt.Errorf("object %s: %w", o.ID, err)
 		}
 		if required {
 			m.log.Error().Str("tenant", o.TenantID).Str("object", o.ID).Uint64("revision", o.Revision).
 				Msg("stored record has no MAC in a store whose every record must have one: not served (kmipctl store verify lists such records)")
-			return fmt.Errorf("object %s: %w", o.ID, errNoMAC)
+			return recordCheck{}, fmt.Errorf("object %s: %w", o.ID, errNoMAC)
 		}
-		return nil
+		return recordCheck{}, nil
 	}
 	// The key is cacheKey's, built in a pooled buffer: a cache hit (a
 	// record read again unchanged) allocates nothing.
@@ -156,7 +179,7 @@ func (m *macStore) check(ctx context.Context, o *store.Object) error {
 	b = store.AppendRecordMACInput(b, o, o.Revision)
 	k := sha256.Sum256(b)
 	m.mu.Lock()
-	_, ok := m.verified[k]
+	listDecoded, ok := m.verified[k]
 	m.mu.Unlock()
 	var input []byte
 	if !ok {
@@ -167,23 +190,18 @@ func (m *macStore) check(ctx context.Context, o *store.Object) error {
 		checkBufs.Put(bp)
 	}
 	if ok {
-		return nil
+		return recordCheck{verified: true, key: k, listDecoded: listDecoded}, nil
 	}
 	if err := m.macer.VerifyRecord(ctx, o.TenantID, input, o.MAC); err != nil {
 		if errors.Is(err, backend.ErrIntegrity) {
 			m.log.Error().Str("tenant", o.TenantID).Str("object", o.ID).Uint64("revision", o.Revision).
 				Msg("stored record failed its MAC check: not served (kmipctl store verify lists such records)")
-			return fmt.Errorf("object %s: %w", o.ID, errRecordIntegrity)
+			return recordCheck{}, fmt.Errorf("object %s: %w", o.ID, errRecordIntegrity)
 		}
-		return fmt.Errorf("verify record %s: %w", o.ID, err)
+		return recordCheck{}, fmt.Errorf("verify record %s: %w", o.ID, err)
 	}
-	m.mu.Lock()
-	if len(m.verified) >= verifiedCacheSize {
-		clear(m.verified)
-	}
-	m.verified[k] = struct{}{}
-	m.mu.Unlock()
-	return nil
+	m.put(k, false)
+	return recordCheck{verified: true, key: k}, nil
 }
 
 func (m *macStore) CreateObject(ctx context.Context, o *store.Object) error {
@@ -201,14 +219,66 @@ func (m *macStore) UpdateObject(ctx context.Context, o *store.Object) error {
 }
 
 func (m *macStore) GetObject(ctx context.Context, tenantID, id string) (*store.Object, error) {
+	o, _, err := m.getChecked(ctx, tenantID, id)
+	return o, err
+}
+
+// getChecked is GetObject with what check learnt of the record.
+func (m *macStore) getChecked(ctx context.Context, tenantID, id string) (*store.Object, recordCheck, error) {
 	o, err := m.Store.GetObject(ctx, tenantID, id)
 	if err != nil {
-		return nil, err
+		return nil, recordCheck{}, err
 	}
-	if err := m.check(ctx, o); err != nil {
-		return nil, err
+	c, err := m.check(ctx, o)
+	if err != nil {
+		return nil, recordCheck{}, err
 	}
-	return o, nil
+	return o, c, nil
+}
+
+// checkedGetter is the store of a service with record MACs (macStore,
+// macTxStore), as loadRecord finds it.
+type checkedGetter interface {
+	getChecked(ctx context.Context, tenantID, id string) (*store.Object, recordCheck, error)
+	put(k [sha256.Size]byte, listDecoded bool)
+}
+
+// loadRecord reads a record through st and decodes its attribute list,
+// in place (the record is the caller's own). The list of a record that
+// the verified cache knows decoded is not checked again (see above); any
+// other is, and a record with a MAC is marked once its list decodes.
+func loadRecord(ctx context.Context, st store.Store, tenantID, id string) (*store.Object, attr.List, error) {
+	g, macs := st.(checkedGetter)
+	if !macs {
+		rec, err := st.GetObject(ctx, tenantID, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		attrs, err := attr.UnmarshalShared(rec.Attributes)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rec, attrs, nil
+	}
+	rec, c, err := g.getChecked(ctx, tenantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.listDecoded {
+		attrs, err := attr.UnmarshalSharedChecked(rec.Attributes)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rec, attrs, nil
+	}
+	attrs, err := attr.UnmarshalShared(rec.Attributes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.verified {
+		g.put(c.key, true)
+	}
+	return rec, attrs, nil
 }
 
 // RecordStatus is what VerifyRecord found of one record.

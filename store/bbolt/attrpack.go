@@ -181,38 +181,57 @@ func packAttributes(list []byte) ([]byte, bool) {
 	return out, true
 }
 
-// unpackAttributes rebuilds the TTLV list packAttributes packed. It reads
-// the packed list twice, first to learn the rebuilt list's exact size, so
-// that the one allocation of the result is the only one (every Get and
-// Locate of a record comes here). Reading twice rather than keeping the
-// attributes in a table between the passes: a table of slices costs a
-// GC write barrier per field while the collector runs.
+// unpackAttributes rebuilds the TTLV list packAttributes packed.
 func unpackAttributes(p []byte) ([]byte, error) {
+	size, err := unpackedSize(p)
+	if err != nil {
+		return nil, err
+	}
+	return appendUnpacked(make([]byte, 0, size), p, size)
+}
+
+// unpackedSize reads a packed list through and returns the exact size
+// of the TTLV list it rebuilds to, so that the rebuilt list's buffer is
+// allocated once (decodeObject allocates it with the record's other
+// byte fields: every Get and Locate of a record comes here). Reading the
+// list twice rather than keeping the attributes in a table between the
+// passes: a table of slices costs a GC write barrier per field while
+// the collector runs.
+func unpackedSize(p []byte) (int, error) {
 	d := decoder{b: p}
 	count := d.uvarint()
 	// Each attribute takes at least four bytes.
 	if count > uint64(len(d.b))/4 {
-		return nil, errCorrupt
+		return 0, errCorrupt
 	}
-	first := d
 	size := ttlvHeaderSize
 	for range count {
 		name, _, _, _, full, err := d.packedAttribute()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		// Attribute, Attribute Name, Attribute Index (8), Attribute Value.
 		size += 4*ttlvHeaderSize + padded(ttlvTextString, len(name)) + 8 + full
 	}
 	if err := d.finish(); err != nil {
-		return nil, err
+		return 0, err
 	}
-	d = first
-	out := make([]byte, 0, size)
+	return size, nil
+}
+
+// appendUnpacked appends the TTLV list of p, which unpackedSize read
+// through as size bytes, to out.
+func appendUnpacked(out, p []byte, size int) ([]byte, error) {
+	d := decoder{b: p}
+	count := d.uvarint()
+	start := len(out)
 	out = appendHeader(out, tagTemplateAttribute, ttlvStructure, size-ttlvHeaderSize)
 	for range count {
-		name, index, typ, value, full, _ := d.packedAttribute() // checked above
-		start := len(out)
+		name, index, typ, value, full, err := d.packedAttribute()
+		if err != nil { // unpackedSize read it without error
+			return nil, err
+		}
+		at := len(out)
 		out = appendHeader(out, tagAttribute, ttlvStructure, 0)
 		out = appendHeader(out, tagAttributeName, ttlvTextString, len(name))
 		out = appendPadded(out, name, padded(ttlvTextString, len(name)))
@@ -221,17 +240,41 @@ func unpackAttributes(p []byte) ([]byte, error) {
 		out = append(out, 0, 0, 0, 0)
 		out = appendHeader(out, tagAttributeValue, typ, len(value))
 		out = appendPadded(out, value, full)
-		binary.BigEndian.PutUint32(out[start+4:start+8], uint32(len(out)-start-ttlvHeaderSize))
+		binary.BigEndian.PutUint32(out[at+4:at+8], uint32(len(out)-at-ttlvHeaderSize))
 	}
-	if len(out) != size {
+	if len(out)-start != size {
 		return nil, errCorrupt
 	}
 	return out, nil
 }
 
 // packedAttribute reads one attribute of a packed list: its name, index,
-// value type and value, and the value's padded length.
+// value type and value, and the value's padded length. An attribute of
+// a standard name whose index and value length take one byte each (the
+// attributes of keys: every record read unpacks its list twice) is read
+// in place; any other by packedAttributeFields.
 func (d *decoder) packedAttribute() (name []byte, index int64, typ byte, value []byte, full int, err error) {
+	b := d.b
+	if len(b) >= 4 && b[0] < 0x80 && b[0]-1 < byte(len(packedNames)) && b[1] < 0x80 && b[3] < 0x80 && int(b[3]) <= len(b)-4 {
+		name = packedNameBytes[b[0]-1]
+		index = int64(b[1] >> 1) // a one-byte zigzag varint
+		if b[1]&1 != 0 {
+			index = ^index
+		}
+		typ = b[2]
+		value = b[4 : 4+int(b[3])]
+		d.b = b[4+len(value):]
+		if full = padded(typ, len(value)); full < 0 {
+			return nil, 0, 0, nil, 0, errCorrupt
+		}
+		return name, index, typ, value, full, nil
+	}
+	return d.packedAttributeFields()
+}
+
+// packedAttributeFields is packedAttribute field by field, for any
+// attribute.
+func (d *decoder) packedAttributeFields() (name []byte, index int64, typ byte, value []byte, full int, err error) {
 	switch code := d.uvarint(); {
 	case code == 0:
 		name = d.bytes()

@@ -139,3 +139,27 @@ func BenchmarkPackAttributes(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPackedAttribute: packedAttribute's in-place read of the usual
+// attribute gives what the field-by-field read gives, on any input.
+func FuzzPackedAttribute(f *testing.F) {
+	p, _ := packAttributes(newKeyAttributes(f))
+	f.Add(p[1:]) // after the count
+	f.Add([]byte{2, 0x7f, 7, 3, 'a', 'b', 'c'})
+	f.Add([]byte{0, 1, 'x', 2, 7, 0})
+	f.Add([]byte{56, 0, 2, 4, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, slow := decoder{b: data}, decoder{b: data}
+		name, index, typ, value, full, err := fast.packedAttribute()
+		name2, index2, typ2, value2, full2, err2 := slow.packedAttributeFields()
+		require.Equal(t, err2 != nil, err != nil, "error %v, field by field %v", err, err2)
+		if err == nil {
+			assert.Equal(t, name2, name)
+			assert.Equal(t, index2, index)
+			assert.Equal(t, typ2, typ)
+			assert.Equal(t, value2, value)
+			assert.Equal(t, full2, full)
+			assert.Equal(t, slow.b, fast.b, "both read as far")
+		}
+	})
+}

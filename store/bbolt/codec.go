@@ -104,7 +104,12 @@ func encodeObject(o *store.Object) []byte {
 }
 
 // decodeObject copies everything it keeps out of b, so b may be memory that
-// bbolt owns only for the length of a transaction.
+// bbolt owns only for the length of a transaction. The byte fields
+// (attributes, material, index values, MAC) are copied into one buffer,
+// each capped at its own length so that appending to one never writes
+// into the next: one allocation instead of one per field (every Get and
+// Locate of a record comes here). Index keys, attribute names, are
+// shared strings for the standard names.
 func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 	d := decoder{b: b}
 	version := d.byte()
@@ -128,18 +133,17 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 			o.Names[i] = string(d.bytes())
 		}
 	}
-	if version == objectRecordVersionPacked {
-		if p := d.bytes(); d.err == nil {
-			attrs, err := unpackAttributes(p)
-			if err != nil {
-				return nil, fmt.Errorf("object record: attributes: %w", err)
-			}
-			o.Attributes = attrs
+	attrs := d.bytes() // packed (version 3) or TTLV (version 2)
+	attrsSize := len(attrs)
+	if version == objectRecordVersionPacked && d.err == nil {
+		n, err := unpackedSize(attrs)
+		if err != nil {
+			return nil, fmt.Errorf("object record: attributes: %w", err)
 		}
-	} else {
-		o.Attributes = d.bytesCopy()
+		attrsSize = n
 	}
-	o.Material = d.bytesCopy()
+	material := d.bytes()
+	size := attrsSize + len(material)
 	flags := d.uvarint()
 	if flags&^(flagArchived|flagMAC) != 0 {
 		d.fail()
@@ -150,19 +154,59 @@ func decodeObject(tenantID, id string, b []byte) (*store.Object, error) {
 		if n > uint64(len(d.b))/2 {
 			return nil, fmt.Errorf("object record: %w", errCorrupt)
 		}
+		// The values point into b until they are copied below.
 		o.Index = make([]store.IndexEntry, n)
 		for i := range o.Index {
-			o.Index[i].Key = string(d.bytes())
-			o.Index[i].Value = d.bytesCopy()
+			o.Index[i].Key = indexKey(d.bytes())
+			o.Index[i].Value = d.bytes()
+			size += len(o.Index[i].Value)
 		}
 	}
+	var mac []byte
 	if flags&flagMAC != 0 {
-		o.MAC = d.bytesCopy()
+		mac = d.bytes()
+		size += len(mac)
 	}
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("object record: %w", err)
 	}
+	buf := make([]byte, 0, size)
+	if version == objectRecordVersionPacked {
+		var err error
+		if buf, err = appendUnpacked(buf, attrs, attrsSize); err != nil {
+			return nil, fmt.Errorf("object record: attributes: %w", err)
+		}
+		o.Attributes = buf[:len(buf):len(buf)]
+	} else {
+		buf, o.Attributes = appendField(buf, attrs)
+	}
+	buf, o.Material = appendField(buf, material)
+	for i := range o.Index {
+		buf, o.Index[i].Value = appendField(buf, o.Index[i].Value)
+	}
+	_, o.MAC = appendField(buf, mac)
 	return o, nil
+}
+
+// appendField appends v to buf and returns buf and v's copy in it, capped
+// at its length; nil for an empty v (empty and nil are the same on disk
+// and decode as nil).
+func appendField(buf, v []byte) ([]byte, []byte) {
+	if len(v) == 0 {
+		return buf, nil
+	}
+	start := len(buf)
+	buf = append(buf, v...)
+	return buf, buf[start:len(buf):len(buf)]
+}
+
+// indexKey is an index entry's key as a string, shared for the standard
+// attribute names (the map lookup of string(b) does not allocate).
+func indexKey(b []byte) string {
+	if code, ok := packedCode[string(b)]; ok {
+		return packedNames[code-1]
+	}
+	return string(b)
 }
 
 func encodeTenant(t *store.Tenant) []byte {
