@@ -67,6 +67,7 @@ standard error.`,
 	f.StringVar(&o.out, "out", "", "also write the JSON results to this file")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file (to tell its cost from the server's)")
+	f.IntVar(&o.serverPID, "server-pid", 0, "PID of a server on this machine: report its CPU time (and its children's) per operation too (Linux)")
 	cmd.AddCommand(benchHSMCmd(), benchReportCmd(), benchPKICmd(), benchIdleCmd())
 	return cmd
 }
@@ -83,6 +84,9 @@ type benchOptions struct {
 	quiet     bool
 	// cpuProfile is where the load generator's own CPU profile goes.
 	cpuProfile string
+	// serverPID is a local server whose CPU per operation is measured
+	// (0: none).
+	serverPID int
 }
 
 // benchReport is what `kmipctl bench --json` prints and `bench report`
@@ -114,6 +118,10 @@ type benchResult struct {
 	// it shares the machine with a local server, so its cost is part of
 	// what limits the rate measured. 0 where it cannot be read.
 	ClientCPUPerOp float64 `json:"client_cpu_us_per_op,omitempty"`
+	// ServerCPUPerOp is the server's CPU time per operation over the
+	// timed run, in µs (--server-pid): unlike ops/s it hardly moves with
+	// other load on a shared machine. 0 when not measured.
+	ServerCPUPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
 }
 
 // latencyMS are an operation's latency percentiles, in milliseconds.
@@ -215,15 +223,19 @@ func printBenchTable(w io.Writer, rep benchReport) {
 	}
 	fmt.Fprintf(w, "%s (%s)\n", label, rep.TLS)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tkmip\tconns\tseconds\tops\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tbench cpu µs/op\t")
+	fmt.Fprintln(tw, "workload\tkmip\tconns\tseconds\tops\tops/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tbench cpu µs/op\tserver cpu µs/op\t")
 	for _, r := range rep.Results {
 		if r.SetupError != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.KMIPVersion, r.Conns, r.SetupError)
+			fmt.Fprintf(tw, "%s\t%s\t%d\tsetup failed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Workload, r.KMIPVersion, r.Conns, r.SetupError)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t\n",
+		server := "-"
+		if r.ServerCPUPerOp > 0 {
+			server = fmt.Sprintf("%.1f", r.ServerCPUPerOp)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%s\t\n",
 			r.Workload, r.KMIPVersion, r.Conns, r.Seconds, r.Ops, r.OpsPerSec,
-			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Errors, r.ClientCPUPerOp)
+			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Errors, r.ClientCPUPerOp, server)
 	}
 	_ = tw.Flush()
 	for _, r := range rep.Results {
@@ -295,6 +307,7 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 	}
 	start := time.Now()
 	cpu0, cpuOK := processCPU()
+	srv0, srvOK := serverCPU(o.serverPID)
 	stopProgress := startProgress(progress, w.name, n, start, o, &done, &failed)
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -342,6 +355,7 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, cpuOK1 := processCPU()
+	srv1, srvOK1 := serverCPU(o.serverPID)
 	stopProgress()
 
 	var all []int64
@@ -363,6 +377,9 @@ func runWorkload(ctx context.Context, d *dialer, w *workload, n int, o benchOpti
 	res.Latency = percentiles(all)
 	if cpuOK && cpuOK1 && res.Ops > 0 {
 		res.ClientCPUPerOp = float64(cpu1-cpu0) / 1e3 / float64(res.Ops)
+	}
+	if srvOK && srvOK1 && res.Ops > 0 {
+		res.ServerCPUPerOp = float64(srv1-srv0) / 1e3 / float64(res.Ops)
 	}
 	return res
 }

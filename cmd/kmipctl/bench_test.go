@@ -126,6 +126,14 @@ func TestReportComparesAndDraws(t *testing.T) {
 
 	md := markdownReport(rows, adapter, peer, hsm, "pykmip-server", "make bench")
 	assert.Contains(t, md, "| get | 16 | 5000 | 100 | 50.0x | 2.00 / 6.00 | 100.00 / 600.00 | 20000 | 25.0% |")
+	assert.NotContains(t, md, "CPU per operation", "no server CPU measured: no CPU table")
+
+	rows[0].Adapter.ServerCPUPerOp, rows[0].Adapter.ClientCPUPerOp = 150, 40
+	rows[0].Peer.ServerCPUPerOp, rows[0].Peer.ClientCPUPerOp = 9000, 60
+	md = markdownReport(rows, adapter, peer, hsm, "pykmip-server", "make bench")
+	assert.Contains(t, md, "| get | 16 | 150 | 9000 | 60.0x | 40 | 60 |")
+	cpu := md[strings.Index(md, "CPU per operation"):strings.Index(md, "Errors seen")]
+	assert.NotContains(t, cpu, "| locate |", "only runs whose server CPU was measured")
 	assert.Contains(t, md, "| vcenter | 1 | 50 | fails | - |")
 	assert.Contains(t, md, "not implemented")
 

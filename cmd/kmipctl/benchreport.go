@@ -209,6 +209,40 @@ func printComparison(w io.Writer, rows []comparison, peerName string) {
 	_ = tw.Flush()
 }
 
+// cpuTable is the CPU each server and the load generator spent per
+// operation (kmipctl bench --server-pid), when it was measured: unlike
+// ops/s it hardly moves with other load on the machine.
+func cpuTable(rows []comparison, peerName string) string {
+	us := func(r *benchResult, server bool) string {
+		switch {
+		case r == nil || r.Ops == 0:
+			return "-"
+		case server && r.ServerCPUPerOp > 0:
+			return fmt.Sprintf("%.0f", r.ServerCPUPerOp)
+		case !server && r.ClientCPUPerOp > 0:
+			return fmt.Sprintf("%.0f", r.ClientCPUPerOp)
+		}
+		return "-"
+	}
+	var b strings.Builder
+	for _, c := range rows {
+		if c.Adapter == nil || c.Adapter.ServerCPUPerOp == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nCPU per operation, µs (each server's own process and its children, from /proc; the load generator's own):\n\n")
+			b.WriteString("| workload | conns | adapter | " + peerName + " | " + peerName + " / adapter | load generator with adapter | with " + peerName + " |\n")
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+		}
+		ratio := "-"
+		if p := c.Peer; p != nil && p.Ops > 0 && p.ServerCPUPerOp > 0 {
+			ratio = fmt.Sprintf("%.1fx", p.ServerCPUPerOp/c.Adapter.ServerCPUPerOp)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s |\n", c.Workload, c.Conns, us(c.Adapter, true), us(c.Peer, true), ratio, us(c.Adapter, false), us(c.Peer, false))
+	}
+	return b.String()
+}
+
 func markdownReport(rows []comparison, adapter, peer benchReport, hsm *hsmReport, peerName, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark: kmip-adapter beside %s\n\n", peerName)
@@ -229,6 +263,7 @@ func markdownReport(rows []comparison, adapter, peer benchReport, hsm *hsmReport
 			latencyCell(c.Adapter), latencyCell(c.Peer), raw, frac)
 	}
 	b.WriteString("\n\"raw HSM ops/s\" is the rate at which one PKCS#11 session on the same token does only the HSM calls one operation of the workload makes (Get: one AES-GCM decrypt; Create: a random draw and a seal; Register: a seal; vcenter: all three); Locate makes none.\n")
+	b.WriteString(cpuTable(rows, peerName))
 	var notes []string
 	for _, c := range rows {
 		for _, r := range []*benchResult{c.Adapter, c.Peer} {
