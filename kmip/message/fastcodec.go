@@ -11,8 +11,8 @@ import (
 )
 
 // Hand-written TTLV for the hot paths: the request envelope, the Get,
-// Create, Register, Locate, Get Attributes, attribute edit and Activate
-// payloads
+// Create, Register, Locate, Get Attributes, Get Attribute List,
+// attribute edit, Activate, Revoke and Destroy payloads
 // and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
 // vCenter's conversation (Discover Versions, Query, Get Attributes, the
@@ -498,6 +498,68 @@ func (r *LocateRequest) decodeFast(item ttlv.TTLV) bool {
 			out.Attribute = append(out.Attribute, it.Copy())
 		case kmip20.TagAttributes:
 			out.Attributes = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *GetAttributeListRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagUniqueIdentifier {
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *DestroyRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagUniqueIdentifier {
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *RevokeRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagRevocationReason:
+			reason := out.RevocationReason
+			if !fields(it.Raw, func(f tf.Item) bool {
+				switch f.Tag {
+				case kmip14.TagRevocationReasonCode:
+					return readEnum(f, &reason.RevocationReasonCode)
+				case kmip14.TagRevocationMessage:
+					return readText(f, &reason.RevocationMessage)
+				}
+				return true
+			}) {
+				return false
+			}
+			out.RevocationReason = reason
+		case kmip14.TagCompromiseOccurrenceDate:
+			if !it.Is(ttlv.TypeDateTime) && !it.Is(ttlv.TypeDateTimeExtended) {
+				return false
+			}
+			out.CompromiseOccurrenceDate = it.Time()
 		}
 		return true
 	})

@@ -171,7 +171,7 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 
 // compareAttributePayloads decodes data as each attribute, Locate and
-// Activate request payload, by hand and by reflection, and fails when they differ
+// lifecycle (Activate, Revoke, Destroy) request payload, by hand and by reflection, and fails when they differ
 // (raw fields compared by their first item: the reflection decoder also
 // copies the siblings after it).
 func compareAttributePayloads(t *testing.T, name string, data []byte) {
@@ -216,6 +216,16 @@ func compareAttributePayloads(t *testing.T, name string, data []byte) {
 		{"Locate", func() any { return &message.LocateRequest{} }, func(v any) norm {
 			r := v.(*message.LocateRequest)
 			return norm{nil, append(firsts(r.Attribute...), first(r.Attributes)), [4]any{r.MaximumItems, r.OffsetItems, r.StorageStatusMask, r.ObjectGroupMember}}
+		}},
+		{"Get Attribute List", func() any { return &message.GetAttributeListRequest{} }, func(v any) norm {
+			return norm{uid(v.(*message.GetAttributeListRequest).UniqueIdentifier), nil, nil}
+		}},
+		{"Destroy", func() any { return &message.DestroyRequest{} }, func(v any) norm {
+			return norm{uid(v.(*message.DestroyRequest).UniqueIdentifier), nil, nil}
+		}},
+		{"Revoke", func() any { return &message.RevokeRequest{} }, func(v any) norm {
+			r := v.(*message.RevokeRequest)
+			return norm{uid(r.UniqueIdentifier), nil, [2]any{r.RevocationReason, r.CompromiseOccurrenceDate}}
 		}},
 		{"Activate", func() any { return &message.ActivateRequest{} }, func(v any) norm {
 			return norm{uid(v.(*message.ActivateRequest).UniqueIdentifier), nil, nil}
