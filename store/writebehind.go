@@ -37,8 +37,7 @@ type WriteBehind struct {
 	writes  []any                 // the held writes, in order, in their store's form
 	commit  func(writes []any) error
 	flushed bool
-	err     error
-	retry   bool
+	err     error // the flush's
 }
 
 type objectKey struct{ tenant, id string }
@@ -125,7 +124,6 @@ func (w *WriteBehind) Flush() error {
 	w.flushed = true
 	if len(w.writes) > 0 {
 		w.err = w.commit(w.writes)
-		w.retry = errors.Is(w.err, ErrHeldWriteRefused)
 	}
 	w.held, w.writes, w.commit = nil, nil, nil
 	return w.err
@@ -140,7 +138,7 @@ func (w *WriteBehind) Retry() bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.retry
+	return errors.Is(w.err, ErrHeldWriteRefused)
 }
 
 // CloneObject is a deep copy of o: a held object must not share memory

@@ -307,6 +307,38 @@ func (k *KeyBlock) decodeFast(item ttlv.TTLV) bool {
 	return ok
 }
 
+// decodeKeyBlockOnly decodes an object whose one field is its Key Block
+// (Symmetric Key, Public Key, Private Key) into kb.
+func decodeKeyBlockOnly(item ttlv.TTLV, kb *KeyBlock) bool {
+	out := *kb
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagKeyBlock {
+			return keyBlockField(it, &out)
+		}
+		return true
+	})
+	if ok {
+		*kb = out
+	}
+	return ok
+}
+
+// decodeUIDOnly decodes a payload whose one field is its Unique
+// Identifier (Activate, Destroy, Get Attribute List) into u.
+func decodeUIDOnly(item ttlv.TTLV, u *UniqueID) bool {
+	out := *u
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagUniqueIdentifier {
+			out = UniqueID{raw: it.Copy()}
+		}
+		return true
+	})
+	if ok {
+		*u = out
+	}
+	return ok
+}
+
 // keyBlockField reads a Key Block field into kb.
 func keyBlockField(it tf.Item, kb *KeyBlock) bool {
 	var b KeyBlock
@@ -317,47 +349,11 @@ func keyBlockField(it tf.Item, kb *KeyBlock) bool {
 	return true
 }
 
-func (o *SymmetricKey) decodeFast(item ttlv.TTLV) bool {
-	out := *o
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagKeyBlock {
-			return keyBlockField(it, &out.KeyBlock)
-		}
-		return true
-	})
-	if ok {
-		*o = out
-	}
-	return ok
-}
+func (o *SymmetricKey) decodeFast(item ttlv.TTLV) bool { return decodeKeyBlockOnly(item, &o.KeyBlock) }
 
-func (o *PublicKey) decodeFast(item ttlv.TTLV) bool {
-	out := *o
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagKeyBlock {
-			return keyBlockField(it, &out.KeyBlock)
-		}
-		return true
-	})
-	if ok {
-		*o = out
-	}
-	return ok
-}
+func (o *PublicKey) decodeFast(item ttlv.TTLV) bool { return decodeKeyBlockOnly(item, &o.KeyBlock) }
 
-func (o *PrivateKey) decodeFast(item ttlv.TTLV) bool {
-	out := *o
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagKeyBlock {
-			return keyBlockField(it, &out.KeyBlock)
-		}
-		return true
-	})
-	if ok {
-		*o = out
-	}
-	return ok
-}
+func (o *PrivateKey) decodeFast(item ttlv.TTLV) bool { return decodeKeyBlockOnly(item, &o.KeyBlock) }
 
 func (o *SecretData) decodeFast(item ttlv.TTLV) bool {
 	out := *o
@@ -508,31 +504,11 @@ func (r *LocateRequest) decodeFast(item ttlv.TTLV) bool {
 }
 
 func (r *GetAttributeListRequest) decodeFast(item ttlv.TTLV) bool {
-	out := *r
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagUniqueIdentifier {
-			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
-		}
-		return true
-	})
-	if ok {
-		*r = out
-	}
-	return ok
+	return decodeUIDOnly(item, &r.UniqueIdentifier)
 }
 
 func (r *DestroyRequest) decodeFast(item ttlv.TTLV) bool {
-	out := *r
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagUniqueIdentifier {
-			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
-		}
-		return true
-	})
-	if ok {
-		*r = out
-	}
-	return ok
+	return decodeUIDOnly(item, &r.UniqueIdentifier)
 }
 
 func (r *RevokeRequest) decodeFast(item ttlv.TTLV) bool {
@@ -570,17 +546,7 @@ func (r *RevokeRequest) decodeFast(item ttlv.TTLV) bool {
 }
 
 func (r *ActivateRequest) decodeFast(item ttlv.TTLV) bool {
-	out := *r
-	ok := fields(item, func(it tf.Item) bool {
-		if it.Tag == kmip14.TagUniqueIdentifier {
-			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
-		}
-		return true
-	})
-	if ok {
-		*r = out
-	}
-	return ok
+	return decodeUIDOnly(item, &r.UniqueIdentifier)
 }
 
 // fastEncoder is a payload with a hand-written encoder: appendFast appends

@@ -93,7 +93,8 @@ func TestStoreCommitOverlapsAuditRecord(t *testing.T) {
 // False) with its commit deferred, overlapping its audit record. If that
 // commit fails the Get answers General Failure, hands out no key material,
 // and a correction record follows its success record; a Get in a batch of
-// two waits for its commit inside the operation.
+// two is not deferred (its write is held and committed with the message,
+// writebehind.go).
 func TestFirstGetOverlapsCommit(t *testing.T) {
 	v := message.V1_4
 	tests := []struct {
