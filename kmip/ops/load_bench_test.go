@@ -2,8 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -13,33 +11,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kmip-adapter/kmip-adapter/backend"
 	"github.com/kmip-adapter/kmip-adapter/kmip/attr"
 	"github.com/kmip-adapter/kmip-adapter/store"
 	"github.com/kmip-adapter/kmip-adapter/store/bbolt"
 )
-
-// benchMACer is a backend whose only part is a record MACer in Go: what
-// loadArchived needs.
-type benchMACer struct{ backend.Backend }
-
-func (benchMACer) mac(tenant string, record []byte) []byte {
-	m := hmac.New(sha256.New, []byte("bench-key"))
-	m.Write([]byte(tenant))
-	m.Write(record)
-	return m.Sum(nil)
-}
-
-func (b benchMACer) MACRecord(_ context.Context, tenant string, record []byte) ([]byte, error) {
-	return b.mac(tenant, record), nil
-}
-
-func (b benchMACer) VerifyRecord(_ context.Context, tenant string, record, mac []byte) error {
-	if !hmac.Equal(b.mac(tenant, record), mac) {
-		return backend.ErrIntegrity
-	}
-	return nil
-}
 
 // BenchmarkLoadArchived is the load path of every operation on an
 // object (a Get's record read): the bbolt store's read and decode, the
@@ -78,7 +53,7 @@ func BenchmarkLoadArchived(b *testing.B) {
 			st, err := bbolt.Open(filepath.Join(b.TempDir(), "store.db"))
 			require.NoError(b, err)
 			b.Cleanup(func() { _ = st.Close() })
-			s := New(Deps{Store: st, Backend: benchMACer{}, BackendType: "soft", Log: zerolog.Nop(), RecordMACsBySKEY: true, NoRecordMACs: mode.off})
+			s := New(Deps{Store: st, Backend: &goMACer{}, BackendType: "soft", Log: zerolog.Nop(), RecordMACsBySKEY: true, NoRecordMACs: mode.off})
 			ctx := context.Background()
 			o := &store.Object{TenantID: "t", ID: "6f1c7d7e-1b8a-4f0e-9d55-2b6c36a0a001", ObjectType: 2, State: 1,
 				Names: []string{"kmipctl-fill-1a2b3c4d-123456"}, Attributes: list, Material: make([]byte, 60), Index: indexEntries(l)}
