@@ -366,6 +366,21 @@ func (s *server) logged(message string) bool {
 	return false
 }
 
+// loggedSoon is logged for a line the server writes just before an
+// answer the test has read: the test reads the server's output through a
+// pipe and a goroutine of its own, which may run after the answer
+// arrived, so it waits a little for the line.
+func (s *server) loggedSoon(message string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if s.logged(message) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // logBuffer collects a server's output and spots the ready line.
 type logBuffer struct {
 	mu      sync.Mutex
