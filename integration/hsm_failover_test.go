@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,24 +209,30 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 		}
 	})
 	waitFor("both taken out", func() bool { u := up(); return !u[0] && !u[1] })
-	var slowest time.Duration
+	took := make([]time.Duration, 0, 100)
 	for range 100 {
 		start := time.Now()
 		_, err := b.Random(context.Background(), 8)
-		slowest = max(slowest, time.Since(start))
+		took = append(took, time.Since(start))
 		require.ErrorIs(t, err, backend.ErrUnavailable)
 		assert.Contains(t, err.Error(), "no HSM member is available")
 		assert.Contains(t, err.Error(), `member 1 (token "kmip-adapter-dev")`)
 		assert.Contains(t, err.Error(), `member 2 (token "kmip-adapter-dev")`)
 	}
-	assert.Less(t, slowest, 10*time.Millisecond, "fails fast")
+	// Fails fast: no call waits for a member to be tried again (that is
+	// done in the background). The median, not the slowest: one call on
+	// a loaded CI machine may be descheduled for longer than a failure
+	// takes.
+	slices.Sort(took)
+	assert.Less(t, took[len(took)/2], 10*time.Millisecond, "fails fast (median of 100 calls)")
+	assert.Less(t, took[len(took)-1], time.Second, "fails fast (slowest of 100 calls)")
 	devHSM(t, dir, "start", "all")
 	resumed := waitFor("service resumed", func() bool {
 		_, err := b.Random(context.Background(), 8)
 		return err == nil
 	})
 	waitFor("both back", func() bool { u := up(); return u[0] && u[1] })
-	t.Logf("both members gone: errors within %s; service resumed %s after the servers started", slowest.Round(time.Microsecond), resumed.Round(time.Millisecond))
+	t.Logf("both members gone: errors within %s (median %s); service resumed %s after the servers started", took[len(took)-1].Round(time.Microsecond), took[len(took)/2].Round(time.Microsecond), resumed.Round(time.Millisecond))
 
 	logMu.Lock()
 	defer logMu.Unlock()
