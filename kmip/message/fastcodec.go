@@ -16,7 +16,8 @@ import (
 // and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
 // vCenter's conversation (Discover Versions, Query, Get Attributes, the
-// attribute edits) and the lifecycle operations. gemalto's reflection codec recomputes each type's field table
+// attribute edits) and the lifecycle operations; fastcrypto.go does the
+// same for the cryptographic operations. gemalto's reflection codec recomputes each type's field table
 // on every call (and builds errors with stack traces while doing so),
 // which cost most of a Get's CPU.
 //

@@ -113,6 +113,25 @@ func payloadInputs(t testing.TB) [][]byte {
 		p(tag(kmip14.TagObjectType, attr.Enum(2)), attr.Structure(kmip20.TagAttributes), attr.Structure(kmip14.TagTemplateAttribute)),
 		p(tag(kmip14.TagUniqueIdentifier, attr.Text("a")), tag(kmip14.TagUniqueIdentifier, attr.Text("b"))),
 		tag(kmip14.TagRequestPayload, attr.Text("not a structure")),
+		// Cryptographic Parameters twice (merged), every one of their
+		// fields, and fields of other crypto requests (ignored).
+		p(tag(kmip14.TagUniqueIdentifier, attr.Text("k")),
+			attr.Structure(kmip14.TagCryptographicParameters, tag(kmip14.TagBlockCipherMode, attr.Enum(9)), tag(kmip14.TagTagLength, attr.Int(16))),
+			attr.Structure(kmip14.TagCryptographicParameters, tag(kmip14.TagPaddingMethod, attr.Enum(1)), tag(kmip14.TagHashingAlgorithm, attr.Enum(4)),
+				tag(kmip14.TagKeyRoleType, attr.Enum(1)), tag(kmip14.TagDigitalSignatureAlgorithm, attr.Enum(5)), tag(kmip14.TagCryptographicAlgorithm, attr.Enum(3)),
+				tag(kmip14.TagRandomIV, attr.Bool(true)), tag(kmip14.TagIVLength, attr.Int(12)), tag(kmip14.TagFixedFieldLength, attr.Int(4)),
+				tag(kmip14.TagInvocationFieldLength, attr.Int(8)), tag(kmip14.TagCounterLength, attr.Int(32)), tag(kmip14.TagInitialCounterValue, attr.Int(1)),
+				tag(kmip14.TagSaltLength, attr.Int(20)), tag(kmip14.TagMaskGenerator, attr.Enum(1)), tag(kmip14.TagMaskGeneratorHashingAlgorithm, attr.Enum(4)),
+				tag(kmip14.TagPSource, attr.Bytes([]byte("label"))), tag(kmip14.TagTrailerField, attr.Int(1))),
+			tag(kmip14.TagData, attr.Bytes([]byte("data"))), tag(kmip14.TagIVCounterNonce, attr.Bytes([]byte("iv"))),
+			tag(kmip14.TagCorrelationValue, attr.Bytes([]byte("c"))), tag(kmip14.TagInitIndicator, attr.Bool(true)), tag(kmip14.TagFinalIndicator, attr.Bool(false)),
+			tag(kmip14.TagAuthenticatedEncryptionAdditionalData, attr.Bytes([]byte("aad"))), tag(kmip14.TagAuthenticatedEncryptionTag, attr.Bytes([]byte("tag"))),
+			tag(kmip14.TagDigestedData, attr.Bytes([]byte("digest"))), tag(kmip14.TagSignatureData, attr.Bytes([]byte("sig"))),
+			tag(kmip14.TagMACData, attr.Bytes([]byte("mac"))), tag(kmip14.TagData, attr.Bytes([]byte{}))),
+		p(tag(kmip14.TagData, attr.Text("text for bytes"))),
+		p(tag(kmip14.TagInitIndicator, attr.Int(1))),
+		p(attr.Structure(kmip14.TagCryptographicParameters, tag(kmip14.TagIVLength, attr.Enum(12)))),
+		p(tag(kmip14.TagCryptographicParameters, attr.Text("not a structure"))),
 	)
 }
 
@@ -170,8 +189,10 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 // uid is the first item of a decoded Unique Identifier.
 func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 
-// compareAttributePayloads decodes data as each attribute, Locate and
-// lifecycle (Activate, Revoke, Destroy) request payload, by hand and by reflection, and fails when they differ
+// compareAttributePayloads decodes data as each attribute, Locate,
+// lifecycle (Activate, Revoke, Destroy) and cryptographic (Encrypt,
+// Decrypt, Sign, Signature Verify, MAC, MAC Verify) request payload, by
+// hand and by reflection, and fails when they differ
 // (raw fields compared by their first item: the reflection decoder also
 // copies the siblings after it).
 func compareAttributePayloads(t *testing.T, name string, data []byte) {
@@ -229,6 +250,42 @@ func compareAttributePayloads(t *testing.T, name string, data []byte) {
 		}},
 		{"Activate", func() any { return &message.ActivateRequest{} }, func(v any) norm {
 			return norm{uid(v.(*message.ActivateRequest).UniqueIdentifier), nil, nil}
+		}},
+		{"Encrypt", func() any { return &message.EncryptRequest{} }, func(v any) norm {
+			r := *v.(*message.EncryptRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
+		}},
+		{"Decrypt", func() any { return &message.DecryptRequest{} }, func(v any) norm {
+			r := *v.(*message.DecryptRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
+		}},
+		{"Sign", func() any { return &message.SignRequest{} }, func(v any) norm {
+			r := *v.(*message.SignRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
+		}},
+		{"Signature Verify", func() any { return &message.SignatureVerifyRequest{} }, func(v any) norm {
+			r := *v.(*message.SignatureVerifyRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
+		}},
+		{"MAC", func() any { return &message.MACRequest{} }, func(v any) norm {
+			r := *v.(*message.MACRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
+		}},
+		{"MAC Verify", func() any { return &message.MACVerifyRequest{} }, func(v any) norm {
+			r := *v.(*message.MACVerifyRequest)
+			id := uid(r.UniqueIdentifier)
+			r.UniqueIdentifier = message.UniqueID{}
+			return norm{id, nil, r}
 		}},
 	}
 	for _, c := range cases {
@@ -306,6 +363,12 @@ var byHandAnswers = map[message.Operation]func() any{
 	kmip20.OperationActivate:         func() any { return &message.ActivateResponse{} },
 	kmip20.OperationRevoke:           func() any { return &message.RevokeResponse{} },
 	kmip20.OperationDestroy:          func() any { return &message.DestroyResponse{} },
+	kmip20.OperationEncrypt:          func() any { return &message.EncryptResponse{} },
+	kmip20.OperationDecrypt:          func() any { return &message.DecryptResponse{} },
+	kmip20.OperationSign:             func() any { return &message.SignResponse{} },
+	kmip20.OperationSignatureVerify:  func() any { return &message.SignatureVerifyResponse{} },
+	kmip20.OperationMAC:              func() any { return &message.MACResponse{} },
+	kmip20.OperationMACVerify:        func() any { return &message.MACVerifyResponse{} },
 }
 
 // trimRaw keeps the first item of each raw field of a decoded answer (the
@@ -424,6 +487,20 @@ func responses(t testing.TB) []*message.Response {
 			{Operation: kmip20.OperationActivate, ResultStatus: message.StatusSuccess, ResponsePayload: &message.ActivateResponse{}},
 			{Operation: kmip20.OperationRevoke, ResultStatus: message.StatusSuccess, ResponsePayload: &message.RevokeResponse{UniqueIdentifier: "r"}},
 			{Operation: kmip20.OperationRegister, ResultStatus: message.StatusSuccess, ResponsePayload: &message.RegisterResponse{}},
+			{Operation: kmip20.OperationEncrypt, ResultStatus: message.StatusSuccess, ResponsePayload: &message.EncryptResponse{}},
+			{Operation: kmip20.OperationEncrypt, ResultStatus: message.StatusSuccess, ResponsePayload: &message.EncryptResponse{Data: []byte{}, IVCounterNonce: []byte{}}},
+			{Operation: kmip20.OperationEncrypt, ResultStatus: message.StatusSuccess, ResponsePayload: &message.EncryptResponse{UniqueIdentifier: "k",
+				Data: []byte("ct"), IVCounterNonce: []byte("iv"), CorrelationValue: []byte("c"), AuthenticatedEncryptionTag: []byte("tag")}},
+			{Operation: kmip20.OperationDecrypt, ResultStatus: message.StatusSuccess, ResponsePayload: &message.DecryptResponse{Data: []byte{}}},
+			{Operation: kmip20.OperationDecrypt, ResultStatus: message.StatusSuccess, ResponsePayload: &message.DecryptResponse{UniqueIdentifier: "k", Data: []byte("pt"), CorrelationValue: []byte("c")}},
+			{Operation: kmip20.OperationSign, ResultStatus: message.StatusSuccess, ResponsePayload: &message.SignResponse{UniqueIdentifier: "k", CorrelationValue: []byte("c")}},
+			{Operation: kmip20.OperationSignatureVerify, ResultStatus: message.StatusSuccess, ResponsePayload: &message.SignatureVerifyResponse{}},
+			{Operation: kmip20.OperationSignatureVerify, ResultStatus: message.StatusSuccess, ResponsePayload: &message.SignatureVerifyResponse{UniqueIdentifier: "k",
+				ValidityIndicator: kmip14.ValidityIndicatorInvalid, Data: []byte("d"), CorrelationValue: []byte("c")}},
+			{Operation: kmip20.OperationMAC, ResultStatus: message.StatusSuccess, ResponsePayload: &message.MACResponse{UniqueIdentifier: "k", MACData: []byte("m"), CorrelationValue: []byte("c")}},
+			{Operation: kmip20.OperationMACVerify, ResultStatus: message.StatusSuccess, ResponsePayload: &message.MACVerifyResponse{}},
+			{Operation: kmip20.OperationMACVerify, ResultStatus: message.StatusSuccess, ResponsePayload: &message.MACVerifyResponse{UniqueIdentifier: "k",
+				ValidityIndicator: kmip14.ValidityIndicatorValid, CorrelationValue: []byte("c")}},
 		}},
 	)
 }
