@@ -4,6 +4,8 @@ import (
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
 	"github.com/gemalto/kmip-go/ttlv"
+
+	tf "github.com/kmip-adapter/kmip-adapter/kmip/internal/ttlvfast"
 )
 
 // Query functions (KMIP 1.4 section 9.1.3.2.24).
@@ -35,6 +37,21 @@ type ServerInformation struct {
 	ServerName    string   `ttlv:",omitempty"`
 	ServerVersion string   `ttlv:",omitempty"`
 	ProductName   string   `ttlv:",omitempty"`
+}
+
+// Encode writes the structure as the reflection encoder does, by hand:
+// every Query that asks for it pays for it.
+func (i ServerInformation) Encode() ttlv.TTLV {
+	b, s := tf.Begin(make([]byte, 0, 64), kmip14.TagServerInformation)
+	for _, f := range []struct {
+		tag ttlv.Tag
+		v   string
+	}{{kmip20.TagServerName, i.ServerName}, {kmip20.TagServerVersion, i.ServerVersion}, {kmip20.TagProductName, i.ProductName}} {
+		if f.v != "" {
+			b = tf.Text(b, f.tag, f.v)
+		}
+	}
+	return tf.End(b, s)
 }
 
 // operationSince is the version that introduced each operation (KMIP 1.4

@@ -58,11 +58,7 @@ func (s *Service) query(_ context.Context, call *Call) (any, error) {
 			if call.Version.AtLeast(message.V2_0) {
 				info = message.ServerInformation{ServerName: ProductName, ServerVersion: Version, ProductName: ProductName}
 			}
-			b, err := message.Marshal(info)
-			if err != nil {
-				return nil, err
-			}
-			resp.ServerInformation = b
+			resp.ServerInformation = info.Encode()
 		}
 	}
 	return resp, nil
