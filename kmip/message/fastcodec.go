@@ -10,8 +10,8 @@ import (
 	tf "github.com/kmip-adapter/kmip-adapter/kmip/internal/ttlvfast"
 )
 
-// Hand-written TTLV for the hot paths: the request envelope, the Get,
-// Create, Register, Locate, Get Attributes, Get Attribute List,
+// Hand-written TTLV for the hot paths: the request envelope, the
+// Discover Versions, Query, Get, Create, Register, Locate, Get Attributes, Get Attribute List,
 // attribute edit, Activate, Revoke and Destroy payloads
 // and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
@@ -548,6 +548,37 @@ func (r *RevokeRequest) decodeFast(item ttlv.TTLV) bool {
 
 func (r *ActivateRequest) decodeFast(item ttlv.TTLV) bool {
 	return decodeUIDOnly(item, &r.UniqueIdentifier)
+}
+
+func (r *QueryRequest) decodeFast(item ttlv.TTLV) bool {
+	out := slices.Clone(r.QueryFunction)
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag != kmip14.TagQueryFunction {
+			return true
+		}
+		var fn kmip14.QueryFunction
+		out = append(out, fn)
+		return readEnum(it, &out[len(out)-1])
+	})
+	if ok {
+		r.QueryFunction = out
+	}
+	return ok
+}
+
+func (r *DiscoverVersionsRequest) decodeFast(item ttlv.TTLV) bool {
+	out := slices.Clone(r.ProtocolVersion)
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag != kmip14.TagProtocolVersion {
+			return true
+		}
+		out = append(out, Version{})
+		return decodeVersionFast(&out[len(out)-1], it.Raw)
+	})
+	if ok {
+		r.ProtocolVersion = out
+	}
+	return ok
 }
 
 // fastEncoder is a payload with a hand-written encoder: appendFast appends

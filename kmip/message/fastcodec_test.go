@@ -128,6 +128,12 @@ func payloadInputs(t testing.TB) [][]byte {
 			tag(kmip14.TagAuthenticatedEncryptionAdditionalData, attr.Bytes([]byte("aad"))), tag(kmip14.TagAuthenticatedEncryptionTag, attr.Bytes([]byte("tag"))),
 			tag(kmip14.TagDigestedData, attr.Bytes([]byte("digest"))), tag(kmip14.TagSignatureData, attr.Bytes([]byte("sig"))),
 			tag(kmip14.TagMACData, attr.Bytes([]byte("mac"))), tag(kmip14.TagData, attr.Bytes([]byte{}))),
+		p(tag(kmip14.TagQueryFunction, attr.Enum(1)), tag(kmip14.TagQueryFunction, attr.Enum(3)), tag(kmip14.TagObjectType, attr.Enum(2))),
+		p(tag(kmip14.TagQueryFunction, attr.Int(1))),
+		p(attr.Structure(kmip14.TagProtocolVersion, tag(kmip14.TagProtocolVersionMajor, attr.Int(2)), tag(kmip14.TagProtocolVersionMinor, attr.Int(1))),
+			attr.Structure(kmip14.TagProtocolVersion, tag(kmip14.TagProtocolVersionMajor, attr.Int(1))), attr.Structure(kmip14.TagProtocolVersion)),
+		p(tag(kmip14.TagProtocolVersion, attr.Text("2.1"))),
+		p(attr.Structure(kmip14.TagProtocolVersion, tag(kmip14.TagProtocolVersionMajor, attr.Enum(1)))),
 		p(tag(kmip14.TagData, attr.Text("text for bytes"))),
 		p(tag(kmip14.TagInitIndicator, attr.Int(1))),
 		p(attr.Structure(kmip14.TagCryptographicParameters, tag(kmip14.TagIVLength, attr.Enum(12)))),
@@ -189,8 +195,8 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 // uid is the first item of a decoded Unique Identifier.
 func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 
-// compareAttributePayloads decodes data as each attribute, Locate,
-// lifecycle (Activate, Revoke, Destroy) and cryptographic (Encrypt,
+// compareAttributePayloads decodes data as each attribute, Locate, Query,
+// Discover Versions, lifecycle (Activate, Revoke, Destroy) and cryptographic (Encrypt,
 // Decrypt, Sign, Signature Verify, MAC, MAC Verify) request payload, by
 // hand and by reflection, and fails when they differ
 // (raw fields compared by their first item: the reflection decoder also
@@ -250,6 +256,12 @@ func compareAttributePayloads(t *testing.T, name string, data []byte) {
 		}},
 		{"Activate", func() any { return &message.ActivateRequest{} }, func(v any) norm {
 			return norm{uid(v.(*message.ActivateRequest).UniqueIdentifier), nil, nil}
+		}},
+		{"Query", func() any { return &message.QueryRequest{} }, func(v any) norm {
+			return norm{nil, nil, v.(*message.QueryRequest).QueryFunction}
+		}},
+		{"Discover Versions", func() any { return &message.DiscoverVersionsRequest{} }, func(v any) norm {
+			return norm{nil, nil, v.(*message.DiscoverVersionsRequest).ProtocolVersion}
 		}},
 		{"Encrypt", func() any { return &message.EncryptRequest{} }, func(v any) norm {
 			r := *v.(*message.EncryptRequest)
