@@ -380,12 +380,11 @@ func replaceObject(tx *bolt.Tx, rec *store.Object, expect uint64) error {
 	rec.Revision = old.Revision + 1
 	rec.CreatedAt = old.CreatedAt
 	// The index keys hold CreatedAt and the ID, which do not change;
-	// type, state, names and index entries may, so the old entries go
-	// first.
-	if err := tb.deleteIndexes(old); err != nil {
+	// type, state, names and index entries may.
+	if err := tb.records.Put([]byte(rec.ID), encodeObject(rec)); err != nil {
 		return err
 	}
-	return tb.put(rec)
+	return tb.replaceIndexes(old, rec)
 }
 
 // commitHeld applies the writes a message held back (UpdateObject with

@@ -196,6 +196,52 @@ func (tb tenantBuckets) putIndexes(o *store.Object) error {
 	return tb.indexKeys(o, func(b *bolt.Bucket, k []byte) error { return b.Put(k, v) })
 }
 
+// replaceIndexes moves an updated object's index entries from old to rec.
+// When the entries' value (type, state, archived flag) is unchanged, only
+// the keys that differ are deleted or put: an update that changes no
+// indexed value (a Get's Fresh flag, most attribute edits) touches no
+// index page, so its commit writes fewer pages.
+func (tb tenantBuckets) replaceIndexes(old, rec *store.Object) error {
+	v := summary(rec)
+	if !bytes.Equal(summary(old), v) {
+		if err := tb.deleteIndexes(old); err != nil {
+			return err
+		}
+		return tb.putIndexes(rec)
+	}
+	type entry struct {
+		b *bolt.Bucket
+		k []byte
+	}
+	var before, after []entry
+	collect := func(to *[]entry) func(b *bolt.Bucket, k []byte) error {
+		return func(b *bolt.Bucket, k []byte) error {
+			*to = append(*to, entry{b, k})
+			return nil
+		}
+	}
+	_ = tb.indexKeys(old, collect(&before))
+	_ = tb.indexKeys(rec, collect(&after))
+	has := func(in []entry, e entry) bool {
+		return slices.ContainsFunc(in, func(x entry) bool { return x.b == e.b && bytes.Equal(x.k, e.k) })
+	}
+	for _, e := range before {
+		if !has(after, e) {
+			if err := e.b.Delete(e.k); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range after {
+		if !has(before, e) {
+			if err := e.b.Put(e.k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // deleteIndexes removes o's entries; a repeated name or entry was one key
 // and deleting it twice is harmless.
 func (tb tenantBuckets) deleteIndexes(o *store.Object) error {

@@ -346,6 +346,28 @@ func testUpdateMovesIndexes(t *testing.T, s store.Store) {
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", State: statePreActive})
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", State: stateActive}, "k1")
 	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", ObjectType: typeSymmetricKey, State: stateActive, Name: "new"}, "k1")
+
+	// Names and entries change while type, state and the archived flag
+	// stay: the entries that went are gone, the new ones found, the
+	// others kept.
+	o.Names = []string{"new", "renamed"}
+	o.Index = []store.IndexEntry{entry("group", "again"), entry("owner", "ops")}
+	require.NoError(t, s.UpdateObject(ctx, o))
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "kept"})
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "new"}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Name: "renamed"}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("group", "again"), entry("owner", "ops")}}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", State: stateActive, Storage: store.StorageOnline}, "k1")
+
+	// An update that changes nothing indexed keeps every entry.
+	o.Attributes = []byte("another record, the same entries")
+	require.NoError(t, s.UpdateObject(ctx, o))
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", ObjectType: typeSymmetricKey, State: stateActive, Name: "renamed",
+		Match: []store.IndexEntry{entry("group", "again")}}, "k1")
+	assertIDs(t, s, store.ListQuery{TenantID: "tenant-a", Storage: store.StorageOnline}, "k1")
+	n, err := s.CountObjects(ctx, store.ListQuery{TenantID: "tenant-a", Match: []store.IndexEntry{entry("owner", "ops")}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
 }
 
 func testDelete(t *testing.T, s store.Store) {
