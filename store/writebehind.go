@@ -35,10 +35,17 @@ type WriteBehind struct {
 	mu      sync.Mutex
 	held    map[objectKey]*Object // what GetObject returns for them
 	writes  []any                 // the held writes, in order, in their store's form
-	commit  func(writes []any) error
+	commit  CommitHeld
 	flushed bool
 	err     error // the flush's
 }
+
+// CommitHeld is a store's function that applies held writes, in order, in
+// one transaction. It returns once they are applied and the transaction
+// is being committed: an error then is the writes' own, and nothing was
+// committed. wait returns once the commit is durable, or why it failed;
+// it is nil when the writes were durable on return already.
+type CommitHeld func(writes []any) (wait func() error, err error)
 
 type objectKey struct{ tenant, id string }
 
@@ -72,7 +79,7 @@ func (w *WriteBehind) Holding() bool {
 // function that applies and commits held writes in order in one
 // transaction (one store holds the writes of a context). It returns false
 // if a flush already happened: the store then writes at once.
-func (w *WriteBehind) Hold(o *Object, write any, commit func(writes []any) error) bool {
+func (w *WriteBehind) Hold(o *Object, write any, commit CommitHeld) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.flushed {
@@ -113,20 +120,46 @@ var ErrHeldWriteRefused = errors.New("a held write was refused")
 // holding: later writes of the context go to the store at once. It
 // returns the flush's error on every later call too.
 func (w *WriteBehind) Flush() error {
+	wait, err := w.FlushDeferred()
+	if err != nil || wait == nil {
+		return err
+	}
+	return wait()
+}
+
+// FlushDeferred is Flush for a caller that waits for the commit itself,
+// alongside other work (the executor writes the message's audit records
+// meanwhile): it returns once the held writes are applied and being
+// committed. An error is the writes' own (Retry tells a refusal), and
+// nothing was committed; otherwise wait, when not nil, returns once the
+// commit is durable, or why it failed, and must be called before anything
+// is answered.
+func (w *WriteBehind) FlushDeferred() (wait func() error, err error) {
 	if w == nil {
-		return nil
+		return nil, nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.flushed {
-		return w.err
+		return nil, w.err
 	}
 	w.flushed = true
 	if len(w.writes) > 0 {
-		w.err = w.commit(w.writes)
+		var commitWait func() error
+		if commitWait, w.err = w.commit(w.writes); commitWait != nil {
+			wait = func() error {
+				err := commitWait()
+				if err != nil {
+					w.mu.Lock()
+					w.err = err
+					w.mu.Unlock()
+				}
+				return err
+			}
+		}
 	}
 	w.held, w.writes, w.commit = nil, nil, nil
-	return w.err
+	return wait, w.err
 }
 
 // Retry reports whether the flush failed because a held write was

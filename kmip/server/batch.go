@@ -14,6 +14,7 @@ import (
 	"github.com/kmip-adapter/kmip-adapter/kmip/message"
 	"github.com/kmip-adapter/kmip-adapter/kmip/ops"
 	"github.com/kmip-adapter/kmip-adapter/kmip/wire"
+	"github.com/kmip-adapter/kmip-adapter/store"
 )
 
 // Dispatcher runs one operation; *ops.Service is the real one.
@@ -194,7 +195,7 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 	case !items(ctx) && journal != nil:
 		x.undo(ctx, journal, resp.Items[:len(resp.Items)-1])
 	}
-	if err := held.Flush(); err != nil {
+	if wait, err := held.FlushDeferred(); err != nil {
 		if held.Retry() {
 			// Nothing of the message was committed: run it again as it
 			// would have run without write-behind (writebehind.go).
@@ -209,6 +210,13 @@ func (x *Executor) run(ctx context.Context, client ops.Client, req *message.Requ
 				}
 			}
 		}
+	} else if wait != nil {
+		// The held writes are being committed: their commit overlaps the
+		// audit records, as a single item's does (durable.go).
+		if deferred == nil {
+			deferred = &store.Deferred{}
+		}
+		deferred.Defer(wait)
 	}
 	x.recordDurable(ctx, v, events, resp, deferred)
 	resp.Header.BatchCount = int32(len(resp.Items))

@@ -18,16 +18,21 @@ import (
 // edit them (holdsWrites), the executor asks the store to hold the
 // writes back (store.WithWriteBehind): an item reads what an earlier item
 // of the message wrote from the held copy, and the held writes are
-// committed together, in one transaction, after the last item and before
-// anything is answered or recorded.
+// applied together, in one transaction, after the last item; that
+// transaction's commit overlaps the message's audit records, as a single
+// item's does (durable.go), and nothing is answered before both are done.
 //
 // The message's outcome is the same as with a commit per item:
 //   - if a held write is refused when it is finally applied (another
 //     client changed the object in between), nothing of the message was
-//     committed, and the items run again from the start without
-//     write-behind, as they would have run;
-//   - if the commit fails otherwise, nothing of it was committed either,
-//     and every item that had succeeded answers the failure;
+//     committed or recorded, and the items run again from the start
+//     without write-behind, as they would have run;
+//   - if the writes fail otherwise as they are applied, nothing of them
+//     was committed either, and every item that had succeeded answers the
+//     failure (and is recorded so);
+//   - if the commit fails after the records were written, every item that
+//     had succeeded answers the failure, and a correction record follows
+//     each success record;
 //   - a store call that must see the held writes (a search by Name, say)
 //     commits them first, and the later writes go to the store at once.
 //

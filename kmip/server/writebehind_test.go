@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -60,18 +61,25 @@ func (d *interfering) Handle(ctx context.Context, op message.Operation, call *op
 	return out, err
 }
 
-// failingHeld makes the message's held writes fail to commit, as an
-// fdatasync error would.
+// failingHeld makes the message's held writes fail: as they are applied
+// (a write the store refuses for another reason than a conflict), or
+// once their commit has begun (as an fdatasync error would).
 type failingHeld struct {
 	server.Dispatcher
-	err error
+	err      error
+	inCommit bool
 }
 
 func (d *failingHeld) Handle(ctx context.Context, op message.Operation, call *ops.Call) (any, error) {
 	out, err := d.Dispatcher.Handle(ctx, op, call)
 	if w := store.WriteBehindFrom(ctx); w != nil {
 		// The last holder's commit is the one Flush calls.
-		w.Hold(&store.Object{TenantID: "x", ID: "x"}, nil, func([]any) error { return d.err })
+		w.Hold(&store.Object{TenantID: "x", ID: "x"}, nil, func([]any) (func() error, error) {
+			if d.inCommit {
+				return func() error { return d.err }, nil
+			}
+			return nil, d.err
+		})
 	}
 	return out, err
 }
@@ -103,9 +111,14 @@ func TestMessageOfAttributeEditsCommitsOnce(t *testing.T) {
 			wrap: func(d server.Dispatcher, st store.Store, id string) server.Dispatcher {
 				return &interfering{Dispatcher: d, st: st, id: id}
 			}},
+		{name: "writes fail as applied", wantFailed: true,
+			wrap: func(d server.Dispatcher, _ store.Store, _ string) server.Dispatcher {
+				return &failingHeld{Dispatcher: d, err: errors.New("bucket full")}
+			}},
+		// The commit overlaps the audit records: it fails after them.
 		{name: "commit fails", wantFailed: true,
 			wrap: func(d server.Dispatcher, _ store.Store, _ string) server.Dispatcher {
-				return &failingHeld{Dispatcher: d, err: errors.New("fdatasync: input/output error")}
+				return &failingHeld{Dispatcher: d, err: errors.New("fdatasync: input/output error"), inCommit: true}
 			}},
 	}
 	for _, tt := range tests {
@@ -172,4 +185,45 @@ func TestHeldWritesStopAtAFailedItem(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(o.Attributes), "x-First", "the first item took effect")
 	assert.NotContains(t, string(o.Attributes), "x-Third")
+}
+
+// TestHeldWritesCommitWithTheAuditRecords: the commit of a message's held
+// writes overlaps its audit records; when that commit fails after them,
+// every item answers the failure and each success record is followed by
+// a correction, as for a single item (durable.go).
+func TestHeldWritesCommitWithTheAuditRecords(t *testing.T) {
+	v := message.V1_4
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commit fails %v", fail), func(t *testing.T) {
+			a := newAudited(t, true)
+			created := a.exec(t, kmiptest.Request(t, v, kmiptest.Item{Operation: kmip20.OperationCreate, RequestPayload: kmiptest.CreateAES(v, 256)}))
+			id := createdID(t, created.BatchItem[0])
+			if fail {
+				a.x.Ops = &failingHeld{Dispatcher: a.x.Ops, err: errors.New("fdatasync: input/output error"), inCommit: true}
+			}
+			get := kmiptest.Item{Operation: kmip20.OperationGet, RequestPayload: kmiptest.Get(id, 0)}
+			r := a.exec(t, kmiptest.Request(t, v, get, get))
+			recs := a.kmipRecords(t)
+			require.Len(t, r.BatchItem, 2)
+			if !fail {
+				require.Len(t, recs, 3)
+				for i, it := range r.BatchItem {
+					assert.Equal(t, kmip14.ResultStatusSuccess, it.ResultStatus, it.ResultMessage)
+					assert.Equal(t, "success", recs[1+i].Result)
+				}
+				return
+			}
+			for _, it := range r.BatchItem {
+				assert.Equal(t, kmip14.ResultStatusOperationFailed, it.ResultStatus)
+				assert.Equal(t, kmip20.ResultReasonGeneralFailure, it.ResultReason)
+				assert.Empty(t, it.ResponsePayload, "no key material from a message whose writes were not kept")
+			}
+			require.Len(t, recs, 5, "two success records, then their corrections")
+			for i := 1; i <= 2; i++ {
+				assert.Equal(t, "success", recs[i].Result)
+				assert.Equal(t, id, recs[i+2].UniqueID)
+				assert.Contains(t, recs[i+2].Reason, "correction")
+			}
+		})
+	}
 }

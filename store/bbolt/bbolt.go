@@ -389,11 +389,13 @@ func replaceObject(tx *bolt.Tx, rec *store.Object, expect uint64) error {
 
 // commitHeld applies the writes a message held back (UpdateObject with
 // store.WithWriteBehind), in order, in one group transaction, and returns
-// once it is durable. A write refused as it is applied (the object
+// once that transaction is being committed, with the wait for the commit
+// (store.CommitHeld). A write refused as it is applied (the object
 // changed or went away since the message read it) fails them all with
 // store.ErrHeldWriteRefused: nothing of them is committed.
-func (s *Store) commitHeld(writes []any) error {
-	err := s.writes.update(func(tx *bolt.Tx) error {
+func (s *Store) commitHeld(writes []any) (func() error, error) {
+	const op = "commit held writes"
+	commit, err := s.writes.updateDeferred(func(tx *bolt.Tx) error {
 		for _, w := range writes {
 			write, ok := w.(func(*bolt.Tx) error)
 			if !ok {
@@ -408,7 +410,10 @@ func (s *Store) commitHeld(writes []any) error {
 		}
 		return nil
 	})
-	return wrap("commit held writes", err)
+	if err != nil || commit == nil {
+		return nil, wrap(op, err)
+	}
+	return func() error { return wrap(op, commit()) }, nil
 }
 
 // DeleteObject implements store.Store.
