@@ -195,6 +195,26 @@ func TestDecodePayloadsMatchReflection(t *testing.T) {
 // uid is the first item of a decoded Unique Identifier.
 func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 
+// norm is a decoded payload in a form that compares: its Unique
+// Identifier and raw fields by their first item, the rest as is.
+type norm struct {
+	UID  ttlv.TTLV
+	Raw  []ttlv.TTLV
+	Rest any
+}
+
+// withoutUID normalizes a payload whose only raw field is its Unique
+// Identifier (the crypto requests): the identifier apart, the rest whole.
+func withoutUID[T any](uidOf func(*T) *message.UniqueID) func(v any) norm {
+	return func(v any) norm {
+		r := *v.(*T)
+		u := uidOf(&r)
+		id := uid(*u)
+		*u = message.UniqueID{}
+		return norm{id, nil, r}
+	}
+}
+
 // compareAttributePayloads decodes data as each attribute, Locate, Query,
 // Discover Versions, lifecycle (Activate, Revoke, Destroy) and cryptographic (Encrypt,
 // Decrypt, Sign, Signature Verify, MAC, MAC Verify) request payload, by
@@ -203,11 +223,6 @@ func uid(u message.UniqueID) ttlv.TTLV { return first(message.RawUniqueID(u)) }
 // copies the siblings after it).
 func compareAttributePayloads(t *testing.T, name string, data []byte) {
 	t.Helper()
-	type norm struct {
-		UID  ttlv.TTLV
-		Raw  []ttlv.TTLV
-		Rest any
-	}
 	firsts := func(ts ...ttlv.TTLV) []ttlv.TTLV {
 		out := make([]ttlv.TTLV, len(ts))
 		for i, x := range ts {
@@ -263,42 +278,12 @@ func compareAttributePayloads(t *testing.T, name string, data []byte) {
 		{"Discover Versions", func() any { return &message.DiscoverVersionsRequest{} }, func(v any) norm {
 			return norm{nil, nil, v.(*message.DiscoverVersionsRequest).ProtocolVersion}
 		}},
-		{"Encrypt", func() any { return &message.EncryptRequest{} }, func(v any) norm {
-			r := *v.(*message.EncryptRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
-		{"Decrypt", func() any { return &message.DecryptRequest{} }, func(v any) norm {
-			r := *v.(*message.DecryptRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
-		{"Sign", func() any { return &message.SignRequest{} }, func(v any) norm {
-			r := *v.(*message.SignRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
-		{"Signature Verify", func() any { return &message.SignatureVerifyRequest{} }, func(v any) norm {
-			r := *v.(*message.SignatureVerifyRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
-		{"MAC", func() any { return &message.MACRequest{} }, func(v any) norm {
-			r := *v.(*message.MACRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
-		{"MAC Verify", func() any { return &message.MACVerifyRequest{} }, func(v any) norm {
-			r := *v.(*message.MACVerifyRequest)
-			id := uid(r.UniqueIdentifier)
-			r.UniqueIdentifier = message.UniqueID{}
-			return norm{id, nil, r}
-		}},
+		{"Encrypt", func() any { return &message.EncryptRequest{} }, withoutUID(func(r *message.EncryptRequest) *message.UniqueID { return &r.UniqueIdentifier })},
+		{"Decrypt", func() any { return &message.DecryptRequest{} }, withoutUID(func(r *message.DecryptRequest) *message.UniqueID { return &r.UniqueIdentifier })},
+		{"Sign", func() any { return &message.SignRequest{} }, withoutUID(func(r *message.SignRequest) *message.UniqueID { return &r.UniqueIdentifier })},
+		{"Signature Verify", func() any { return &message.SignatureVerifyRequest{} }, withoutUID(func(r *message.SignatureVerifyRequest) *message.UniqueID { return &r.UniqueIdentifier })},
+		{"MAC", func() any { return &message.MACRequest{} }, withoutUID(func(r *message.MACRequest) *message.UniqueID { return &r.UniqueIdentifier })},
+		{"MAC Verify", func() any { return &message.MACVerifyRequest{} }, withoutUID(func(r *message.MACVerifyRequest) *message.UniqueID { return &r.UniqueIdentifier })},
 	}
 	for _, c := range cases {
 		want, got := c.new(), c.new()

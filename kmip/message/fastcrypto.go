@@ -222,85 +222,76 @@ func (r *MACVerifyRequest) decodeFast(item ttlv.TTLV) bool {
 	return true
 }
 
-// appendBytesIf writes a byte string field that the reflection encoder
-// writes: an omitempty one when it is not empty, another when it is not
-// nil.
-func appendBytesIf(b []byte, tag ttlv.Tag, v []byte, omitEmpty bool) []byte {
-	if v == nil || omitEmpty && len(v) == 0 {
-		return b
+// appendCryptoAnswer writes a crypto operation's answer: its Unique
+// Identifier, its Validity Indicator (when set), then its byte string
+// fields in order.
+func appendCryptoAnswer(b []byte, tag ttlv.Tag, id string, validity kmip14.ValidityIndicator, fields ...answerBytes) []byte {
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagUniqueIdentifier, id)
+	if validity != 0 {
+		b = tf.Enum(b, kmip14.TagValidityIndicator, uint32(validity))
 	}
-	return tf.Bytes(b, tag, v)
+	for _, f := range fields {
+		// The reflection encoder writes an omitempty byte string when it
+		// is not empty, another one when it is not nil.
+		if f.v != nil && (!f.omitEmpty || len(f.v) > 0) {
+			b = tf.Bytes(b, f.tag, f.v)
+		}
+	}
+	return tf.End(b, s)
+}
+
+// answerBytes is a byte string field of a crypto answer.
+type answerBytes struct {
+	tag       ttlv.Tag
+	v         []byte
+	omitEmpty bool
 }
 
 func (r *EncryptResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	b = appendBytesIf(b, kmip14.TagData, r.Data, false)
-	b = appendBytesIf(b, kmip14.TagIVCounterNonce, r.IVCounterNonce, true)
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	b = appendBytesIf(b, kmip14.TagAuthenticatedEncryptionTag, r.AuthenticatedEncryptionTag, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, 0, answerBytes{kmip14.TagData, r.Data, false},
+		answerBytes{kmip14.TagIVCounterNonce, r.IVCounterNonce, true}, answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true},
+		answerBytes{kmip14.TagAuthenticatedEncryptionTag, r.AuthenticatedEncryptionTag, true}), true
 }
 
 func (r *DecryptResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	b = appendBytesIf(b, kmip14.TagData, r.Data, false)
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, 0, answerBytes{kmip14.TagData, r.Data, false},
+		answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true}), true
 }
 
 func (r *SignResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	b = appendBytesIf(b, kmip14.TagSignatureData, r.SignatureData, true)
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, 0, answerBytes{kmip14.TagSignatureData, r.SignatureData, true},
+		answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true}), true
 }
 
 func (r *SignatureVerifyResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	if r.ValidityIndicator != 0 {
-		b = tf.Enum(b, kmip14.TagValidityIndicator, uint32(r.ValidityIndicator))
-	}
-	b = appendBytesIf(b, kmip14.TagData, r.Data, true)
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, r.ValidityIndicator, answerBytes{kmip14.TagData, r.Data, true},
+		answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true}), true
 }
 
 func (r *MACResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	b = appendBytesIf(b, kmip14.TagMACData, r.MACData, true)
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, 0, answerBytes{kmip14.TagMACData, r.MACData, true},
+		answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true}), true
 }
 
 func (r *MACVerifyResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
 	if r == nil {
 		return b, false
 	}
-	b, s := tf.Begin(b, tag)
-	b = tf.Text(b, kmip14.TagUniqueIdentifier, r.UniqueIdentifier)
-	if r.ValidityIndicator != 0 {
-		b = tf.Enum(b, kmip14.TagValidityIndicator, uint32(r.ValidityIndicator))
-	}
-	b = appendBytesIf(b, kmip14.TagCorrelationValue, r.CorrelationValue, true)
-	return tf.End(b, s), true
+	return appendCryptoAnswer(b, tag, r.UniqueIdentifier, r.ValidityIndicator, answerBytes{kmip14.TagCorrelationValue, r.CorrelationValue, true}), true
 }
