@@ -11,8 +11,10 @@ import (
 )
 
 // Hand-written TTLV for the hot paths: the request envelope, the
-// Discover Versions, Query, Get, Create, Register, Locate, Get Attributes, Get Attribute List,
-// attribute edit, Activate, Revoke and Destroy payloads
+// Discover Versions, Query, Get, Create, Create Key Pair, Register,
+// Re-key, Re-key Key Pair, Locate, Get Attributes, Get Attribute List,
+// attribute edit, Activate, Revoke, Destroy, Archive, Recover and RNG
+// Retrieve payloads
 // and the key objects a Register carries,
 // and the response envelope with the answers of those and of the rest of
 // vCenter's conversation (Discover Versions, Query, Get Attributes, the
@@ -550,6 +552,99 @@ func (r *ActivateRequest) decodeFast(item ttlv.TTLV) bool {
 	return decodeUIDOnly(item, &r.UniqueIdentifier)
 }
 
+func (r *ArchiveRequest) decodeFast(item ttlv.TTLV) bool {
+	return decodeUIDOnly(item, &r.UniqueIdentifier)
+}
+
+func (r *CreateKeyPairRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagCommonTemplateAttribute:
+			out.CommonTemplateAttribute = it.Copy()
+		case kmip14.TagPrivateKeyTemplateAttribute:
+			out.PrivateKeyTemplateAttribute = it.Copy()
+		case kmip14.TagPublicKeyTemplateAttribute:
+			out.PublicKeyTemplateAttribute = it.Copy()
+		case kmip20.TagCommonAttributes:
+			out.CommonAttributes = it.Copy()
+		case kmip20.TagPrivateKeyAttributes:
+			out.PrivateKeyAttributes = it.Copy()
+		case kmip20.TagPublicKeyAttributes:
+			out.PublicKeyAttributes = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *ReKeyRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagUniqueIdentifier:
+			out.UniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagOffset:
+			out.Offset = it.Copy()
+		case kmip14.TagTemplateAttribute:
+			out.TemplateAttribute = it.Copy()
+		case kmip20.TagAttributes:
+			out.Attributes = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *ReKeyKeyPairRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		switch it.Tag {
+		case kmip14.TagPrivateKeyUniqueIdentifier:
+			out.PrivateKeyUniqueIdentifier = UniqueID{raw: it.Copy()}
+		case kmip14.TagOffset:
+			out.Offset = it.Copy()
+		case kmip14.TagCommonTemplateAttribute:
+			out.CommonTemplateAttribute = it.Copy()
+		case kmip14.TagPrivateKeyTemplateAttribute:
+			out.PrivateKeyTemplateAttribute = it.Copy()
+		case kmip14.TagPublicKeyTemplateAttribute:
+			out.PublicKeyTemplateAttribute = it.Copy()
+		case kmip20.TagCommonAttributes:
+			out.CommonAttributes = it.Copy()
+		case kmip20.TagPrivateKeyAttributes:
+			out.PrivateKeyAttributes = it.Copy()
+		case kmip20.TagPublicKeyAttributes:
+			out.PublicKeyAttributes = it.Copy()
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
+func (r *RNGRetrieveRequest) decodeFast(item ttlv.TTLV) bool {
+	out := *r
+	ok := fields(item, func(it tf.Item) bool {
+		if it.Tag == kmip14.TagDataLength {
+			return readInt(it, &out.DataLength)
+		}
+		return true
+	})
+	if ok {
+		*r = out
+	}
+	return ok
+}
+
 func (r *QueryRequest) decodeFast(item ttlv.TTLV) bool {
 	out := slices.Clone(r.QueryFunction)
 	ok := fields(item, func(it tf.Item) bool {
@@ -579,6 +674,53 @@ func (r *DiscoverVersionsRequest) decodeFast(item ttlv.TTLV) bool {
 		r.ProtocolVersion = out
 	}
 	return ok
+}
+
+func (r *CreateKeyPairResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendKeyPairIDs(b, tag, r.PrivateKeyUniqueIdentifier, r.PublicKeyUniqueIdentifier), true
+}
+
+func (r *ReKeyKeyPairResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendKeyPairIDs(b, tag, r.PrivateKeyUniqueIdentifier, r.PublicKeyUniqueIdentifier), true
+}
+
+// appendKeyPairIDs is a payload of a key pair's two identifiers.
+func appendKeyPairIDs(b []byte, tag ttlv.Tag, private, public string) []byte {
+	b, s := tf.Begin(b, tag)
+	b = tf.Text(b, kmip14.TagPrivateKeyUniqueIdentifier, private)
+	b = tf.Text(b, kmip14.TagPublicKeyUniqueIdentifier, public)
+	return tf.End(b, s)
+}
+
+func (r *ReKeyResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendUID(b, tag, r.UniqueIdentifier)
+}
+
+func (r *ArchiveResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	return appendUID(b, tag, r.UniqueIdentifier)
+}
+
+func (r *RNGRetrieveResponse) appendFast(b []byte, tag ttlv.Tag) ([]byte, bool) {
+	if r == nil {
+		return b, false
+	}
+	b, s := tf.Begin(b, tag)
+	if r.Data != nil { // no omitempty: written when not nil
+		b = tf.Bytes(b, kmip14.TagData, r.Data)
+	}
+	return tf.End(b, s), true
 }
 
 // fastEncoder is a payload with a hand-written encoder: appendFast appends
