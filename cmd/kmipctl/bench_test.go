@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +151,34 @@ func TestReportComparesAndDraws(t *testing.T) {
 	}
 	assert.Contains(t, svg, "fails")
 	assert.Equal(t, 8, strings.Count(svg, "<title>"), "a bar per run that has operations (4), in each panel")
+}
+
+// TestReportReadsSeveralResults: the adapter's and the peer's results may
+// come in a file per workload (make bench alternates the two servers
+// workload by workload); they are read as one, in order, under the first
+// file's heading.
+func TestReportReadsSeveralResults(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, r benchReport) string {
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+		return p
+	}
+	first := write("get.json", benchReport{Label: "kmip-adapter", Target: "a", TLS: "TLS 1.3", Results: []benchResult{
+		{Workload: "get", Conns: 1, OpsPerSec: 2000}, {Workload: "get", Conns: 16, OpsPerSec: 7000}}})
+	second := write("create.json", benchReport{Label: "kmip-adapter", Target: "a", Results: []benchResult{
+		{Workload: "create", Conns: 16, OpsPerSec: 3000}}})
+	got, err := readReports([]string{first, second})
+	require.NoError(t, err)
+	assert.Equal(t, "TLS 1.3", got.TLS)
+	require.Len(t, got.Results, 3)
+	assert.Equal(t, []string{"get", "get", "create"}, []string{got.Results[0].Workload, got.Results[1].Workload, got.Results[2].Workload})
+
+	none, err := readReports(nil)
+	require.NoError(t, err)
+	assert.Empty(t, none.Results, "no peer given: no peer results")
+	_, err = readReports([]string{first, filepath.Join(dir, "missing.json")})
+	require.Error(t, err)
 }

@@ -55,20 +55,20 @@ type comparison struct {
 }
 
 func benchReportCmd() *cobra.Command {
-	var adapterPath, peerPath, hsmPath, mdPath, svgPath, jsonPath, peerName, command string
+	var adapterPaths, peerPaths []string
+	var hsmPath, mdPath, svgPath, jsonPath, peerName, command string
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Compare two `kmipctl bench --json` results (the adapter and a peer) and the raw HSM rates: a table and an SVG chart",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var adapter, peer benchReport
-			if err := readJSON(adapterPath, &adapter); err != nil {
+			adapter, err := readReports(adapterPaths)
+			if err != nil {
 				return fmt.Errorf("--adapter: %w", err)
 			}
-			if peerPath != "" {
-				if err := readJSON(peerPath, &peer); err != nil {
-					return fmt.Errorf("--peer: %w", err)
-				}
+			peer, err := readReports(peerPaths)
+			if err != nil {
+				return fmt.Errorf("--peer: %w", err)
 			}
 			var hsm *hsmReport
 			if hsmPath != "" {
@@ -103,8 +103,8 @@ func benchReportCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&adapterPath, "adapter", "", "bench --json result of the adapter")
-	f.StringVar(&peerPath, "peer", "", "bench --json result of the peer")
+	f.StringSliceVar(&adapterPaths, "adapter", nil, "bench --json result(s) of the adapter: several (comma-separated or repeated) are read as one, their runs in order")
+	f.StringSliceVar(&peerPaths, "peer", nil, "bench --json result(s) of the peer, as --adapter")
 	f.StringVar(&hsmPath, "hsm", "", "bench hsm --json result")
 	f.StringVar(&peerName, "peer-name", "pykmip-server", "the peer's name in the table and chart")
 	f.StringVar(&mdPath, "markdown", "", "write the table (Markdown) here")
@@ -113,6 +113,25 @@ func benchReportCmd() *cobra.Command {
 	f.StringVar(&command, "command", "make bench", "the command that produced the figures, quoted in the Markdown")
 	_ = cmd.MarkFlagRequired("adapter")
 	return cmd
+}
+
+// readReports reads bench results as one: the first file's heading, the
+// runs of all of them in order (make bench measures the adapter and the
+// peer in turn, one workload at a time, into a file per workload).
+func readReports(paths []string) (benchReport, error) {
+	var out benchReport
+	for i, p := range paths {
+		var r benchReport
+		if err := readJSON(p, &r); err != nil {
+			return benchReport{}, err
+		}
+		if i == 0 {
+			out = r
+			continue
+		}
+		out.Results = append(out.Results, r.Results...)
+	}
+	return out, nil
 }
 
 func readJSON(path string, v any) error {
