@@ -559,20 +559,8 @@ func (r *ArchiveRequest) decodeFast(item ttlv.TTLV) bool {
 func (r *CreateKeyPairRequest) decodeFast(item ttlv.TTLV) bool {
 	out := *r
 	ok := fields(item, func(it tf.Item) bool {
-		switch it.Tag {
-		case kmip14.TagCommonTemplateAttribute:
-			out.CommonTemplateAttribute = it.Copy()
-		case kmip14.TagPrivateKeyTemplateAttribute:
-			out.PrivateKeyTemplateAttribute = it.Copy()
-		case kmip14.TagPublicKeyTemplateAttribute:
-			out.PublicKeyTemplateAttribute = it.Copy()
-		case kmip20.TagCommonAttributes:
-			out.CommonAttributes = it.Copy()
-		case kmip20.TagPrivateKeyAttributes:
-			out.PrivateKeyAttributes = it.Copy()
-		case kmip20.TagPublicKeyAttributes:
-			out.PublicKeyAttributes = it.Copy()
-		}
+		keyPairTemplate(it, &out.CommonTemplateAttribute, &out.PrivateKeyTemplateAttribute, &out.PublicKeyTemplateAttribute,
+			&out.CommonAttributes, &out.PrivateKeyAttributes, &out.PublicKeyAttributes)
 		return true
 	})
 	if ok {
@@ -610,18 +598,9 @@ func (r *ReKeyKeyPairRequest) decodeFast(item ttlv.TTLV) bool {
 			out.PrivateKeyUniqueIdentifier = UniqueID{raw: it.Copy()}
 		case kmip14.TagOffset:
 			out.Offset = it.Copy()
-		case kmip14.TagCommonTemplateAttribute:
-			out.CommonTemplateAttribute = it.Copy()
-		case kmip14.TagPrivateKeyTemplateAttribute:
-			out.PrivateKeyTemplateAttribute = it.Copy()
-		case kmip14.TagPublicKeyTemplateAttribute:
-			out.PublicKeyTemplateAttribute = it.Copy()
-		case kmip20.TagCommonAttributes:
-			out.CommonAttributes = it.Copy()
-		case kmip20.TagPrivateKeyAttributes:
-			out.PrivateKeyAttributes = it.Copy()
-		case kmip20.TagPublicKeyAttributes:
-			out.PublicKeyAttributes = it.Copy()
+		default:
+			keyPairTemplate(it, &out.CommonTemplateAttribute, &out.PrivateKeyTemplateAttribute, &out.PublicKeyTemplateAttribute,
+				&out.CommonAttributes, &out.PrivateKeyAttributes, &out.PublicKeyAttributes)
 		}
 		return true
 	})
@@ -629,6 +608,30 @@ func (r *ReKeyKeyPairRequest) decodeFast(item ttlv.TTLV) bool {
 		*r = out
 	}
 	return ok
+}
+
+// keyPairTemplate keeps it when it is one of the template (1.x) or
+// attribute (2.x) fields that Create Key Pair and Re-key Key Pair share:
+// common, private key's, public key's.
+func keyPairTemplate(it tf.Item, common, private, public, commonAttrs, privateAttrs, publicAttrs *ttlv.TTLV) {
+	var dst *ttlv.TTLV
+	switch it.Tag {
+	case kmip14.TagCommonTemplateAttribute:
+		dst = common
+	case kmip14.TagPrivateKeyTemplateAttribute:
+		dst = private
+	case kmip14.TagPublicKeyTemplateAttribute:
+		dst = public
+	case kmip20.TagCommonAttributes:
+		dst = commonAttrs
+	case kmip20.TagPrivateKeyAttributes:
+		dst = privateAttrs
+	case kmip20.TagPublicKeyAttributes:
+		dst = publicAttrs
+	default:
+		return
+	}
+	*dst = it.Copy()
 }
 
 func (r *RNGRetrieveRequest) decodeFast(item ttlv.TTLV) bool {

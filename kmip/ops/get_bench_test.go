@@ -47,13 +47,13 @@ func BenchmarkGetSoft(b *testing.B) {
 				msg, err := client.EncodeRequest(client.RequestHeader{Version: v},
 					[]client.Item{{Operation: kmip20.OperationGet, Payload: client.GetPayload(id, 0)}}, false, 0)
 				require.NoError(b, err)
-				require.NoError(b, getOK(x.ExecuteFor(context.Background(), ops.Client{Tenant: kmiptest.Tenant}, msg)))
+				require.NoError(b, kmiptest.OneItemOK(x.ExecuteFor(context.Background(), ops.Client{Tenant: kmiptest.Tenant}, msg)))
 				gets = append(gets, msg)
 			}
 			ctx := context.Background()
 			who := ops.Client{Tenant: kmiptest.Tenant, Name: "CN=bench"}
 			b.ReportAllocs()
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			i := 0
 			for b.Loop() {
 				out := x.ExecuteFor(ctx, who, gets[i%len(gets)])
@@ -64,16 +64,4 @@ func BenchmarkGetSoft(b *testing.B) {
 			}
 		})
 	}
-}
-
-// getOK checks that a response holds one successful item.
-func getOK(out []byte) error {
-	resp, err := client.DecodeResponse(out)
-	if err != nil {
-		return err
-	}
-	if len(resp.Items) != 1 {
-		return fmt.Errorf("%d items in the response", len(resp.Items))
-	}
-	return resp.Items[0].Err()
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gemalto/kmip-go/kmip14"
 	"github.com/gemalto/kmip-go/kmip20"
@@ -69,14 +67,14 @@ func BenchmarkRecordMACs(b *testing.B) {
 		svc := ops.New(ops.Deps{Store: st, Backend: be, BackendType: "pkcs11", Log: log, NoRecordMACs: mode.off, RecordMACsBySKEY: mode.skey})
 		x := &server.Executor{Ops: svc, Log: log}
 		b.Run("Create/"+mode.name, func(b *testing.B) {
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			for b.Loop() {
 				kmiptest.NewAESKey(b, x, v)
 			}
 		})
 		id := kmiptest.NewAESKey(b, x, v)
 		b.Run("Get/"+mode.name, func(b *testing.B) {
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			for b.Loop() {
 				it := kmiptest.Exec1(b, x, v, kmip20.OperationGet, kmiptest.UID{UniqueIdentifier: id})
 				if it.ResultStatus != kmip14.ResultStatusSuccess {
@@ -93,7 +91,7 @@ func BenchmarkRecordMACs(b *testing.B) {
 			require.NoError(b, macer.(*ops.RecordKeys).Load(context.Background(), false))
 			input := store.RecordMACInput(rec, rec.Revision)
 			b.Run("VerifyRecord/"+mode.name, func(b *testing.B) {
-				defer reportCPU(b)()
+				defer kmiptest.ReportCPU(b)()
 				for b.Loop() {
 					if err := macer.VerifyRecord(context.Background(), rec.TenantID, input, rec.MAC); err != nil {
 						b.Fatal(err)
@@ -127,7 +125,7 @@ func BenchmarkRecordKeyMAC(b *testing.B) {
 		mac, err := m.macer.MACRecord(ctx, "bench", record)
 		require.NoError(b, err)
 		b.Run("MAC/"+m.name, func(b *testing.B) {
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			for b.Loop() {
 				if _, err := m.macer.MACRecord(ctx, "bench", record); err != nil {
 					b.Fatal(err)
@@ -135,7 +133,7 @@ func BenchmarkRecordKeyMAC(b *testing.B) {
 			}
 		})
 		b.Run("Verify/"+m.name, func(b *testing.B) {
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			for b.Loop() {
 				if err := m.macer.VerifyRecord(ctx, "bench", record, mac); err != nil {
 					b.Fatal(err)
@@ -143,7 +141,7 @@ func BenchmarkRecordKeyMAC(b *testing.B) {
 			}
 		})
 		b.Run("VerifyParallel/"+m.name, func(b *testing.B) {
-			defer reportCPU(b)()
+			defer kmiptest.ReportCPU(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := m.macer.VerifyRecord(ctx, "bench", record, mac); err != nil {
@@ -154,22 +152,4 @@ func BenchmarkRecordKeyMAC(b *testing.B) {
 			})
 		})
 	}
-}
-
-// reportCPU adds the process's CPU time (user and system, SoftHSM2's
-// included: it runs in the process) per operation to the benchmark's
-// results, as cpu-ns/op: on a shared machine wall time says little.
-func reportCPU(b *testing.B) func() {
-	start := processCPU()
-	return func() {
-		b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

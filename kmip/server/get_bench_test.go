@@ -3,11 +3,9 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/gemalto/kmip-go/kmip20"
@@ -82,39 +80,19 @@ func BenchmarkExecuteGet(b *testing.B) {
 	b.SetParallelism(8) // 16 callers on 2 cores, like --conns 16
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	defer kmiptest.ReportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			out := x.ExecuteFor(peer, who, gets[next.Add(1)%uint64(len(gets))])
-			if err := getOK(out); err != nil {
+			if err := kmiptest.OneItemOK(out); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func answer(b *testing.B, x *server.Executor, ctx context.Context, msg []byte) {
 	b.Helper()
-	require.NoError(b, getOK(x.ExecuteFor(ctx, ops.Client{Tenant: kmiptest.Tenant}, msg)))
-}
-
-// getOK checks that a response holds one successful item.
-func getOK(out []byte) error {
-	resp, err := client.DecodeResponse(out)
-	if err != nil {
-		return err
-	}
-	if len(resp.Items) != 1 {
-		return fmt.Errorf("%d items in the response", len(resp.Items))
-	}
-	return resp.Items[0].Err()
-}
-
-// cpuTime is the process's user and system CPU time so far, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	require.NoError(b, kmiptest.OneItemOK(x.ExecuteFor(ctx, ops.Client{Tenant: kmiptest.Tenant}, msg)))
 }
