@@ -243,6 +243,13 @@ type PKCS11 struct {
 	// HealthInterval is how often working members are probed, so that a
 	// member lost while idle is found before a request needs it.
 	HealthInterval time.Duration `mapstructure:"health_interval"`
+	// CallTimeout is how long a member may have PKCS#11 calls in flight
+	// with none of them returning before it is taken out of the set as
+	// hung (a network HSM that stopped answering without closing its
+	// connection), and how long a call waits for its turn on a module
+	// that takes one call at a time (p11-kit-client). Longer than the
+	// slowest call the HSM makes (RSA key generation).
+	CallTimeout time.Duration `mapstructure:"call_timeout"`
 }
 
 // HPCS configures the IBM Hyper Protect Crypto Services or Key Protect
@@ -696,6 +703,7 @@ func Default() Config {
 				MemberRetry:     250 * time.Millisecond,
 				MemberRetryMax:  10 * time.Second,
 				HealthInterval:  5 * time.Second,
+				CallTimeout:     30 * time.Second,
 			},
 			HPCS: HPCS{}.WithDefaults(),
 		},
@@ -853,6 +861,9 @@ func (p *PKCS11) validate() error {
 	}
 	if p.HealthInterval < 100*time.Millisecond || p.HealthInterval > time.Hour {
 		return fmt.Errorf("backend.pkcs11.health_interval: %s is outside 100ms..1h", p.HealthInterval)
+	}
+	if p.CallTimeout < time.Second || p.CallTimeout > time.Hour {
+		return fmt.Errorf("backend.pkcs11.call_timeout: %s is outside 1s..1h", p.CallTimeout)
 	}
 	return nil
 }

@@ -141,6 +141,7 @@ func TestPKCS11Validate(t *testing.T) {
 		{"retry too short", func(p *PKCS11) { p.MemberRetry = 0 }, "backend.pkcs11.member_retry:"},
 		{"retry max below retry", func(p *PKCS11) { p.MemberRetryMax = time.Millisecond }, "backend.pkcs11.member_retry_max"},
 		{"health too often", func(p *PKCS11) { p.HealthInterval = time.Millisecond }, "backend.pkcs11.health_interval"},
+		{"call timeout too short", func(p *PKCS11) { p.CallTimeout = 10 * time.Millisecond }, "backend.pkcs11.call_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

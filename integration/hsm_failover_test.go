@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,26 +74,25 @@ func pkcs11Section(t testing.TB, dir string) config.PKCS11 {
 	return p
 }
 
-// TestHSMSetP11KitFailover is the HA set as `kmipctl dev init
-// --hsm-members 2` makes it: two copies of the development token, each
-// served by its own `p11-kit server` process and reached through its own
-// copy of p11-kit-client.so, as the adapter reaches network HSMs. Killing a
-// member's server (`kmipctl dev hsm stop 1`) makes the client module
-// answer CKR_DEVICE_ERROR; starting it again needs C_Finalize and
-// C_Initialize to reconnect.
-//
-// It drives the backend in process rather than through kmip-adapter,
-// because Debian's p11-kit 0.24.1 forwards neither AES key wrap nor
-// AES-GCM nor AES-CMAC (its RPC knows a fixed list of mechanisms), so the
-// envelope cannot run through it and the server refuses to start on this
-// set (its start-up self-test says why). What does cross p11-kit
-// (sessions, login, C_GenerateRandom, HMAC, RSA) carries the load here;
-// the envelope's failover is proven by the backend's unit tests with the
-// same faults injected through the PKCS#11 seam.
-func TestHSMSetP11KitFailover(t *testing.T) {
+// p11KitSet is the backend on a set of two members, each served by its own
+// p11-kit server (kmipctl dev init --hsm-members 2), with fast retries and
+// health checks.
+type p11KitSet struct {
+	dir   string
+	b     *pkcs11.Backend
+	logMu sync.Mutex
+	log   bytes.Buffer
+}
+
+// openP11KitSet makes the set in a fresh directory and opens the backend
+// on it with edit applied to its configuration; the backend is closed
+// and the servers stopped when the test ends.
+func openP11KitSet(t *testing.T, edit func(*config.PKCS11)) *p11KitSet {
+	t.Helper()
 	requireSoftHSM(t)
 	requireP11Kit(t)
-	dir := filepath.Join(t.TempDir(), "ha")
+	set := &p11KitSet{dir: filepath.Join(t.TempDir(), "ha")}
+	dir := set.dir
 	cmd := exec.Command(bin(t, "kmipctl"), "dev", "init", "--dir", dir, "--listen", "127.0.0.1:0", "--hsm-members", "2")
 	cmd.Env = environ()
 	out, err := runWithTimeout(cmd, cmdTimeout)
@@ -110,15 +112,46 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	cfg.MemberRetry = 50 * time.Millisecond
 	cfg.MemberRetryMax = 500 * time.Millisecond
 	cfg.HealthInterval = 200 * time.Millisecond
-	var log bytes.Buffer
-	var logMu sync.Mutex
-	ctx := zerolog.New(lockedWriter{&logMu, &log}).WithContext(context.Background())
-	b, err := pkcs11.Open(ctx, cfg)
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx := zerolog.New(lockedWriter{&set.logMu, &set.log}).WithContext(context.Background())
+	set.b, err = pkcs11.Open(ctx, cfg)
 	require.NoError(t, err)
 	// Close waits for the calls in flight: one stuck in the module would
 	// hang the whole test binary until go test's timeout, with no word of
 	// where. Bounded, it fails this test with every goroutine's stack.
-	defer finishWithin(t, 30*time.Second, "closing the backend", func() { _ = b.Close() })
+	t.Cleanup(func() { finishWithin(t, 30*time.Second, "closing the backend", func() { _ = set.b.Close() }) })
+	return set
+}
+
+// logged is what the backend logged so far.
+func (s *p11KitSet) logged() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// TestHSMSetP11KitFailover is the HA set as `kmipctl dev init
+// --hsm-members 2` makes it: two copies of the development token, each
+// served by its own `p11-kit server` process and reached through its own
+// copy of p11-kit-client.so, as the adapter reaches network HSMs. Killing a
+// member's server (`kmipctl dev hsm stop 1`) makes the client module
+// answer CKR_DEVICE_ERROR; starting it again needs C_Finalize and
+// C_Initialize to reconnect.
+//
+// It drives the backend in process rather than through kmip-adapter,
+// because Debian's p11-kit 0.24.1 forwards neither AES key wrap nor
+// AES-GCM nor AES-CMAC (its RPC knows a fixed list of mechanisms), so the
+// envelope cannot run through it and the server refuses to start on this
+// set (its start-up self-test says why). What does cross p11-kit
+// (sessions, login, C_GenerateRandom, HMAC, RSA) carries the load here;
+// the envelope's failover is proven by the backend's unit tests with the
+// same faults injected through the PKCS#11 seam.
+func TestHSMSetP11KitFailover(t *testing.T) {
+	set := openP11KitSet(t, nil)
+	dir, b := set.dir, set.b
+	ctx := context.Background()
 
 	// What the start-up self-test says about this transport.
 	for _, r := range b.Check(ctx) {
@@ -234,13 +267,100 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	waitFor("both back", func() bool { u := up(); return u[0] && u[1] })
 	t.Logf("both members gone: errors within %s (median %s); service resumed %s after the servers started", took[len(took)-1].Round(time.Microsecond), took[len(took)/2].Round(time.Microsecond), resumed.Round(time.Millisecond))
 
-	logMu.Lock()
-	defer logMu.Unlock()
-	assert.Contains(t, log.String(), "hsm member down")
-	assert.Contains(t, log.String(), `"reinitialized":true`)
+	log := set.logged()
+	assert.Contains(t, log, "hsm member down")
+	assert.Contains(t, log, `"reinitialized":true`)
 	pin, err := os.ReadFile(filepath.Join(dir, "softhsm", "user.pin"))
 	require.NoError(t, err)
-	assert.NotContains(t, log.String(), strings.TrimSpace(string(pin)), "the PIN reached the log")
+	assert.NotContains(t, log, strings.TrimSpace(string(pin)), "the PIN reached the log")
+}
+
+// TestHSMSetP11KitFrozenServer: a member's p11-kit server frozen
+// (SIGSTOP: the process and its connections stay, nothing answers), as a
+// network HSM behind a silent network path. Calls on that member wait;
+// the calls queued behind them give up after call_timeout and fail over;
+// the member is taken out as hung, so requests go to the other member at
+// once; thawed, it comes back by itself and no request failed.
+func TestHSMSetP11KitFrozenServer(t *testing.T) {
+	const callTimeout = time.Second
+	set := openP11KitSet(t, func(c *config.PKCS11) { c.CallTimeout = callTimeout })
+	b := set.b
+	pid := p11KitServerPID(t, set.dir, 1)
+
+	var (
+		calls atomic.Int64
+		mu    sync.Mutex
+		errs  []error
+		stop  = make(chan struct{})
+		wg    sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				_, err := b.Random(ctx, 32)
+				cancel()
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	stopLoad := sync.OnceFunc(func() { close(stop) })
+	defer stopLoad()
+	thaw := sync.OnceFunc(func() { _ = syscall.Kill(-pid, syscall.SIGCONT) })
+	t.Cleanup(thaw) // before the backend closes: Close waits for the calls in flight
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		require.Eventually(t, cond, 30*time.Second, time.Millisecond, "%s (members %+v)", what, b.Members())
+	}
+	waitFor("load running", func() bool { return calls.Load() > 100 })
+
+	frozen := time.Now()
+	require.NoError(t, syscall.Kill(-pid, syscall.SIGSTOP))
+	waitFor("member 1 taken out", func() bool { return !b.Members()[0].Up })
+	out := b.Members()[0]
+	assert.Contains(t, out.Cause, "hung")
+	assert.GreaterOrEqual(t, out.Since.Sub(frozen), callTimeout, "not before call_timeout")
+	// Requests made now are served by member 2 without waiting.
+	for range 50 {
+		start := time.Now()
+		_, err := b.Random(context.Background(), 8)
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), callTimeout/2, "served without waiting for the frozen member")
+	}
+	before := calls.Load()
+	time.Sleep(500 * time.Millisecond)
+	assert.Greater(t, calls.Load(), before, "the load goes on on member 2")
+
+	thaw()
+	waitFor("member 1 back", func() bool { return b.Members()[0].Up })
+	time.Sleep(200 * time.Millisecond)
+	stopLoad()
+	finishWithin(t, 30*time.Second, "stopping the load", wg.Wait)
+	assert.Empty(t, errs, "requests failed while member 2 worked")
+	assert.Contains(t, set.logged(), "hsm member back in the set")
+	t.Logf("frozen p11-kit server: member 1 taken out %s after SIGSTOP (call_timeout %s)", out.Since.Sub(frozen).Round(time.Millisecond), callTimeout)
+}
+
+// p11KitServerPID is the process id of member n's p11-kit server (the
+// leader of its process group), from kmipctl dev hsm status.
+func p11KitServerPID(t *testing.T, dir string, n int) int {
+	t.Helper()
+	status := devHSM(t, dir, "status")
+	m := regexp.MustCompile(`(?m)^` + strconv.Itoa(n) + `\s.*running \(pid (\d+)\)`).FindStringSubmatch(status)
+	require.NotNil(t, m, "member %d's server in:\n%s", n, status)
+	pid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	return pid
 }
 
 // finishWithin runs fn and fails the test if it has not returned after d,

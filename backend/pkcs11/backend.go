@@ -152,6 +152,9 @@ func fillRetryDefaults(cfg *config.PKCS11) {
 	if cfg.HealthInterval <= 0 {
 		cfg.HealthInterval = d.HealthInterval
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = d.CallTimeout
+	}
 }
 
 // loggerFrom returns the logger of ctx (even a disabled one), or a JSON

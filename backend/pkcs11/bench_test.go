@@ -79,7 +79,7 @@ func rawSession(b *testing.B) (p11, pkcs11.SessionHandle, pkcs11.ObjectHandle) {
 	if skipReason != "" {
 		b.Skip(skipReason)
 	}
-	mod, err := acquireModule(testCfg.Module, moduleEnv{SoftHSM2Conf: testCfg.SoftHSM2Conf})
+	mod, err := acquireModule(testCfg.Module, moduleEnv{SoftHSM2Conf: testCfg.SoftHSM2Conf}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

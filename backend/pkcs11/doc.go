@@ -24,9 +24,10 @@
 // members that work, a member that fails (device error, token or session
 // lost) is taken out and the request runs on another, and a background
 // prober brings it back with a growing delay, finalizing and initializing
-// its module again when the module lost its server (set.go). With no
-// member working, calls fail at once with backend.ErrUnavailable naming
-// each member and why it is out.
+// its module again when the module lost its server (set.go). A member
+// whose calls stop returning is taken out as hung after call_timeout
+// (watch.go). With no member working, calls fail at once with
+// backend.ErrUnavailable naming each member and why it is out.
 //
 // Mechanism ids come from a profile (softhsm2, luna) and the
 // configuration (mechanisms.go); Check proves each of them on every

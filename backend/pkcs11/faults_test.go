@@ -47,6 +47,10 @@ type faultyModule struct {
 	randomRate float64
 	randomHits atomic.Int64
 
+	// stalled, while not nil, holds every call until it is closed: the
+	// server stopped answering without closing its connection.
+	stalled chan struct{}
+
 	calls  atomic.Int64 // calls that reached the real module
 	inits  atomic.Int32 // C_Initialize calls
 	logins atomic.Int32 // C_Login calls
@@ -95,6 +99,32 @@ func (f *faultyModule) failAtRate(rate float64, rv uint, calls ...string) {
 	}
 }
 
+// stall makes every call wait until unstall.
+func (f *faultyModule) stall() {
+	f.mu.Lock()
+	f.stalled = make(chan struct{})
+	f.mu.Unlock()
+}
+
+func (f *faultyModule) unstall() {
+	f.mu.Lock()
+	if f.stalled != nil {
+		close(f.stalled)
+		f.stalled = nil
+	}
+	f.mu.Unlock()
+}
+
+// waitStalled holds a call while the module is stalled.
+func (f *faultyModule) waitStalled() {
+	f.mu.Lock()
+	ch := f.stalled
+	f.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
 func (f *faultyModule) removeToken() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -119,6 +149,7 @@ func (f *faultyModule) setWrongPIN(v bool) {
 
 // gate says how a call fails now, or nil to let it through.
 func (f *faultyModule) gate(offlineRV uint) error {
+	f.waitStalled()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.gateLocked(offlineRV)
@@ -149,6 +180,7 @@ func (f *faultyModule) gateLocked(offlineRV uint) error {
 
 // session gates a call on session sh.
 func (f *faultyModule) session(sh pkcs11.SessionHandle) error {
+	f.waitStalled()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.gateLocked(pkcs11.CKR_SESSION_HANDLE_INVALID); err != nil {
@@ -161,6 +193,7 @@ func (f *faultyModule) session(sh pkcs11.SessionHandle) error {
 }
 
 func (f *faultyModule) Initialize() error {
+	f.waitStalled()
 	f.inits.Add(1)
 	err := f.p11.Initialize()
 	f.mu.Lock()
@@ -170,6 +203,7 @@ func (f *faultyModule) Initialize() error {
 }
 
 func (f *faultyModule) Finalize() error {
+	f.waitStalled()
 	f.mu.Lock()
 	f.open, f.stale = map[pkcs11.SessionHandle]bool{}, map[pkcs11.SessionHandle]bool{}
 	f.mu.Unlock()
@@ -177,6 +211,7 @@ func (f *faultyModule) Finalize() error {
 }
 
 func (f *faultyModule) GetSlotList(present bool) ([]uint, error) {
+	f.waitStalled()
 	f.mu.Lock()
 	broken, offline, gone := f.broken, f.offline, f.tokenGone
 	f.mu.Unlock()

@@ -134,7 +134,7 @@ func TestKeptKeyCache(t *testing.T) {
 	// The health check sweeps what expired, used or not since.
 	require.Equal(t, 1, m.keptCached())
 	advance(keptCacheTTL)
-	b.checkWorking()
+	b.checkMember(m)
 	assert.Zero(t, m.keptCached(), "swept by the health check")
 
 	// The bound: the entries made first go.

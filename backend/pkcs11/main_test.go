@@ -125,7 +125,7 @@ func requireSoftHSM2(t *testing.T) {
 // tests that look at or change the token behind the backend's back.
 func adminSession(t *testing.T, cfg config.PKCS11) (*module, pkcs11.SessionHandle) {
 	t.Helper()
-	mod, err := acquireModule(cfg.Module, moduleEnv{})
+	mod, err := acquireModule(cfg.Module, moduleEnv{}, 0)
 	require.NoError(t, err)
 	t.Cleanup(mod.release)
 	slot, err := findSlot(mod, cfg.TokenLabel)

@@ -64,6 +64,12 @@ type member struct {
 	up       atomic.Bool
 	health   memberHealth
 	requests atomic.Uint64 // calls served
+
+	// watch sees calls that stop returning (watch.go); checking and
+	// reviving are set while a health check or a try to bring the member
+	// back runs (in a goroutine of its own: either may hang with it).
+	watch              callWatch
+	checking, reviving atomic.Bool
 }
 
 // memberHealth is a member's state as the set sees it.
@@ -148,7 +154,7 @@ func isFinal(err error) bool {
 // exclusively, or the member is not yet published.
 func (m *member) connect(ctx context.Context) error {
 	if m.mod == nil {
-		mod, err := acquireModule(m.spec.Module, moduleEnv{SoftHSM2Conf: m.spec.SoftHSM2Conf, ServerAddress: m.spec.ServerAddress})
+		mod, err := acquireModule(m.spec.Module, moduleEnv{SoftHSM2Conf: m.spec.SoftHSM2Conf, ServerAddress: m.spec.ServerAddress}, m.cfg.CallTimeout)
 		if err != nil {
 			return lost{err}
 		}
@@ -263,6 +269,8 @@ func recoveryFor(err error) recovery {
 // What it cannot repair (the device is gone) it returns, and the set takes
 // the member out.
 func (m *member) withSession(ctx context.Context, fn func(pkcs11.SessionHandle) error) error {
+	m.watch.begin()
+	defer m.watch.end()
 	var tried recovery
 	for {
 		s, err := m.pool.get(ctx)
@@ -311,6 +319,8 @@ func (m *member) withSession(ctx context.Context, fn func(pkcs11.SessionHandle) 
 // same repairs as withSession. Losing the anchor loses every unwrapped
 // KEK, so the KEK cache is emptied with it.
 func (m *member) withAnchor(fn func(pkcs11.SessionHandle) error) error {
+	m.watch.begin()
+	defer m.watch.end()
 	m.anchorMu.Lock()
 	defer m.anchorMu.Unlock()
 	var tried recovery

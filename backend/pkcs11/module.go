@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -119,8 +120,10 @@ var (
 // on first use with want's variables exported. SoftHSM2 and p11-kit-client
 // read them only at C_Initialize, so a module already initialized with
 // other values is refused rather than silently used with the wrong token
-// directory or server.
-func acquireModule(path string, want moduleEnv) (*module, error) {
+// directory or server. A module that takes one call at a time
+// (needsSerialCalls) makes a call wait at most callTimeout for its turn
+// (0: for ever).
+func acquireModule(path string, want moduleEnv, callTimeout time.Duration) (*module, error) {
 	modulesMu.Lock()
 	defer modulesMu.Unlock()
 	if m, ok := modules[path]; ok {
@@ -144,7 +147,7 @@ func acquireModule(path string, want moduleEnv) (*module, error) {
 			return err
 		}
 		if needsSerialCalls(path, want) {
-			p = serialize(p)
+			p = serialize(p, callTimeout)
 		}
 		m.p11 = p
 		if err := m.initialize(want); err != nil {

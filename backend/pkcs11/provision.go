@@ -52,7 +52,7 @@ func Provision(ctx context.Context, opts ProvisionOptions) error {
 		}
 		userPIN = v
 	}
-	mod, err := acquireModule(cfg.Module, moduleEnv{SoftHSM2Conf: cfg.SoftHSM2Conf})
+	mod, err := acquireModule(cfg.Module, moduleEnv{SoftHSM2Conf: cfg.SoftHSM2Conf}, 0)
 	if err != nil {
 		return fmt.Errorf("pkcs11: provision: %w", err)
 	}

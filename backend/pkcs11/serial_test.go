@@ -51,7 +51,7 @@ func TestSerialCallsLetOneCallIn(t *testing.T) {
 		wrap   func(p11) p11
 		serial bool
 	}{
-		{"serialized", serialize, true},
+		{"serialized", func(p p11) p11 { return serialize(p, 0) }, true},
 		{"as loaded", func(p p11) p11 { return p }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,4 +73,48 @@ func TestSerialCallsLetOneCallIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockingRandom is a module whose GenerateRandom waits until release is
+// closed: a server that stopped answering.
+type blockingRandom struct {
+	p11
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingRandom) GenerateRandom(pkcs11.SessionHandle, int) ([]byte, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return []byte{0}, nil
+}
+
+// TestSerialCallsGiveUpBehindAHungCall: behind a call that does not
+// return, the next call waits call_timeout for its turn and fails as a
+// member fault, instead of queueing for ever; once the call returns the
+// module serves again.
+func TestSerialCallsGiveUpBehindAHungCall(t *testing.T) {
+	inner := &blockingRandom{entered: make(chan struct{}, 2), release: make(chan struct{})}
+	p := serialize(inner, 100*time.Millisecond)
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.GenerateRandom(1, 8)
+		first <- err
+	}()
+	<-inner.entered
+
+	start := time.Now()
+	_, err := p.GenerateRandom(1, 8)
+	waited := time.Since(start)
+	var hung errHung
+	assert.ErrorAs(t, err, &hung)
+	assert.True(t, isMemberFault(err), "a hung module is the member's fault: the set fails over")
+	assert.Contains(t, err.Error(), "has not returned for 100ms (call_timeout)")
+	assert.GreaterOrEqual(t, waited, 100*time.Millisecond)
+	assert.Less(t, waited, 5*time.Second)
+
+	close(inner.release)
+	assert.NoError(t, <-first)
+	_, err = p.GenerateRandom(1, 8)
+	assert.NoError(t, err, "the module serves again once the call returned")
 }

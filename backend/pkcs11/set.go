@@ -37,6 +37,9 @@ import (
 //   - Every health_interval the prober also checks each working member
 //     on its anchor session, so that a member lost while idle is found
 //     before a request needs it.
+//   - A member whose calls stop returning is taken out as hung
+//     (watch.go); checks and tries to bring members back run in
+//     goroutines of their own, so that one hung member cannot stall them.
 //   - A wrong PIN takes a member out for good: retrying could lock the
 //     partition.
 
@@ -144,10 +147,7 @@ func (b *Backend) markDown(m *member, err error) {
 	b.healthMu.Unlock()
 	b.logger().Warn().Int("member", m.idx).Str("token", m.spec.TokenLabel).Str("module", m.spec.Module).
 		Str("reason", h.cause).Bool("final", h.final).Msg("hsm member down: requests go to the other members")
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
+	b.wakeProber()
 }
 
 // setDown records that m is out. It reports whether m was working.
@@ -198,13 +198,24 @@ func (b *Backend) prober() {
 			b.checkWorking()
 		}
 		for _, m := range b.due() {
-			select {
-			case <-b.stop:
-				return
-			default:
-			}
-			b.revive(m)
+			// In a goroutine: reconnecting a member whose server hangs
+			// can hang too (watch.go), and the others still need the
+			// prober. due leaves out a member being revived.
+			m.reviving.Store(true)
+			go func() {
+				defer b.wakeProber()
+				defer m.reviving.Store(false)
+				b.revive(m)
+			}()
 		}
+	}
+}
+
+// wakeProber makes the prober look at the members again.
+func (b *Backend) wakeProber() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -215,7 +226,7 @@ func (b *Backend) untilNextTry() time.Duration {
 	wait := time.Hour
 	t := now()
 	for _, m := range b.members {
-		if m.up.Load() || m.health.final {
+		if m.up.Load() || m.health.final || m.reviving.Load() {
 			continue
 		}
 		wait = min(wait, max(m.health.next.Sub(t), 0))
@@ -230,7 +241,7 @@ func (b *Backend) due() []*member {
 	var out []*member
 	t := now()
 	for _, m := range b.members {
-		if !m.up.Load() && !m.health.final && !m.health.next.After(t) {
+		if !m.up.Load() && !m.health.final && !m.reviving.Load() && !m.health.next.After(t) {
 			out = append(out, m)
 		}
 	}
@@ -263,7 +274,25 @@ func (b *Backend) revive(m *member) {
 	}
 	sort.Slice(group, func(i, j int) bool { return group[i].idx < group[j].idx })
 	for _, o := range group {
-		o.use.Lock()
+		o.use.Lock() // waits for calls in flight on them, hung ones too
+	}
+	select {
+	case <-b.stop: // closed while we waited
+		for i := len(group) - 1; i >= 0; i-- {
+			group[i].use.Unlock()
+		}
+		return
+	default:
+	}
+	// Revives run in parallel: another one may have re-initialized the
+	// module, or brought a member of the group back, while we waited.
+	b.healthMu.Lock()
+	reinit = reinit && m.health.reinit
+	b.healthMu.Unlock()
+	for _, o := range group {
+		if o != m && o.up.Load() {
+			reinit = false
+		}
 	}
 	var err error
 	did := false
@@ -321,21 +350,48 @@ func (b *Backend) revive(m *member) {
 		Bool("final", final).Time("next_try", next).Str("reason", err.Error()).Msg("hsm member still down")
 }
 
-// checkWorking runs a cheap call on each working member's anchor session
-// (which also repairs a lost anchor or login), taking out members that
-// turn out to be gone.
+// checkWorking takes out the working members whose calls stopped
+// returning (watch.go) and checks each of the others in a goroutine of
+// its own (checkMember), unless its last check is still running: that one
+// is then hung, and the watch takes the member out once call_timeout has
+// passed.
 func (b *Backend) checkWorking() {
+	t := time.Now()
 	for _, m := range b.members {
-		_, _ = b.onMember(m, func() error {
-			return m.withAnchor(func(a pkcs11.SessionHandle) error {
-				_, err := m.mod.GenerateRandom(a, 1)
-				if err == nil {
-					m.sweepKept(a) // keptcache.go
-				}
-				return err
-			})
-		})
+		if !m.up.Load() {
+			continue
+		}
+		if d, n := m.watch.stalled(t); n > 0 && d >= b.cfg.CallTimeout {
+			b.markDown(m, lost{errHung{waited: d, inFlight: n}})
+			continue
+		}
+		if !m.checking.CompareAndSwap(false, true) {
+			continue
+		}
+		go func() {
+			defer m.checking.Store(false)
+			b.checkMember(m)
+		}()
 	}
+}
+
+// checkMember runs a cheap call on m's anchor session (which also repairs
+// a lost anchor or login), taking m out if it turns out to be gone.
+func (b *Backend) checkMember(m *member) {
+	_, _ = b.onMember(m, func() error {
+		select {
+		case <-b.stop: // Close is about to release the member
+			return nil
+		default:
+		}
+		return m.withAnchor(func(a pkcs11.SessionHandle) error {
+			_, err := m.mod.GenerateRandom(a, 1)
+			if err == nil {
+				m.sweepKept(a) // keptcache.go
+			}
+			return err
+		})
+	})
 }
 
 // MemberStatus is one member of the HSM set as the set sees it.

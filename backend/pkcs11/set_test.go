@@ -37,6 +37,12 @@ func haModules(t *testing.T) []string {
 // (nil: nowhere).
 func openHA(t *testing.T, log *logBuf) (*Backend, *faults, []*faultyModule) {
 	t.Helper()
+	return openHAWith(t, haCfg, log)
+}
+
+// openHAWith is openHA with cfg, a copy of haCfg with settings changed.
+func openHAWith(t *testing.T, cfg config.PKCS11, log *logBuf) (*Backend, *faults, []*faultyModule) {
+	t.Helper()
 	requireSoftHSM2(t)
 	fs := injectFaults(t)
 	ctx := context.Background()
@@ -45,7 +51,7 @@ func openHA(t *testing.T, log *logBuf) (*Backend, *faults, []*faultyModule) {
 	} else {
 		ctx = quiet()
 	}
-	b, err := Open(ctx, haCfg)
+	b, err := Open(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	var mods []*faultyModule
@@ -270,6 +276,70 @@ func TestSetNoMemberFailsFast(t *testing.T) {
 	pt, err := b.Open(ctx, backend.OpenRequest{Key: key, Ciphertext: ct, AdditionalData: aad})
 	require.NoError(t, err)
 	assert.Equal(t, []byte("kept"), pt)
+}
+
+// TestSetHungMember: a member whose calls stop returning (its server
+// froze without closing the connection) is taken out once call_timeout
+// has passed with none returning; new requests go to the other member at
+// once; the prober goes on watching and repairing the other member while
+// the hung one holds its calls; when the server answers again the calls
+// that waited complete and the member comes back.
+func TestSetHungMember(t *testing.T) {
+	cfg := haCfg
+	cfg.CallTimeout = 400 * time.Millisecond
+	var log logBuf
+	b, _, mods := openHAWith(t, cfg, &log)
+	ctx := context.Background()
+	key, err := b.NewTenantKey(ctx, "tenant-hung")
+	require.NoError(t, err)
+	aad := []byte("uid=hung")
+	ct, err := b.Seal(ctx, backend.SealRequest{Key: key, Plaintext: []byte("kept"), AdditionalData: aad})
+	require.NoError(t, err)
+	open := func() error {
+		pt, err := b.Open(ctx, backend.OpenRequest{Key: key, Ciphertext: ct, AdditionalData: aad})
+		if err == nil && string(pt) != "kept" {
+			err = errors.New("wrong material")
+		}
+		return err
+	}
+
+	mods[0].stall()
+	t.Cleanup(mods[0].unstall) // before Close, which waits for the calls in flight
+	stalledAt := time.Now()
+	// Half of these go to member 1 and wait there.
+	waiting := make(chan error, 8)
+	for range 8 {
+		go func() { waiting <- open() }()
+	}
+	waitUp(t, b, false, true)
+	assert.GreaterOrEqual(t, time.Since(stalledAt), cfg.CallTimeout, "not taken out before call_timeout")
+	assert.Contains(t, b.Members()[0].Cause, "none returned for")
+	assert.Contains(t, b.Members()[0].Cause, "hung")
+	assert.Contains(t, log.String(), "hsm member down")
+
+	for range 20 {
+		start := time.Now()
+		require.NoError(t, open())
+		assert.Less(t, time.Since(start), time.Second, "served by member 2 without waiting for member 1")
+	}
+
+	// Member 1's revive waits for its calls; member 2 is still looked
+	// after: lost while idle, found by the health check, and brought back.
+	mods[1].kill()
+	waitUp(t, b, false, false)
+	mods[1].restart()
+	waitUp(t, b, false, true)
+	require.NoError(t, open())
+
+	mods[0].unstall()
+	for range 8 {
+		assert.NoError(t, <-waiting, "a call that waited for the frozen server completes when it answers")
+	}
+	waitUp(t, b, true, true)
+	assert.Contains(t, log.String(), "hsm member back in the set")
+	for range 10 {
+		require.NoError(t, open())
+	}
 }
 
 // TestSetTokenRemoved: a token that disappears (its sessions with it) is
