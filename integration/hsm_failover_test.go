@@ -132,6 +132,55 @@ func (s *p11KitSet) logged() string {
 	return s.log.String()
 }
 
+// randomLoad is 8 goroutines drawing random bytes from a backend until
+// stopped, counting the calls and keeping every error.
+type randomLoad struct {
+	calls atomic.Int64
+	mu    sync.Mutex
+	errs  []error
+	stop  func()
+	wg    sync.WaitGroup
+}
+
+// startRandomLoad starts the load; each call may take up to callTimeout.
+func startRandomLoad(b *pkcs11.Backend, callTimeout time.Duration) *randomLoad {
+	l := &randomLoad{}
+	stop := make(chan struct{})
+	l.stop = sync.OnceFunc(func() { close(stop) })
+	for range 8 {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+				_, err := b.Random(ctx, 32)
+				cancel()
+				if err != nil {
+					l.mu.Lock()
+					l.errs = append(l.errs, err)
+					l.mu.Unlock()
+				}
+				l.calls.Add(1)
+			}
+		})
+	}
+	return l
+}
+
+// end stops the load, waits for it (failing t after 30 s) and returns the
+// errors it saw.
+func (l *randomLoad) end(t *testing.T) []error {
+	t.Helper()
+	l.stop()
+	finishWithin(t, 30*time.Second, "stopping the load", l.wg.Wait)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.errs
+}
+
 // TestHSMSetP11KitFailover is the HA set as `kmipctl dev init
 // --hsm-members 2` makes it: two copies of the development token, each
 // served by its own `p11-kit server` process and reached through its own
@@ -160,41 +209,14 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 		}
 	}
 
-	// Load: 8 goroutines drawing random bytes from the set.
-	var (
-		calls atomic.Int64
-		mu    sync.Mutex
-		errs  []error
-		stop  = make(chan struct{})
-		wg    sync.WaitGroup
-	)
-	// However the test ends, the load stops before the backend closes.
-	stopLoad := sync.OnceFunc(func() { close(stop) })
-	defer stopLoad()
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := b.Random(ctx, 32)
-				cancel()
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-				calls.Add(1)
-			}
-		})
-	}
+	// Load: 8 goroutines drawing random bytes from the set; however the
+	// test ends, it stops before the backend closes.
+	load := startRandomLoad(b, 10*time.Second)
+	defer load.stop()
 	rate := func(d time.Duration) float64 {
-		before := calls.Load()
+		before := load.calls.Load()
 		time.Sleep(d)
-		return float64(calls.Load()-before) / d.Seconds()
+		return float64(load.calls.Load()-before) / d.Seconds()
 	}
 	up := func() []bool {
 		var out []bool
@@ -226,9 +248,7 @@ func TestHSMSetP11KitFailover(t *testing.T) {
 	devHSM(t, dir, "start", "1")
 	rejoin := waitFor("member 1 back", func() bool { return b.Members()[0].Up })
 	time.Sleep(200 * time.Millisecond)
-	stopLoad()
-	finishWithin(t, 30*time.Second, "stopping the load", wg.Wait)
-	assert.Empty(t, errs, "requests failed while one member worked")
+	assert.Empty(t, load.end(t), "requests failed while one member worked")
 	t.Logf("p11-kit set under load: %.0f random draws/s on 2 members, %.0f on 1; member 1 taken out %s after `dev hsm stop 1` began (the command took %s), back %s after its server started",
 		both, one, failover.Round(time.Millisecond), stopTook.Round(time.Millisecond), rejoin.Round(time.Millisecond))
 
@@ -287,42 +307,15 @@ func TestHSMSetP11KitFrozenServer(t *testing.T) {
 	b := set.b
 	pid := p11KitServerPID(t, set.dir, 1)
 
-	var (
-		calls atomic.Int64
-		mu    sync.Mutex
-		errs  []error
-		stop  = make(chan struct{})
-		wg    sync.WaitGroup
-	)
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				_, err := b.Random(ctx, 32)
-				cancel()
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-				calls.Add(1)
-			}
-		})
-	}
-	stopLoad := sync.OnceFunc(func() { close(stop) })
-	defer stopLoad()
+	load := startRandomLoad(b, 30*time.Second)
+	defer load.stop()
 	thaw := sync.OnceFunc(func() { _ = syscall.Kill(-pid, syscall.SIGCONT) })
 	t.Cleanup(thaw) // before the backend closes: Close waits for the calls in flight
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		require.Eventually(t, cond, 30*time.Second, time.Millisecond, "%s (members %+v)", what, b.Members())
 	}
-	waitFor("load running", func() bool { return calls.Load() > 100 })
+	waitFor("load running", func() bool { return load.calls.Load() > 100 })
 
 	frozen := time.Now()
 	require.NoError(t, syscall.Kill(-pid, syscall.SIGSTOP))
@@ -337,16 +330,14 @@ func TestHSMSetP11KitFrozenServer(t *testing.T) {
 		require.NoError(t, err)
 		assert.Less(t, time.Since(start), callTimeout/2, "served without waiting for the frozen member")
 	}
-	before := calls.Load()
+	before := load.calls.Load()
 	time.Sleep(500 * time.Millisecond)
-	assert.Greater(t, calls.Load(), before, "the load goes on on member 2")
+	assert.Greater(t, load.calls.Load(), before, "the load goes on on member 2")
 
 	thaw()
 	waitFor("member 1 back", func() bool { return b.Members()[0].Up })
 	time.Sleep(200 * time.Millisecond)
-	stopLoad()
-	finishWithin(t, 30*time.Second, "stopping the load", wg.Wait)
-	assert.Empty(t, errs, "requests failed while member 2 worked")
+	assert.Empty(t, load.end(t), "requests failed while member 2 worked")
 	assert.Contains(t, set.logged(), "hsm member back in the set")
 	t.Logf("frozen p11-kit server: member 1 taken out %s after SIGSTOP (call_timeout %s)", out.Since.Sub(frozen).Round(time.Millisecond), callTimeout)
 }
