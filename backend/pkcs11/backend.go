@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -33,8 +34,11 @@ func init() {
 type Backend struct {
 	// life is held shared by every call and exclusively by Close, so Close
 	// waits for calls in flight and no call starts on a closed Backend.
-	life   sync.RWMutex
-	closed bool
+	// closing refuses new calls while Close waits (a call stuck in a hung
+	// module never lets go: Close waits for it at most call_timeout).
+	life    sync.RWMutex
+	closed  bool
+	closing atomic.Bool
 	// leave is life.RUnlock, made once: a method value made per call
 	// would be an allocation on every operation.
 	leave func()
@@ -182,6 +186,9 @@ func (b *Backend) logger() *zerolog.Logger {
 
 // enter starts a call: it holds life shared until the returned func runs.
 func (b *Backend) enter() (func(), error) {
+	if b.closing.Load() {
+		return nil, errClosed
+	}
 	b.life.RLock()
 	if b.closed {
 		b.life.RUnlock()
@@ -268,10 +275,17 @@ func onMember[T any](b *Backend, ctx context.Context, op string, fn func(m *memb
 
 // Close stops the background retries, destroys the unwrapped tenant KEKs,
 // closes every session and releases the modules (C_Finalize once no
-// Backend of the process uses one). It waits for calls in flight. Calling
-// it again does nothing.
+// Backend of the process uses one). It refuses new calls and waits for
+// those in flight, at most call_timeout: when a hung member does not give
+// its calls back, Close returns an error saying so and leaves that
+// member's sessions to the end of the process (a call in C cannot be
+// abandoned), rather than keep a shutting-down server from exiting.
+// Calling it again after it succeeded does nothing.
 func (b *Backend) Close() error {
-	b.life.Lock()
+	b.closing.Store(true)
+	if !lockWithin(&b.life, b.cfg.CallTimeout) {
+		return fmt.Errorf("pkcs11: close: calls in flight have not returned within call_timeout (%s): a member is hung; its sessions end with the process", b.cfg.CallTimeout)
+	}
 	defer b.life.Unlock()
 	if b.closed {
 		return nil
@@ -279,12 +293,41 @@ func (b *Backend) Close() error {
 	b.closed = true
 	close(b.stop)
 	<-b.done
+	var hung []string
 	for _, m := range b.members {
-		m.use.Lock()
+		// A health check or a revive may still hold the member, in a
+		// call that does not return.
+		if !lockWithin(&m.use, b.cfg.CallTimeout) {
+			hung = append(hung, m.String())
+			continue
+		}
 		m.close()
 		m.use.Unlock()
 	}
+	if len(hung) > 0 {
+		return fmt.Errorf("pkcs11: close: %s still in a call after call_timeout (%s): hung; its sessions end with the process", strings.Join(hung, ", "), b.cfg.CallTimeout)
+	}
 	return nil
+}
+
+// lockWithin takes l exclusively, waiting at most d (0: for ever); it
+// reports whether it did.
+func lockWithin(l interface {
+	Lock()
+	TryLock() bool
+}, d time.Duration) bool {
+	if d <= 0 {
+		l.Lock()
+		return true
+	}
+	deadline := time.Now().Add(d)
+	for !l.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // downSummary describes every member that is out, for errors and Check.

@@ -342,6 +342,45 @@ func TestSetHungMember(t *testing.T) {
 	}
 }
 
+// TestCloseWithAHungMember: Close waits for calls in flight at most
+// call_timeout, then says which member is hung instead of keeping a
+// shutting-down server from exiting; it refuses new calls meanwhile.
+func TestCloseWithAHungMember(t *testing.T) {
+	cfg := haCfg
+	cfg.CallTimeout = 300 * time.Millisecond
+	b, _, mods := openHAWith(t, cfg, nil)
+	ctx := context.Background()
+	key, err := b.NewTenantKey(ctx, "tenant-close-hung")
+	require.NoError(t, err)
+
+	mods[0].stall()
+	t.Cleanup(mods[0].unstall) // before the Close of openHAWith's cleanup
+	stuck := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := b.Seal(ctx, backend.SealRequest{Key: key, Plaintext: []byte("x")})
+			stuck <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return b.members[0].watch.inFlight.Load() > 0 }, 10*time.Second, time.Millisecond)
+
+	start := time.Now()
+	err = b.Close()
+	took := time.Since(start)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "have not returned within call_timeout (300ms)")
+	assert.GreaterOrEqual(t, took, cfg.CallTimeout)
+	assert.Less(t, took, 5*time.Second)
+	_, err = b.Random(ctx, 8)
+	assert.ErrorIs(t, err, errClosed, "no new call starts while the backend is closing")
+
+	mods[0].unstall()
+	for range 4 {
+		<-stuck // the calls that waited return once the module answers
+	}
+	assert.NoError(t, b.Close(), "closes once nothing is in flight")
+}
+
 // TestSetTokenRemoved: a token that disappears (its sessions with it) is
 // taken out, and put back once it is there again.
 func TestSetTokenRemoved(t *testing.T) {
