@@ -70,7 +70,13 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
-	defer be.Close()
+	defer func() {
+		// A hung HSM member does not give its calls back: Close gives up
+		// after call_timeout and says so, and the process exits anyway.
+		if err := be.Close(); err != nil {
+			log.Error().Err(err).Msg("backend close")
+		}
+	}()
 	if checker, ok := backend.As[backend.Checker](be); ok {
 		var missing []string
 		for _, r := range checker.Check(ctx) {
