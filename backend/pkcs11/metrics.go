@@ -2,6 +2,7 @@ package pkcs11
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,11 +26,15 @@ var (
 		"PKCS#11 sessions of the pool a call holds now.", []string{"member", "token"}, nil)
 	sessionsMaxDesc = prometheus.NewDesc("kmip_adapter_hsm_session_pool_size",
 		"Most sessions the pool of each member opens (session_pool_size).", nil, nil)
+	callsInFlightDesc = prometheus.NewDesc("kmip_adapter_hsm_calls_in_flight",
+		"Calls into an HSM set member that have not returned yet.", []string{"member", "token"}, nil)
+	callsStalledDesc = prometheus.NewDesc("kmip_adapter_hsm_calls_stalled_seconds",
+		"How long a member has had calls in flight with none returning (0 when none is in flight); at call_timeout it is taken out as hung.", []string{"member", "token"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (b *Backend) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{memberUpDesc, memberRequestsDesc, memberFailuresDesc, failoversDesc, sessionsOpenDesc, sessionsInUseDesc, sessionsMaxDesc} {
+	for _, d := range []*prometheus.Desc{memberUpDesc, memberRequestsDesc, memberFailuresDesc, failoversDesc, sessionsOpenDesc, sessionsInUseDesc, sessionsMaxDesc, callsInFlightDesc, callsStalledDesc} {
 		ch <- d
 	}
 }
@@ -45,6 +50,13 @@ func (b *Backend) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(memberUpDesc, prometheus.GaugeValue, up, labels...)
 		ch <- prometheus.MustNewConstMetric(memberRequestsDesc, prometheus.CounterValue, float64(s.Requests), labels...)
 		ch <- prometheus.MustNewConstMetric(memberFailuresDesc, prometheus.GaugeValue, float64(s.Failures), labels...)
+	}
+	at := time.Now()
+	for _, m := range b.members {
+		stalled, inFlight := m.watch.stalled(at)
+		labels := []string{strconv.Itoa(m.idx), m.spec.TokenLabel}
+		ch <- prometheus.MustNewConstMetric(callsInFlightDesc, prometheus.GaugeValue, float64(inFlight), labels...)
+		ch <- prometheus.MustNewConstMetric(callsStalledDesc, prometheus.GaugeValue, stalled.Seconds(), labels...)
 	}
 	for _, m := range b.members {
 		// A member being reconnected holds use exclusively and replaces

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/pkcs11"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -316,6 +317,11 @@ func TestSetHungMember(t *testing.T) {
 	assert.Contains(t, b.Members()[0].Cause, "none returned for")
 	assert.Contains(t, b.Members()[0].Cause, "hung")
 	assert.Contains(t, log.String(), "hsm member down")
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(b))
+	s := scrape(t, reg)
+	assert.Positive(t, s["kmip_adapter_hsm_calls_in_flight"]["1"], "the calls waiting on member 1")
+	assert.GreaterOrEqual(t, s["kmip_adapter_hsm_calls_stalled_seconds"]["1"], cfg.CallTimeout.Seconds())
 
 	for range 20 {
 		start := time.Now()
@@ -340,6 +346,9 @@ func TestSetHungMember(t *testing.T) {
 	for range 10 {
 		require.NoError(t, open())
 	}
+	s = scrape(t, reg)
+	assert.Equal(t, map[string]float64{"1": 0, "2": 0}, s["kmip_adapter_hsm_calls_in_flight"])
+	assert.Equal(t, map[string]float64{"1": 0, "2": 0}, s["kmip_adapter_hsm_calls_stalled_seconds"])
 }
 
 // TestCloseWithAHungMember: Close waits for calls in flight at most
