@@ -31,6 +31,10 @@ type member struct {
 	mod  *module // nil until the module was loaded once
 	slot uint
 	pool *pool
+	// modMu guards mod too, for readers that do not hold use: a revive
+	// looking at which other members share the module (revives run in
+	// parallel, one of them may be loading its module).
+	modMu sync.Mutex
 
 	// The anchor session is never part of the pool's churn: it owns the
 	// unwrapped tenant KEKs (session objects die with the session that
@@ -96,6 +100,13 @@ func newMember(idx int, spec config.PKCS11Member, cfg config.PKCS11, pin string,
 	return m
 }
 
+// loadedModule is mod, for a caller that does not hold use.
+func (m *member) loadedModule() *module {
+	m.modMu.Lock()
+	defer m.modMu.Unlock()
+	return m.mod
+}
+
 // String names the member in messages and logs: never a PIN.
 func (m *member) String() string {
 	if m.spec.TokenLabel != "" {
@@ -158,7 +169,9 @@ func (m *member) connect(ctx context.Context) error {
 		if err != nil {
 			return lost{err}
 		}
+		m.modMu.Lock()
 		m.mod = mod
+		m.modMu.Unlock()
 	}
 	slot, err := findMemberSlot(m.mod, m.spec)
 	if err != nil {
@@ -438,5 +451,7 @@ func (m *member) close() {
 	}
 	m.pin = ""
 	m.mod.release()
+	m.modMu.Lock()
 	m.mod = nil
+	m.modMu.Unlock()
 }

@@ -258,10 +258,10 @@ func (b *Backend) revive(m *member) {
 	// Members sharing m's module: re-initializing it ends their sessions
 	// too, so it is only done when all of them are out.
 	group := []*member{m}
-	if reinit && m.mod != nil {
+	if mod := m.loadedModule(); reinit && mod != nil {
 		group = group[:0]
 		for _, o := range b.members {
-			if o.mod == m.mod {
+			if o.loadedModule() == mod {
 				if o.up.Load() {
 					reinit = false
 				}
