@@ -42,9 +42,14 @@ type callWatch struct {
 }
 
 func (w *callWatch) begin() {
-	if w.inFlight.Add(1) == 1 {
+	// The start of a busy spell is noted before the call counts, so that
+	// stalled never sees a call in flight beside the time of a return
+	// long ago. Only then: a call joining others must not refresh it, or
+	// new calls would hide the hung ones.
+	if w.inFlight.Load() == 0 {
 		w.progress.Store(time.Now().UnixNano())
 	}
+	w.inFlight.Add(1)
 }
 
 func (w *callWatch) end() {
