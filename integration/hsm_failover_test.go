@@ -322,7 +322,9 @@ func TestHSMSetP11KitFrozenServer(t *testing.T) {
 	waitFor("member 1 taken out", func() bool { return !b.Members()[0].Up })
 	out := b.Members()[0]
 	assert.Contains(t, out.Cause, "hung")
-	assert.GreaterOrEqual(t, out.Since.Sub(frozen), callTimeout, "not before call_timeout")
+	// Taken out by the time-out, not at once as a failure would be: the
+	// call that gave up may have queued a moment before the freeze.
+	assert.GreaterOrEqual(t, out.Since.Sub(frozen), callTimeout*3/4, "not long before call_timeout")
 	// Requests made now are served by member 2 without waiting.
 	for range 50 {
 		start := time.Now()
